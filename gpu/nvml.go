@@ -1,0 +1,66 @@
+// Package gpu finds NVIDIA GPUs and their free memory through NVML, and
+// sizes batches from it. NVML is loaded at run time (dlopen), so this
+// package builds and runs everywhere: on a machine without an NVIDIA
+// driver, Devices reports "no GPU" as a normal answer, not a failure.
+//
+// CUDA contexts, streams and memory pools live behind the build tag
+// "cuda"; nothing in the default build links libcuda.
+package gpu
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/NVIDIA/go-nvml/pkg/nvml"
+)
+
+// Device is one GPU as NVML sees it.
+type Device struct {
+	Index     int
+	Name      string
+	UUID      string
+	FreeBytes uint64
+	UsedBytes uint64
+	Total     uint64
+}
+
+// ErrNoGPU means NVML is not present (no NVIDIA driver) or reports no
+// devices.
+var ErrNoGPU = errors.New("no NVIDIA GPU: the NVIDIA driver's NVML library is not present")
+
+// Devices lists the GPUs NVML reports with their current memory. It
+// returns ErrNoGPU on a machine without an NVIDIA driver.
+func Devices() ([]Device, error) {
+	lib := nvml.New()
+	if ret := lib.Init(); ret != nvml.SUCCESS {
+		if ret == nvml.ERROR_LIBRARY_NOT_FOUND || ret == nvml.ERROR_DRIVER_NOT_LOADED {
+			return nil, ErrNoGPU
+		}
+		return nil, fmt.Errorf("nvml: init: %v", lib.ErrorString(ret))
+	}
+	defer lib.Shutdown()
+	n, ret := lib.DeviceGetCount()
+	if ret != nvml.SUCCESS {
+		return nil, fmt.Errorf("nvml: device count: %v", lib.ErrorString(ret))
+	}
+	if n == 0 {
+		return nil, ErrNoGPU
+	}
+	out := make([]Device, 0, n)
+	for i := 0; i < n; i++ {
+		h, ret := lib.DeviceGetHandleByIndex(i)
+		if ret != nvml.SUCCESS {
+			return nil, fmt.Errorf("nvml: device %d: %v", i, lib.ErrorString(ret))
+		}
+		d := Device{Index: i}
+		d.Name, _ = h.GetName()
+		d.UUID, _ = h.GetUUID()
+		mem, ret := h.GetMemoryInfo()
+		if ret != nvml.SUCCESS {
+			return nil, fmt.Errorf("nvml: device %d memory: %v", i, lib.ErrorString(ret))
+		}
+		d.FreeBytes, d.UsedBytes, d.Total = mem.Free, mem.Used, mem.Total
+		out = append(out, d)
+	}
+	return out, nil
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# What CI checks: formatting, vet (default build and every build tag that
+# can be compiled here), the race-enabled test suite, and a short fuzzing
+# pass over the parsers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.deps/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+echo "== go vet -tags x264"
+go vet -tags x264 ./...
+
+echo "== go test -race"
+go test -race -count=1 ./...
+
+echo "== fuzz (short)"
+go test -run='^$' -fuzz='^FuzzParseManifest$' -fuzztime=15s ./models
+go test -run='^$' -fuzz='^FuzzParseClick$' -fuzztime=10s ./cmd/body4d
