@@ -1,0 +1,172 @@
+package video
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestStoreBoundedCache imports a few hundred small frames, reads them
+// back from many goroutines (run with -race) and checks every frame is
+// exact and the cache never held more than its byte bound.
+func TestStoreBoundedCache(t *testing.T) {
+	const w, h, n = 32, 24, 300
+	frameBytes := int64(3 * w * h)
+	bound := 10*frameBytes + frameBytes/2 // room for 10 frames, not 11
+	src := newSliceReader(w, h, n)
+	var progress []int
+	st, err := Import(context.Background(), src, t.TempDir(), StoreOptions{
+		CacheBytes: bound,
+		Progress: func(done, total int) {
+			if total != n {
+				t.Errorf("progress total %d, want %d", total, n)
+			}
+			progress = append(progress, done)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if len(progress) != n || progress[n-1] != n {
+		t.Errorf("progress called %d times, last %v; want %d calls ending at %d", len(progress), progress[len(progress)-1:], n, n)
+	}
+	if info := st.Info(); info != src.info {
+		t.Errorf("store info %+v, want %+v", info, src.info)
+	}
+
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for k := 0; k < 400; k++ {
+				i := (k*37 + g*11) % n
+				if k%3 == 0 {
+					i = (g + k/50) % 5 // a hot set that should hit the cache
+				}
+				img, err := st.Frame(i)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !bytes.Equal(img.Pix, src.frames[i].Pix) {
+					t.Errorf("frame %d differs from the imported frame", i)
+					return
+				}
+				if b, _, _ := st.CacheStats(); b > bound {
+					t.Errorf("cache holds %d bytes > bound %d", b, bound)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	_, peak, gotBound := st.CacheStats()
+	if gotBound != bound || peak > bound || peak < 10*frameBytes {
+		t.Errorf("cache peak %d bytes, bound %d (want bound %d; peak ≤ bound and ≥ 10 frames = %d)",
+			peak, gotBound, bound, 10*frameBytes)
+	}
+	for _, i := range []int{-1, n} {
+		if _, err := st.Frame(i); err == nil || !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("Frame(%d) error = %v", i, err)
+		}
+	}
+}
+
+// TestStoreResume checks that a completed store reopens with the same
+// frames and that an interrupted or damaged one is refused.
+func TestStoreResume(t *testing.T) {
+	const w, h, n = 16, 8, 20
+	dir := t.TempDir()
+	src := newSliceReader(w, h, n)
+	st, err := Import(context.Background(), src, dir, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	re, err := OpenStore(dir, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Info() != src.info {
+		t.Errorf("reopened info %+v, want %+v", re.Info(), src.info)
+	}
+	img, err := re.Frame(n - 1)
+	if err != nil || !bytes.Equal(img.Pix, src.frames[n-1].Pix) {
+		t.Errorf("reopened last frame: err %v, equal %v", err, err == nil && bytes.Equal(img.Pix, src.frames[n-1].Pix))
+	}
+	re.Close()
+
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, dir string) // run on a completed store
+		want   string
+	}{
+		{"interrupted import", func(t *testing.T, dir string) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := newSliceReader(w, h, n)
+			r.cancelAt, r.cancel = 7, cancel
+			if _, err := Import(ctx, r, dir, StoreOptions{}); !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled import error = %v", err)
+			}
+		}, "incomplete"},
+		{"truncated frames", func(t *testing.T, dir string) {
+			must(t, os.Truncate(filepath.Join(dir, storeFrames), int64(3*w*h*(n-1))))
+		}, "incomplete"},
+		{"bad manifest", func(t *testing.T, dir string) {
+			must(t, os.WriteFile(filepath.Join(dir, storeManifest), []byte(`{"version":1}`), 0o644))
+		}, "not a version 1 manifest"},
+		{"empty video", func(t *testing.T, dir string) {
+			if _, err := Import(context.Background(), newSliceReader(w, h, 0), dir, StoreOptions{}); err == nil ||
+				!strings.Contains(err.Error(), "zero frames") {
+				t.Fatalf("empty import error = %v", err)
+			}
+		}, "incomplete"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := Import(context.Background(), newSliceReader(w, h, n), dir, StoreOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Close()
+			tc.damage(t, dir)
+			_, err = OpenStore(dir, StoreOptions{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("OpenStore error = %v, want one naming %s and saying %q", err, dir, tc.want)
+			}
+		})
+	}
+}
+
+// TestStoreFromVideo imports the shipped clip through the ffmpeg decoder.
+func TestStoreFromVideo(t *testing.T) {
+	tools := requireFFmpeg(t)
+	r := mustOpen(t, sampleClip, tools)
+	defer r.Close()
+	st, err := Import(context.Background(), r, t.TempDir(), StoreOptions{CacheBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if info := st.Info(); info.Frames != 90 || info.FPS.Num != 30000 || info.FPS.Den != 1001 {
+		t.Errorf("store info %+v", info)
+	}
+	direct := readAll(t, mustOpen(t, sampleClip, tools))
+	for _, i := range []int{0, 45, 89} {
+		img, err := st.Frame(i)
+		if err != nil || !bytes.Equal(img.Pix, direct[i].Pix) {
+			t.Errorf("frame %d: err %v or pixels differ from a direct decode", i, err)
+		}
+	}
+	if b, peak, _ := st.CacheStats(); b != 0 || peak != 0 {
+		t.Errorf("disabled cache holds %d bytes (peak %d)", b, peak)
+	}
+}
