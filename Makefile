@@ -4,8 +4,10 @@
 # Both install what they need first (scripts/setup.sh).
 
 GO ?= go
+# go-nvml's header marks many NVML calls deprecated; the warnings are noise.
+export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: demo test setup build bench
+.PHONY: demo test check-cuda setup build bench
 
 setup:
 	@scripts/setup.sh
@@ -19,6 +21,11 @@ demo: build
 
 test: setup
 	@scripts/test.sh
+
+# Compile and vet the GPU code (tags cuda, tensorrt) against Debian's CUDA
+# headers; installs nvidia-cuda-dev (large). Nothing here runs on a GPU.
+check-cuda:
+	@scripts/check-cuda.sh
 
 bench: setup
 	@scripts/bench.sh

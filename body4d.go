@@ -158,7 +158,7 @@ func (p *Pipeline) Run(ctx context.Context, frames FrameSource, prompts Prompts)
 			t0 := time.Now()
 			err := run()
 			st.Wall = time.Since(t0)
-			st.PeakRSS = peakRSS()
+			st.PeakRSS = PeakRSS()
 			if err != nil {
 				res.Profile = append(res.Profile, st)
 				return fmt.Errorf("body4d: %s: %w", name, err)

@@ -2,8 +2,8 @@ package body4d
 
 import "syscall"
 
-// peakRSS returns the process's peak resident set size in bytes.
-func peakRSS() int64 {
+// PeakRSS returns the process's peak resident set size in bytes.
+func PeakRSS() int64 {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0

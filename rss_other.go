@@ -2,4 +2,4 @@
 
 package body4d
 
-func peakRSS() int64 { return 0 }
+func PeakRSS() int64 { return 0 }

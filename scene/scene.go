@@ -42,7 +42,10 @@ type VideoInfo struct {
 
 // Intrinsics is a pinhole camera in pixel units.
 type Intrinsics struct {
-	Fx, Fy, Cx, Cy float64
+	Fx float64 `json:"fx"`
+	Fy float64 `json:"fy"`
+	Cx float64 `json:"cx"`
+	Cy float64 `json:"cy"`
 }
 
 // DefaultIntrinsics is the camera SAM-3D-Body assumes when no FOV estimate
@@ -57,17 +60,21 @@ func DefaultIntrinsics(width, height int) Intrinsics {
 // Click is one point prompt on one frame for one person, in pixel
 // coordinates of the source video. Negative clicks mark background.
 type Click struct {
-	Frame    int
-	X, Y     float64
-	Person   PersonID
-	Negative bool
+	Frame    int      `json:"frame"`
+	X        float64  `json:"x"`
+	Y        float64  `json:"y"`
+	Person   PersonID `json:"person"`
+	Negative bool     `json:"negative,omitempty"`
 }
 
 // Box is an axis-aligned box prompt in pixel coordinates (x0,y0)-(x1,y1).
 type Box struct {
-	Frame          int
-	X0, Y0, X1, Y1 float64
-	Person         PersonID
+	Frame  int      `json:"frame"`
+	X0     float64  `json:"x0"`
+	Y0     float64  `json:"y0"`
+	X1     float64  `json:"x1"`
+	Y1     float64  `json:"y1"`
+	Person PersonID `json:"person"`
 }
 
 // Prompts are all the user's prompts for one video.

@@ -1,0 +1,53 @@
+// Package amodal is Diffusion-VAS occlusion recovery: amodal masks and
+// content completion for occluded people, with depth from Depth Anything
+// V2. The networks run as engines; the sampler (Euler, Karras sigmas,
+// guidance) is Go. Today the package declares its engines' I/O
+// contracts; the stage itself is not built yet.
+package amodal
+
+import "github.com/body4d/body4d/engine"
+
+const dyn = engine.Dynamic
+
+// Contracts returns the I/O contract of each engine of the stage
+// (reference notes, segment-amodal.md C). The UNet takes both guidance
+// halves in one call: sample [2,F,12,h,w] is [uncond; cond] over F frames
+// (noisy latent 4 + condition A 4 + condition B 4 channels), and
+// encoder_hidden_states [2F,1,1024] is interleaved [neg0,pos0,neg1,...]
+// as the reference pipeline builds it. The VAE decoder decodes a chunk of
+// F frames together (temporal decoder).
+func Contracts() []engine.Contract {
+	f32 := func(name string, shape ...int64) engine.TensorInfo {
+		return engine.TensorInfo{Name: name, DType: engine.Float32, Shape: shape}
+	}
+	return []engine.Contract{
+		{
+			Stage: "amodal", Engine: "clip_vision",
+			Inputs:  []engine.TensorInfo{f32("pixel_values", dyn, 3, 224, 224)},
+			Outputs: []engine.TensorInfo{f32("image_embeds", dyn, 1024)},
+		},
+		{
+			Stage: "amodal", Engine: "vae_encoder",
+			Inputs:  []engine.TensorInfo{f32("sample", dyn, 3, dyn, dyn)},
+			Outputs: []engine.TensorInfo{f32("latent", dyn, 4, dyn, dyn)},
+		},
+		{
+			Stage: "amodal", Engine: "unet",
+			Inputs: []engine.TensorInfo{
+				f32("sample", 2, dyn, 12, dyn, dyn), f32("timestep", 1),
+				f32("encoder_hidden_states", dyn, 1, 1024), f32("added_time_ids", 2, 3),
+			},
+			Outputs: []engine.TensorInfo{f32("noise_pred", 2, dyn, 4, dyn, dyn)},
+		},
+		{
+			Stage: "amodal", Engine: "vae_decoder",
+			Inputs:  []engine.TensorInfo{f32("latent", dyn, 4, dyn, dyn)},
+			Outputs: []engine.TensorInfo{f32("sample", dyn, 3, dyn, dyn)},
+		},
+		{
+			Stage: "amodal", Engine: "depth",
+			Inputs:  []engine.TensorInfo{f32("image", dyn, 3, dyn, dyn)},
+			Outputs: []engine.TensorInfo{f32("depth", dyn, dyn, dyn)},
+		},
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/engine/ort"
+	"github.com/body4d/body4d/gpu"
+	"github.com/body4d/body4d/models"
+)
+
+// cmdDoctor checks a model directory and the machine: manifest, checksums,
+// the ONNX Runtime library, every engine against its stage's contract, and
+// ffmpeg. Each problem is one line; any problem makes the exit status 1.
+func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: body4d doctor [DIR]\n\nChecks a model directory (default: the built-in tiny models).")
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageError{fmt.Errorf("want at most one model directory, got %d arguments", len(pos))}
+	}
+	dir := ""
+	if len(pos) == 1 {
+		dir = pos[0]
+	} else {
+		sample, err := sampleDir()
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join(sample, "models", "tiny")
+	}
+	problems := doctor(ctx, dir, stdout)
+	if problems > 0 {
+		return fmt.Errorf("%d problem(s) found", problems)
+	}
+	fmt.Fprintln(stdout, "all checks passed")
+	return nil
+}
+
+// doctor prints one line per check and returns the number of problems.
+func doctor(ctx context.Context, dir string, w io.Writer) int {
+	problems := 0
+	ok := func(format string, a ...any) { fmt.Fprintf(w, "ok    "+format+"\n", a...) }
+	fail := func(err error) { problems++; fmt.Fprintf(w, "FAIL  %v\n", err) }
+
+	if p, err := exec.LookPath(envOr("BODY4D_FFMPEG", "ffmpeg")); err != nil {
+		fail(fmt.Errorf("ffmpeg not found (install it with scripts/setup.sh or set BODY4D_FFMPEG): %v", err))
+	} else {
+		ok("ffmpeg: %s", p)
+	}
+
+	switch devs, err := gpu.Devices(); {
+	case errors.Is(err, gpu.ErrNoGPU):
+		fmt.Fprintf(w, "info  %v; engines run on the CPU\n", err)
+	case err != nil:
+		fail(err)
+	default:
+		for _, d := range devs {
+			ok("gpu %d: %s, %s free of %s", d.Index, d.Name, gpu.FormatBytes(d.FreeBytes), gpu.FormatBytes(d.Total))
+		}
+	}
+
+	d, err := models.Open(dir)
+	if err != nil {
+		fail(err)
+		return problems
+	}
+	m := d.Manifest
+	ok("manifest: %s (%q, %d engines, %d data files)", filepath.Join(dir, models.ManifestName), m.Name, len(m.Engines), len(m.Files))
+	if errs := d.Verify(); len(errs) > 0 {
+		for _, e := range errs {
+			fail(e)
+		}
+	} else {
+		ok("checksums of %d files", len(m.Engines)+len(m.Files))
+	}
+
+	backends := map[string]engine.Backend{}
+	lib, err := ort.FindLibrary()
+	if err != nil {
+		fail(err)
+	} else if rt, err := ort.Open(ort.Options{Library: lib}); err != nil {
+		fail(err)
+	} else {
+		defer rt.Close()
+		backends["onnx"] = rt
+		ok("onnxruntime: %s", lib)
+	}
+	errs := d.Check(ctx, backends, body4d.Contracts())
+	for _, e := range errs {
+		fail(e)
+	}
+	if len(errs) == 0 {
+		ok("every engine loads and matches its stage's contract")
+	}
+	var m2 *engine.Mismatch
+	for _, e := range errs {
+		if errors.As(e, &m2) {
+			fmt.Fprintf(w, "      (a contract mismatch means the file was exported for another stage or with other settings; re-export it with tools/export)\n")
+			break
+		}
+	}
+	return problems
+}

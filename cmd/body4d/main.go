@@ -1,0 +1,118 @@
+// Command body4d turns a video of people into 3D body meshes.
+//
+//	body4d run VIDEO [--click FRAME:X,Y[:PERSON[:neg]]]... [--models DIR] [--out DIR]
+//	body4d doctor [DIR]
+//	body4d version
+//
+// With no model directory it uses the tiny models and sample clip built
+// into the binary; their output is not meaningful, they show that every
+// part runs.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/body4d/body4d"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  body4d run [VIDEO] [flags]   run the pipeline (no VIDEO: the built-in sample clip)
+  body4d doctor [DIR]          check a model directory (no DIR: the built-in tiny models)
+  body4d version               print the version
+Run "body4d CMD -h" for a command's flags.
+`
+
+// run is main without the process: it returns the exit status, so tests
+// can drive every command.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		err = cmdDoctor(ctx, args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "body4d: unknown command %q\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, new(usageError)):
+		fmt.Fprintf(stderr, "body4d %s: %v\n", args[0], err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "body4d %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// usageError marks errors in how a command was called (exit status 2).
+type usageError struct{ error }
+
+func versionString() string {
+	v := "body4d " + body4d.Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+// parseArgs parses flags that may come before or after positional
+// arguments ("body4d run clip.mp4 --click 1,2"), which package flag alone
+// does not allow.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

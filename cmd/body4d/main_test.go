@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/body4d/body4d/video"
+)
+
+// cli runs the command line in-process and returns its exit status and
+// output.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage:"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"run", "--click", "1,2,3"}, 2, `y: "2,3" is not a number`},
+		{[]string{"run", "a.mp4", "b.mp4"}, 2, "want one VIDEO"},
+		{[]string{"run", "--fps", "0"}, 2, "--fps"},
+		{[]string{"run", "--nope"}, 2, "flag provided but not defined"},
+		{[]string{"doctor", "a", "b"}, 2, "at most one model directory"},
+		{[]string{"run", "--clicks", "/nonexistent/clicks.json"}, 1, "no such file"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := cli(t, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.want) {
+			t.Errorf("body4d %q: exit %d, stderr %q; want exit %d and %q", tt.args, code, stderr, tt.code, tt.want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := cli(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "body4d ") {
+		t.Fatalf("version: exit %d, %q", code, out)
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string][2]int{"30": {30000, 1000}, "29.97": {29970, 1000}, "30000/1001": {30000, 1001}} {
+		r, err := parseRate(in)
+		if err != nil || r.Num != want[0] || r.Den != want[1] {
+			t.Errorf("parseRate(%q) = %v, %v", in, r, err)
+		}
+	}
+	for _, in := range []string{"", "-1", "1/0", "a/b", "NaN", "1e9"} {
+		if _, err := parseRate(in); err == nil {
+			t.Errorf("parseRate(%q) accepted", in)
+		}
+	}
+}
+
+// TestRunSample runs the whole command on the built-in sample clip and
+// tiny models, then checks the MP4 and summary it wrote.
+func TestRunSample(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := cli(t, "run", "--out", out, "--quiet", "--profile")
+	if code != 0 {
+		t.Fatalf("run: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "not meaningful") {
+		t.Errorf("run on the tiny models did not say their output is not meaningful: %q", stderr)
+	}
+	r, err := video.Open(context.Background(), filepath.Join(out, "result.mp4"), video.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	info := r.Info()
+	if info.Frames != 90 || info.FPS.Num != 30000 || info.FPS.Den != 1001 || info.Width != 640 {
+		t.Errorf("result.mp4 is %+v, want 90 frames of 640x360 at 30000/1001", info)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum summary
+	if err := json.Unmarshal(data, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Frames != 90 || sum.FPS != "30000/1001" || len(sum.Clicks) == 0 {
+		t.Errorf("summary %+v", sum)
+	}
+
+	// A second run reuses the decoded frames; a different video does not.
+	entries, _ := os.ReadDir(filepath.Join(out, "work"))
+	if code, _, stderr = cli(t, "run", "--out", out, "--quiet"); code != 0 {
+		t.Fatalf("second run: %s", stderr)
+	}
+	again, _ := os.ReadDir(filepath.Join(out, "work"))
+	if len(entries) != 1 || len(again) != 1 || entries[0].Name() != again[0].Name() {
+		t.Errorf("work dirs %v then %v; want the same single one", entries, again)
+	}
+}
+
+func TestRunBadVideo(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.mp4")
+	os.WriteFile(bad, []byte("not a video"), 0o644)
+	out := filepath.Join(dir, "out")
+	code, _, stderr := cli(t, "run", bad, "--click", "1,1", "--out", out, "--quiet")
+	if code != 1 || !strings.Contains(stderr, "bad.mp4") {
+		t.Fatalf("exit %d, stderr %q; want an error naming bad.mp4", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "result.mp4")); err == nil {
+		t.Error("a failed run left result.mp4")
+	}
+	code, _, stderr = cli(t, "run", filepath.Join(dir, "missing.mp4"), "--click", "1,1", "--out", out, "--quiet")
+	if code != 1 || !strings.Contains(stderr, "missing.mp4") {
+		t.Fatalf("missing video: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestRunClickOutsideFrame(t *testing.T) {
+	code, _, stderr := cli(t, "run", "--click", "0:700,10", "--out", t.TempDir(), "--quiet")
+	if code != 1 || !strings.Contains(stderr, "outside the 640x360 frame") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestDoctor: the built-in tiny models pass; a copy with one engine file
+// swapped for another's fails with a line naming the stage and tensor.
+func TestDoctor(t *testing.T) {
+	code, stdout, stderr := cli(t, "doctor")
+	if code != 0 || !strings.Contains(stdout, "all checks passed") {
+		t.Fatalf("doctor: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	src := filepath.Join("..", "..", "testdata", "models", "tiny")
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "manifest.yaml" {
+			// fov/moge now names the mesh backbone's file and checksum.
+			m := string(data)
+			i := strings.Index(m, "file: fov_moge.onnx")
+			j := strings.Index(m[i:], "sha256: ") + i + len("sha256: ")
+			k := strings.Index(m, "file: mesh_backbone.onnx")
+			l := strings.Index(m[k:], "sha256: ") + k + len("sha256: ")
+			m = m[:i] + "file: mesh_backbone_copy.onnx" + m[i+len("file: fov_moge.onnx"):j] + m[l:l+64] + m[j+64:]
+			data = []byte(m)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backbone, _ := os.ReadFile(filepath.Join(src, "mesh_backbone.onnx"))
+	os.WriteFile(filepath.Join(dir, "mesh_backbone_copy.onnx"), backbone, 0o644)
+
+	code, stdout, stderr = cli(t, "doctor", dir)
+	if code != 1 {
+		t.Fatalf("doctor on a swapped engine: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, `FAIL  fov/moge: input "image"`) {
+		t.Errorf("doctor output does not name fov/moge and its input:\n%s", stdout)
+	}
+	if strings.Count(stdout, "FAIL") < 2 || strings.Contains(stdout, "FAIL  segment") {
+		t.Errorf("want only fov/moge problems, one line each:\n%s", stdout)
+	}
+
+	code, stdout, _ = cli(t, "doctor", t.TempDir())
+	if code != 1 || !strings.Contains(stdout, "no manifest.yaml") {
+		t.Errorf("doctor on an empty dir: exit %d\n%s", code, stdout)
+	}
+}

@@ -1,0 +1,19 @@
+package body4d
+
+import (
+	"github.com/body4d/body4d/amodal"
+	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/fov"
+	"github.com/body4d/body4d/mesh"
+	"github.com/body4d/body4d/segment"
+)
+
+// Contracts returns the I/O contract of every engine any stage uses; a
+// model directory is complete when it has an engine matching each.
+func Contracts() []engine.Contract {
+	var all []engine.Contract
+	for _, c := range [][]engine.Contract{segment.Contracts(), amodal.Contracts(), fov.Contracts(), mesh.Contracts()} {
+		all = append(all, c...)
+	}
+	return all
+}

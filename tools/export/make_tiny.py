@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""Make body4d's tiny models: one small random-weight ONNX model for every
+engine the pipeline uses, each with exactly the I/O contract its stage
+declares (segment/, amodal/, fov/, mesh/ contract.go), plus the segment
+stage's constants, the manifest, and goldens for engine/ort's tests.
+
+The models compute something small but real (pools, 1x1 convs, resizes,
+attention, matmuls) so that every output depends on the inputs; their
+weights are random, so their outputs mean nothing. Each stage's own issue
+brings tiny versions of the reference architecture for its parity tests.
+
+Deterministic: fixed seeds, fixed ONNX serialisation, zip entries with a
+fixed date; re-running reproduces every file byte for byte.
+
+    python3 -m venv .venv && .venv/bin/pip install -r tools/export/requirements-tiny.txt
+    .venv/bin/python tools/export/make_tiny.py            # writes testdata/models/tiny/
+"""
+import argparse
+import hashlib
+import io
+import json
+import os
+import zipfile
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 17
+F32, I64, I32 = TensorProto.FLOAT, TensorProto.INT64, TensorProto.INT32
+
+
+class Graph:
+    """A tiny ONNX graph builder: ops return the name of their output."""
+
+    def __init__(self, name, seed):
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.inputs, self.outputs = [], [], [], []
+        self.n = 0
+
+    def input(self, name, dtype, shape):
+        self.inputs.append(helper.make_tensor_value_info(name, dtype, shape))
+        return name
+
+    def output(self, src, name, dtype, shape):
+        self.nodes.append(helper.make_node("Identity", [src], [name]))
+        self.outputs.append(helper.make_tensor_value_info(name, dtype, shape))
+
+    def const(self, arr, name=None):
+        self.n += 1
+        name = name or f"c{self.n}"
+        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def weight(self, *shape, scale=None):
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else shape[0]
+        scale = scale if scale is not None else 1.0 / np.sqrt(max(fan_in, 1))
+        return self.const((self.rng.standard_normal(shape) * scale).astype(np.float32))
+
+    def op(self, kind, *ins, **attrs):
+        self.n += 1
+        out = f"t{self.n}"
+        self.nodes.append(helper.make_node(kind, list(ins), [out], **attrs))
+        return out
+
+    # Common pieces.
+    def conv1x1(self, x, cin, cout, conv_dims=2):
+        w = self.weight(cout, cin, *([1] * conv_dims))
+        b = self.const((self.rng.standard_normal(cout) * 0.1).astype(np.float32))
+        return self.op("Conv", x, w, b)
+
+    def pool(self, x, k):
+        return self.op("AveragePool", x, kernel_shape=[k, k], strides=[k, k])
+
+    def resize(self, x, scales):
+        roi = self.const(np.zeros(0, np.float32))
+        return self.op("Resize", x, roi, self.const(np.asarray(scales, np.float32)), mode="linear")
+
+    def matmul(self, x, cin, cout):
+        return self.op("MatMul", x, self.weight(cin, cout))
+
+    def reshape(self, x, shape):
+        return self.op("Reshape", x, self.const(np.asarray(shape, np.int64)))
+
+    def model(self):
+        g = helper.make_graph(self.nodes, self.name, self.inputs, self.outputs, self.inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)],
+                              producer_name="body4d tools/export/make_tiny.py", producer_version="1")
+        m.ir_version = 8
+        onnx.checker.check_model(m, full_check=True)
+        return m
+
+
+# ---- segment (SAM-3 tracker): reference note segment-amodal.md A.3 / D ----
+
+def segment_image_encoder():
+    g = Graph("segment_image_encoder", 101)
+    img = g.input("img", F32, [1, 3, 1008, 1008])
+    p14 = g.pool(img, 14)                                   # [1,3,72,72]
+    fpn2 = g.op("Tanh", g.conv1x1(p14, 3, 256))
+    up = g.resize(p14, [1, 1, 4, 4])                        # [1,3,288,288]
+    fpn0 = g.op("Tanh", g.conv1x1(up, 3, 32))
+    fpn1 = g.op("Tanh", g.conv1x1(g.pool(fpn0, 2), 32, 64))  # [1,64,144,144]
+    pos2 = g.op("Sin", g.conv1x1(fpn2, 256, 256))
+    g.output(fpn0, "fpn0", F32, [1, 32, 288, 288])
+    g.output(fpn1, "fpn1", F32, [1, 64, 144, 144])
+    g.output(fpn2, "fpn2", F32, [1, 256, 72, 72])
+    g.output(pos2, "pos2", F32, [1, 256, 72, 72])
+    return g
+
+
+def segment_memory_attention():
+    g = Graph("segment_memory_attention", 102)
+    src = g.input("src", F32, [5184, "B", 256])
+    src_pos = g.input("src_pos", F32, [5184, "B", 256])
+    prompt = g.input("prompt", F32, ["Nk", "B", 64])
+    prompt_pos = g.input("prompt_pos", F32, ["Nk", "B", 64])
+    nptr = g.input("num_obj_ptr_tokens", I64, [])
+    q = g.op("Add", src, g.op("Mul", src_pos, g.const(np.float32(0.1))))
+    qb = g.op("Transpose", q, perm=[1, 0, 2])                                  # [B,5184,256]
+    kin = g.op("Transpose", g.op("Add", prompt, prompt_pos), perm=[1, 0, 2])  # [B,Nk,64]
+    k = g.matmul(kin, 64, 256)
+    v = g.matmul(g.op("Transpose", prompt, perm=[1, 0, 2]), 64, 256)
+    s = g.op("Mul", g.op("MatMul", qb, g.op("Transpose", k, perm=[0, 2, 1])), g.const(np.float32(1 / 16)))
+    att = g.op("MatMul", g.op("Softmax", s, axis=-1), v)                       # [B,5184,256]
+    o = g.op("Add", qb, att)
+    o = g.op("Add", o, g.op("Mul", g.op("Cast", nptr, to=F32), g.const(np.float32(1e-3))))
+    o = g.reshape(g.op("Transpose", o, perm=[0, 2, 1]), [-1, 256, 72, 72])
+    g.output(o, "pix_feat_with_mem", F32, ["B", 256, 72, 72])
+    return g
+
+
+def segment_mask_decoder():
+    g = Graph("segment_mask_decoder", 103)
+    feat = g.input("image_embed", F32, ["B", 256, 72, 72])
+    fpn0 = g.input("fpn0", F32, ["B", 32, 288, 288])
+    fpn1 = g.input("fpn1", F32, ["B", 64, 144, 144])
+    coords = g.input("point_coords", F32, ["B", "N", 2])
+    labels = g.input("point_labels", I32, ["B", "N"])
+    mask_in = g.input("mask_input", F32, ["B", 1, 288, 288])
+    has_mask = g.input("has_mask_input", F32, [1])
+    # Points: Fourier features of the normalised coordinates plus a label embedding.
+    pe = g.op("Sin", g.matmul(g.op("Mul", coords, g.const(np.float32(1 / 1008))), 2, 16))
+    lab = g.op("Mul", g.op("Unsqueeze", g.op("Cast", labels, to=F32), g.const(np.array([2], np.int64))), g.weight(1, 16))
+    tok = g.op("ReduceMean", g.op("Add", pe, lab), axes=[1], keepdims=0)        # [B,16]
+    pvec = g.reshape(g.matmul(tok, 16, 256), [-1, 256, 1, 1])
+    m = g.op("Mul", g.conv1x1(g.pool(mask_in, 4), 1, 256), has_mask)
+    fused = g.op("Add", g.op("Add", feat, m), pvec)
+    lo = g.resize(g.conv1x1(fused, 256, 4), [1, 1, 4, 4])
+    mid = g.resize(g.conv1x1(fpn1, 64, 4), [1, 1, 2, 2])
+    masks = g.op("Add", g.op("Add", lo, mid), g.conv1x1(fpn0, 32, 4))
+    gl = g.op("ReduceMean", fused, axes=[2, 3], keepdims=0)                      # [B,256]
+    iou = g.op("Sigmoid", g.matmul(gl, 256, 4))
+    score = g.matmul(gl, 256, 1)
+    ptr = g.reshape(g.op("Tanh", g.matmul(gl, 256, 1024)), [-1, 4, 256])
+    g.output(masks, "masks", F32, ["B", 4, 288, 288])
+    g.output(iou, "iou", F32, ["B", 4])
+    g.output(ptr, "obj_ptr", F32, ["B", 4, 256])
+    g.output(score, "obj_score", F32, ["B", 1])
+    return g
+
+
+def segment_memory_encoder():
+    g = Graph("segment_memory_encoder", 104)
+    feat = g.input("pix_feat", F32, ["B", 256, 72, 72])
+    mask = g.input("mask", F32, ["B", 1, 1008, 1008])
+    m = g.pool(mask, 14)
+    mem = g.op("Tanh", g.op("Add", g.conv1x1(feat, 256, 64), g.conv1x1(m, 1, 64)))
+    pos = g.op("Sin", g.conv1x1(m, 1, 64))
+    g.output(mem, "maskmem", F32, ["B", 64, 72, 72])
+    g.output(pos, "maskmem_pos", F32, ["B", 64, 72, 72])
+    return g
+
+
+def segment_constants():
+    rng = np.random.default_rng(105)
+    r = lambda *s: (rng.standard_normal(s) * 0.02).astype(np.float32)
+    return {
+        "maskmem_tpos_enc": r(7, 1, 1, 64),
+        "no_mem_embed": r(1, 1, 256),
+        "no_obj_ptr": r(1, 256),
+        "no_obj_embed_spatial": r(1, 64),
+        "obj_ptr_tpos_proj_weight": r(64, 256),
+        "obj_ptr_tpos_proj_bias": r(64),
+    }
+
+
+# ---- amodal (Diffusion-VAS + Depth Anything V2): segment-amodal.md C ----
+
+def amodal_clip_vision():
+    g = Graph("amodal_clip_vision", 201)
+    x = g.input("pixel_values", F32, ["B", 3, 224, 224])
+    f = g.op("Flatten", g.pool(x, 14), axis=1)              # [B,768]
+    g.output(g.op("Tanh", g.matmul(f, 768, 1024)), "image_embeds", F32, ["B", 1024])
+    return g
+
+
+def amodal_vae_encoder():
+    g = Graph("amodal_vae_encoder", 202)
+    x = g.input("sample", F32, ["B", 3, "H", "W"])
+    g.output(g.op("Tanh", g.conv1x1(g.pool(x, 8), 3, 4)), "latent", F32, ["B", 4, "h", "w"])
+    return g
+
+
+def amodal_unet():
+    g = Graph("amodal_unet", 203)
+    x = g.input("sample", F32, [2, "F", 12, "h", "w"])
+    t = g.input("timestep", F32, [1])
+    ehs = g.input("encoder_hidden_states", F32, ["F2", 1, 1024])
+    ids = g.input("added_time_ids", F32, [2, 3])
+    y = g.conv1x1(g.op("Transpose", x, perm=[0, 2, 1, 3, 4]), 12, 4, conv_dims=3)  # [2,4,F,h,w]
+    e = g.op("ReduceMean", g.reshape(ehs, [2, -1, 1024]), axes=[1], keepdims=0)    # [2,1024]
+    cond = g.op("Add", g.matmul(e, 1024, 4), g.matmul(ids, 3, 4))                  # [2,4]
+    cond = g.op("Add", cond, g.op("Mul", t, g.const(np.float32(0.1))))
+    y = g.op("Tanh", g.op("Add", y, g.reshape(cond, [2, 4, 1, 1, 1])))
+    g.output(g.op("Transpose", y, perm=[0, 2, 1, 3, 4]), "noise_pred", F32, [2, "F", 4, "h", "w"])
+    return g
+
+
+def amodal_vae_decoder():
+    g = Graph("amodal_vae_decoder", 204)
+    z = g.input("latent", F32, ["F", 4, "h", "w"])
+    y = g.op("Tanh", g.resize(g.conv1x1(z, 4, 3), [1, 1, 8, 8]))
+    g.output(y, "sample", F32, ["F", 3, "H", "W"])
+    return g
+
+
+def amodal_depth():
+    g = Graph("amodal_depth", 205)
+    x = g.input("image", F32, ["B", 3, "H", "W"])
+    d = g.op("Relu", g.resize(g.conv1x1(g.pool(x, 14), 3, 1), [1, 1, 14, 14]))
+    g.output(g.op("Squeeze", d, g.const(np.array([1], np.int64))), "depth", F32, ["B", "H", "W"])
+    return g
+
+
+# ---- fov (MoGe-2): mesh-fov.md C ----
+
+def fov_moge():
+    g = Graph("fov_moge", 301)
+    x = g.input("image", F32, [1, 3, "H", "W"])
+    nt = g.input("num_tokens", I64, [])
+    f = g.resize(g.op("Tanh", g.conv1x1(g.pool(x, 14), 3, 8)), [1, 1, 14, 14])  # [1,8,H,W]
+    c = g.conv1x1(f, 8, 3)
+    xy = g.op("Slice", c, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)), g.const(np.array([1], np.int64)))
+    zr = g.op("Slice", c, g.const(np.array([2], np.int64)), g.const(np.array([3], np.int64)), g.const(np.array([1], np.int64)))
+    z = g.op("Exp", g.op("Mul", g.op("Tanh", zr), g.const(np.float32(0.3))))  # the exp remap: z = e^.
+    pts = g.op("Concat", g.op("Mul", g.op("Tanh", xy), z), z, axis=1)
+    n = g.conv1x1(f, 8, 3)
+    n = g.op("Div", n, g.op("Add", g.op("ReduceL2", n, axes=[1], keepdims=1), g.const(np.float32(1e-6))))
+    mask = g.op("Squeeze", g.op("Sigmoid", g.conv1x1(f, 8, 1)), g.const(np.array([1], np.int64)))
+    ls = g.op("ReduceMean", f, axes=[1, 2, 3], keepdims=0)
+    ls = g.op("Add", ls, g.op("Mul", g.op("Cast", nt, to=F32), g.const(np.float32(1e-4))))
+    scale = g.op("Exp", g.reshape(ls, [1]))
+    g.output(g.op("Transpose", pts, perm=[0, 2, 3, 1]), "points", F32, [1, "H", "W", 3])
+    g.output(g.op("Transpose", n, perm=[0, 2, 3, 1]), "normal", F32, [1, "H", "W", 3])
+    g.output(mask, "mask", F32, [1, "H", "W"])
+    g.output(scale, "metric_scale", F32, [1])
+    return g
+
+
+# ---- mesh (SAM-3D-Body): mesh-fov.md A ----
+
+def mesh_backbone():
+    g = Graph("mesh_backbone", 401)
+    x = g.input("image", F32, ["B", 3, 512, 512])
+    g.output(g.op("Tanh", g.conv1x1(g.pool(x, 16), 3, 1280)), "features", F32, ["B", 1280, 32, 32])
+    return g
+
+
+def mesh_decoder():
+    g = Graph("mesh_decoder", 402)
+    feat = g.input("features", F32, ["B", 1280, 32, 32])
+    cond = g.input("condition", F32, ["B", 3])
+    rays = g.input("rays", F32, ["B", 2, 32, 32])
+    prompt = g.input("prompt", F32, ["B", "N", 3])
+    x = g.op("Add", g.conv1x1(feat, 1280, 64), g.conv1x1(rays, 2, 64))
+    x = g.op("ReduceMean", g.op("Tanh", x), axes=[2, 3], keepdims=0)            # [B,64]
+    x = g.op("Add", x, g.matmul(cond, 3, 64))
+    x = g.op("Add", x, g.matmul(g.op("ReduceMean", prompt, axes=[1], keepdims=0), 3, 64))
+    h = g.op("Tanh", x)
+    g.output(g.matmul(h, 64, 519), "pose", F32, ["B", 519])
+    g.output(g.matmul(h, 64, 3), "camera", F32, ["B", 3])
+    g.output(g.reshape(g.op("Sigmoid", g.matmul(h, 64, 8)), [-1, 2, 4]), "hand_boxes", F32, ["B", 2, 4])
+    return g
+
+
+ENGINES = [
+    ("segment", "image_encoder", segment_image_encoder),
+    ("segment", "memory_attention", segment_memory_attention),
+    ("segment", "mask_decoder", segment_mask_decoder),
+    ("segment", "memory_encoder", segment_memory_encoder),
+    ("amodal", "clip_vision", amodal_clip_vision),
+    ("amodal", "vae_encoder", amodal_vae_encoder),
+    ("amodal", "unet", amodal_unet),
+    ("amodal", "vae_decoder", amodal_vae_decoder),
+    ("amodal", "depth", amodal_depth),
+    ("fov", "moge", fov_moge),
+    ("mesh", "backbone", mesh_backbone),
+    ("mesh", "decoder", mesh_decoder),
+]
+
+# Concrete sizes for the dynamic dims in the goldens, and explicit values
+# for inputs a formula cannot stand in for.
+GOLDEN_DIMS = {
+    "segment/memory_attention": {"B": 2, "Nk": 96},
+    "segment/mask_decoder": {"B": 2, "N": 3},
+    "segment/memory_encoder": {"B": 2},
+    "amodal/clip_vision": {"B": 2},
+    "amodal/vae_encoder": {"B": 2, "H": 64, "W": 128},
+    "amodal/unet": {"F": 3, "F2": 6, "h": 8, "w": 16},
+    "amodal/vae_decoder": {"F": 3, "h": 8, "w": 16},
+    "amodal/depth": {"B": 1, "H": 56, "W": 112},
+    "fov/moge": {"H": 42, "W": 56},
+    "mesh/backbone": {"B": 2},
+    "mesh/decoder": {"B": 2, "N": 2},
+}
+GOLDEN_VALUES = {
+    ("segment/memory_attention", "num_obj_ptr_tokens"): np.array(16, np.int64),
+    ("segment/mask_decoder", "point_labels"): np.array([[1, 0, -1], [2, 3, -1]], np.int32),
+    ("segment/mask_decoder", "has_mask_input"): np.array([1], np.float32),
+    ("amodal/unet", "timestep"): np.array([0.25 * np.log(700.0)], np.float32),
+    ("fov/moge", "num_tokens"): np.array(3600, np.int64),
+}
+SAMPLES = 2048  # output values stored per golden tensor
+
+
+def pattern(n, seed):
+    """The golden input formula, shared with engine/ort/tiny_test.go:
+    x[i] = float32(((i*7919 + seed) mod 2003) / 1001.5 - 1), in float64."""
+    i = np.arange(n, dtype=np.int64)
+    return (((i * 7919 + seed) % 2003) / 1001.5 - 1.0).astype(np.float32)
+
+
+def sample_indices(n):
+    k = np.arange(min(n, SAMPLES), dtype=np.int64)
+    return (k * n) // min(n, SAMPLES) if n else k
+
+
+def golden(key, model_path):
+    sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    dims = GOLDEN_DIMS.get(key, {})
+    feeds, desc = {}, {}
+    for idx, inp in enumerate(sess.get_inputs()):
+        shape = [d if isinstance(d, int) else dims[d] for d in inp.shape]
+        fixed = GOLDEN_VALUES.get((key, inp.name))
+        if fixed is not None:
+            feeds[inp.name] = fixed
+            desc[inp.name] = {"shape": list(fixed.shape), "values": fixed.reshape(-1).tolist()}
+        else:
+            assert inp.type == "tensor(float)", (key, inp.name, inp.type)
+            seed = 17 * (idx + 1)
+            n = int(np.prod(shape))
+            feeds[inp.name] = pattern(n, seed).reshape(shape)
+            desc[inp.name] = {"shape": shape, "pattern_seed": seed}
+    outs = sess.run(None, feeds)
+    result = {}
+    for o, v in zip(sess.get_outputs(), outs):
+        flat = v.reshape(-1).astype(np.float64)
+        ix = sample_indices(flat.size)
+        result[o.name] = {
+            "shape": list(v.shape),
+            "sum": float(flat.sum()),
+            "sum_sq": float((flat * flat).sum()),
+            "indices": ix.tolist(),
+            "values": flat[ix].tolist(),
+        }
+    return {"engine": key, "inputs": desc, "outputs": result}
+
+
+def write_npz(path, arrays):
+    """np.savez with a fixed zip date, so the file is reproducible."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arrays[name], allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            z.writestr(info, buf.getvalue())
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "models", "tiny"))
+    args = ap.parse_args()
+    out = os.path.normpath(args.out)
+    os.makedirs(os.path.join(out, "golden"), exist_ok=True)
+
+    manifest = ["# Written by tools/export/make_tiny.py; do not edit.", "format: 1", "name: tiny",
+                "description: Tiny random-weight models with the real engines' I/O contracts. "
+                "They show that every part runs; their outputs are not meaningful.", "engines:"]
+    for stage, name, build in ENGINES:
+        fname = f"{stage}_{name}.onnx"
+        path = os.path.join(out, fname)
+        with open(path, "wb") as f:
+            f.write(build().model().SerializeToString(deterministic=True))
+        manifest += [f"  - stage: {stage}", f"    name: {name}", f"    file: {fname}",
+                     "    backend: onnx", "    precision: fp32", f"    sha256: {sha256(path)}"]
+        key = f"{stage}/{name}"
+        with open(os.path.join(out, "golden", f"{stage}_{name}.json"), "w") as f:
+            json.dump(golden(key, path), f, separators=(",", ":"))
+            f.write("\n")
+        print(f"{key}: {os.path.getsize(path)} bytes")
+
+    consts = os.path.join(out, "segment_constants.npz")
+    write_npz(consts, segment_constants())
+    manifest += ["files:", "  - stage: segment", "    name: constants", "    file: segment_constants.npz",
+                 f"    sha256: {sha256(consts)}"]
+    with open(os.path.join(out, "manifest.yaml"), "w") as f:
+        f.write("\n".join(manifest) + "\n")
+
+
+if __name__ == "__main__":
+    main()
