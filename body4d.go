@@ -82,9 +82,11 @@ type BodyModel interface {
 	Mesh(p Params) (*Mesh, error)
 }
 
-// Smoother smooths one person's parameters over time in place.
+// Smoother smooths one person's parameters over time in place. It is
+// cheap next to the other stages (milliseconds per track), so it takes
+// no context; Run checks for cancellation between people.
 type Smoother interface {
-	Smooth(ctx context.Context, tr *Track) error
+	Smooth(tr *Track) error
 }
 
 // Renderer draws people's meshes over a frame.
@@ -232,7 +234,10 @@ func (p *Pipeline) Run(ctx context.Context, frames FrameSource, prompts Prompts)
 	}
 	if err := stage("smooth", p.Smoother != nil, noTracks, func() error {
 		for i := range res.Tracks {
-			if err := p.Smoother.Smooth(ctx, &res.Tracks[i]); err != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := p.Smoother.Smooth(&res.Tracks[i]); err != nil {
 				return fmt.Errorf("person %d: %w", res.Tracks[i].ID, err)
 			}
 		}

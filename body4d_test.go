@@ -55,7 +55,7 @@ func (m meshStage) Recover(ctx context.Context, in MeshInput, emit func(int, []P
 
 type countSmoother struct{ n *int }
 
-func (c countSmoother) Smooth(_ context.Context, tr *Track) error { *c.n += len(tr.Params); return nil }
+func (c countSmoother) Smooth(tr *Track) error { *c.n += len(tr.Params); return nil }
 
 func TestPipelineRun(t *testing.T) {
 	frames := testFrames{VideoInfo{Width: 64, Height: 48, Frames: 5, FPS: scene.Rational{Num: 30, Den: 1}}}

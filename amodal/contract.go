@@ -1,8 +1,9 @@
 // Package amodal is Diffusion-VAS occlusion recovery: amodal masks and
 // content completion for occluded people, with depth from Depth Anything
 // V2. The networks run as engines; the sampler (Euler, Karras sigmas,
-// guidance) is Go. Today the package declares its engines' I/O
-// contracts; the stage itself is not built yet.
+// guidance) is Go. Built so far: the engines' I/O contracts, the sigma
+// schedule and sampler, occlusion detection and spans, and video depth
+// normalisation. The orchestration that runs them as a stage is not.
 package amodal
 
 import "github.com/body4d/body4d/engine"

@@ -7,6 +7,7 @@ package scene
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // PersonID names one tracked person. IDs start at 1, as in the reference
@@ -99,16 +100,8 @@ func (p Prompts) People() []PersonID {
 	for _, b := range p.Boxes {
 		add(b.Person)
 	}
-	sortIDs(ids)
+	slices.Sort(ids)
 	return ids
-}
-
-func sortIDs(ids []PersonID) {
-	for i := 1; i < len(ids); i++ {
-		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
-			ids[j], ids[j-1] = ids[j-1], ids[j]
-		}
-	}
 }
 
 // Validate checks the prompts against a video: every prompt must name an

@@ -17,9 +17,12 @@ import (
 	"time"
 
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
+	"github.com/body4d/body4d/fov"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/smooth"
 	"github.com/body4d/body4d/video"
 )
 
@@ -45,6 +48,10 @@ type runFlags struct {
 	crf        int
 	profile    bool
 	quiet      bool
+
+	noCamera       bool
+	fovX           float64
+	perFrameCamera bool
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -57,6 +64,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.StringVar(&f.out, "out", "", "output directory (default: out/<video name>)")
 	fset.StringVar(&f.fps, "fps", "", "frame rate of an image folder, e.g. 30 or 30000/1001 (video files keep their own)")
 	fset.IntVar(&f.crf, "crf", 0, "x264 quality of the output MP4 (0-51, lower is better; 0: default)")
+	fset.BoolVar(&f.noCamera, "no-camera", false, "skip camera estimation; use the default camera (focal = image diagonal)")
+	fset.Float64Var(&f.fovX, "fovx", 0, "known horizontal field of view in degrees (skips camera estimation)")
+	fset.BoolVar(&f.perFrameCamera, "camera-per-frame", false, "estimate the camera on every frame (default: once per video, median of 8 frames)")
 	fset.BoolVar(&f.profile, "profile", false, "print the per-stage time and memory table")
 	fset.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fset.Usage = func() {
@@ -173,7 +183,8 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	defer store.Close()
 	info := store.Info()
 
-	pipe, notes, err := buildPipeline(dir, rt)
+	pipe, notes, closeEngines, err := buildPipeline(dir, rt, f)
+	defer closeEngines()
 	if err != nil {
 		return err
 	}
@@ -225,13 +236,49 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	return nil
 }
 
-// buildPipeline makes the stages this build offers from a model directory.
-// Stages that are not built yet are not offered; the notes say so.
-func buildPipeline(dir *models.Dir, rt *ort.Runtime) (*body4d.Pipeline, []string, error) {
-	_, _ = dir, rt
-	return &body4d.Pipeline{}, []string{
-		"this build has no segment, amodal, camera, mesh or smooth stage yet: the output is the video with your clicks drawn",
-	}, nil
+// buildPipeline makes the stages this build offers from a model
+// directory. Stages that are not built yet are not offered; the notes say
+// so. The returned func closes the engines.
+func buildPipeline(dir *models.Dir, rt *ort.Runtime, f runFlags) (*body4d.Pipeline, []string, func(), error) {
+	// Kalman/RTS with every improvement over the reference on (whole
+	// tracks, camera translation smoothed, median shape, rotation-safe).
+	p := &body4d.Pipeline{Smoother: smooth.Options{Mode: smooth.Kalman, CamT: true}}
+	var notes []string
+	var engines []engine.Engine
+	closeAll := func() {
+		for _, e := range engines {
+			e.Close()
+		}
+	}
+	switch {
+	case f.noCamera:
+		notes = append(notes, "camera stage off: default camera (focal = image diagonal)")
+	case f.fovX != 0:
+		est, err := fov.New(nil, fov.Options{FOVX: f.fovX})
+		if err != nil {
+			return nil, nil, closeAll, err
+		}
+		p.Camera = est
+	default:
+		path, err := dir.EnginePath("fov", "moge")
+		if err != nil {
+			notes = append(notes, "no fov/moge engine in the model directory: default camera (focal = image diagonal)")
+			break
+		}
+		eng, err := rt.Load(path)
+		if err != nil {
+			return nil, nil, closeAll, fmt.Errorf("fov/moge: %w", err)
+		}
+		engines = append(engines, eng)
+		est, err := fov.New(eng, fov.Options{PerFrame: f.perFrameCamera})
+		if err != nil {
+			return nil, nil, closeAll, err
+		}
+		p.Camera = est
+	}
+	notes = append(notes, "not built yet: the segment, amodal and mesh stages, so there are no masks or meshes; "+
+		"the output is the video with your clicks drawn")
+	return p, notes, closeAll, nil
 }
 
 func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, dir string, prog *progress) (*video.Store, error) {

@@ -1,0 +1,257 @@
+package mhr
+
+import (
+	"fmt"
+	"math"
+)
+
+// Assets holds the raw arrays of an MHR character, laid out as in the
+// asset format (see the package documentation). Load fills it from disk;
+// New checks it and builds a Model.
+type Assets struct {
+	NumVertices, NumJoints, NumModelParams int
+	NumIdentity, NumExpression             int
+	NumKeypoints                           int
+
+	Parents            []int32   // J
+	TranslationOffsets []float64 // J·3
+	PreRotations       []float64 // J·4, x y z w
+	InverseBindPose    []float64 // J·8, t q s
+	ParameterTransform []float32 // 7J × model params
+
+	BaseShape       []float32 // V·3
+	IdentityBasis   []float32 // identity × V·3
+	ExpressionBasis []float32 // expression × V·3
+	Faces           []int32   // F·3
+
+	SkinVertex []int32
+	SkinJoint  []int32
+	SkinWeight []float32
+
+	KeypointRow    []int32
+	KeypointCol    []int32
+	KeypointWeight []float32
+
+	// Correctives are optional: all three nil, or all three set.
+	CorrectiveHidden      int
+	CorrectiveIndices     []int64   // 2·K: hidden rows, then feature columns
+	CorrectiveWeights     []float32 // K
+	CorrectiveBlendshapes []float32 // H × V·3
+}
+
+// Model is a checked MHR character ready for Forward. It is read-only after
+// New, so one Model may serve concurrent Forward calls.
+type Model struct {
+	nv, nj, nparam, nid, nexpr, nkp int
+
+	parents []int
+	offsets []float64
+	prerot  []float64
+	invBind []state
+
+	// Parameter transform as CSR (its zeros dominate).
+	ptRowStart []int
+	ptCol      []int
+	ptVal      []float64
+
+	// blend is [identity; expression] × V·3; base is V·3.
+	base   []float32
+	blend  packedDense
+	nblend int
+
+	faces []int32
+
+	skinVertex []int32
+	skinJoint  []int32
+	skinWeight []float32
+
+	kpRow, kpCol []int32
+	kpWeight     []float32
+
+	// Correctives: sparse layer as COO (row, col, weight), dense H × V·3.
+	hidden    int
+	corrRow   []int32
+	corrCol   []int32
+	corrW     []float32
+	corrDense packedDense
+
+	// fma selects the AVX2/FMA kernel for the dense corrective layer.
+	fma bool
+}
+
+// NumVertices returns V.
+func (m *Model) NumVertices() int { return m.nv }
+
+// NumJoints returns J.
+func (m *Model) NumJoints() int { return m.nj }
+
+// NumKeypoints returns the number of keypoints Forward computes.
+func (m *Model) NumKeypoints() int { return m.nkp }
+
+// HasCorrectives reports whether the model carries pose correctives.
+func (m *Model) HasCorrectives() bool { return m.hidden > 0 }
+
+// Faces returns the triangle vertex indices, F·3. The slice is shared:
+// callers must not modify it.
+func (m *Model) Faces() []int32 { return m.faces }
+
+// Parents returns each joint's parent index (-1 for a root). The slice is
+// shared: callers must not modify it.
+func (m *Model) Parents() []int { return m.parents }
+
+// New checks every array of a against the sizes it declares and builds a
+// Model. Errors name the array and give got and want sizes.
+func New(a *Assets) (*Model, error) {
+	V, J, P := a.NumVertices, a.NumJoints, a.NumModelParams
+	if V <= 0 || J <= 0 || P <= 0 || a.NumIdentity < 0 || a.NumExpression < 0 || a.NumKeypoints < 0 {
+		return nil, fmt.Errorf("mhr: bad sizes: vertices %d, joints %d, model params %d, identity %d, expression %d, keypoints %d",
+			V, J, P, a.NumIdentity, a.NumExpression, a.NumKeypoints)
+	}
+	checks := []struct {
+		name      string
+		got, want int
+	}{
+		{"parents", len(a.Parents), J},
+		{"translation_offsets", len(a.TranslationOffsets), 3 * J},
+		{"pre_rotations", len(a.PreRotations), 4 * J},
+		{"inverse_bind_pose", len(a.InverseBindPose), 8 * J},
+		{"parameter_transform", len(a.ParameterTransform), 7 * J * P},
+		{"base_shape", len(a.BaseShape), 3 * V},
+		{"identity_basis", len(a.IdentityBasis), a.NumIdentity * 3 * V},
+		{"expression_basis", len(a.ExpressionBasis), a.NumExpression * 3 * V},
+		{"faces", len(a.Faces) % 3, 0},
+		{"skin_joint", len(a.SkinJoint), len(a.SkinVertex)},
+		{"skin_weight", len(a.SkinWeight), len(a.SkinVertex)},
+		{"keypoint_col", len(a.KeypointCol), len(a.KeypointRow)},
+		{"keypoint_weight", len(a.KeypointWeight), len(a.KeypointRow)},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			return nil, fmt.Errorf("mhr: array %s: got %d values, want %d", c.name, c.got, c.want)
+		}
+	}
+	m := &Model{
+		nv: V, nj: J, nparam: P, nid: a.NumIdentity, nexpr: a.NumExpression, nkp: a.NumKeypoints,
+		parents: make([]int, J),
+		offsets: a.TranslationOffsets,
+		prerot:  a.PreRotations,
+		invBind: make([]state, J),
+		base:    a.BaseShape,
+		nblend:  a.NumIdentity + a.NumExpression,
+		faces:   a.Faces,
+		fma:     haveFMA(),
+	}
+	for j, p := range a.Parents {
+		// FK runs in index order, so every parent must come first.
+		if p < -1 || int(p) >= j {
+			return nil, fmt.Errorf("mhr: array parents: joint %d has parent %d, want -1 or an index below %d", j, p, j)
+		}
+		m.parents[j] = int(p)
+	}
+	for j := range J {
+		b := a.InverseBindPose[8*j : 8*j+8]
+		m.invBind[j] = state{t: [3]float64{b[0], b[1], b[2]}, q: quat{b[3], b[4], b[5], b[6]}, s: b[7]}
+		if !allFinite64(b) {
+			return nil, fmt.Errorf("mhr: array inverse_bind_pose: joint %d is not finite", j)
+		}
+	}
+	for _, f := range a.Faces {
+		if f < 0 || int(f) >= V {
+			return nil, fmt.Errorf("mhr: array faces: vertex index %d outside [0,%d)", f, V)
+		}
+	}
+
+	m.ptRowStart = make([]int, 7*J+1)
+	for r := range 7 * J {
+		row := a.ParameterTransform[r*P : (r+1)*P]
+		for c, v := range row {
+			if v != 0 {
+				m.ptCol = append(m.ptCol, c)
+				m.ptVal = append(m.ptVal, float64(v))
+			}
+		}
+		m.ptRowStart[r+1] = len(m.ptCol)
+	}
+
+	blend := make([]float32, 0, m.nblend*3*V)
+	blend = append(blend, a.IdentityBasis...)
+	blend = append(blend, a.ExpressionBasis...)
+	m.blend = packDense(blend, m.nblend, 3*V)
+
+	for i := range a.SkinVertex {
+		v, j := a.SkinVertex[i], a.SkinJoint[i]
+		if v < 0 || int(v) >= V {
+			return nil, fmt.Errorf("mhr: array skin_vertex: entry %d is vertex %d, outside [0,%d)", i, v, V)
+		}
+		if j < 0 || int(j) >= J {
+			return nil, fmt.Errorf("mhr: array skin_joint: entry %d is joint %d, outside [0,%d)", i, j, J)
+		}
+	}
+	m.skinVertex, m.skinJoint, m.skinWeight = a.SkinVertex, a.SkinJoint, a.SkinWeight
+
+	for i := range a.KeypointRow {
+		r, c := a.KeypointRow[i], a.KeypointCol[i]
+		if r < 0 || int(r) >= a.NumKeypoints {
+			return nil, fmt.Errorf("mhr: array keypoint_row: entry %d is row %d, outside [0,%d)", i, r, a.NumKeypoints)
+		}
+		if c < 0 || int(c) >= V+J {
+			return nil, fmt.Errorf("mhr: array keypoint_col: entry %d is column %d, outside [0,%d)", i, c, V+J)
+		}
+	}
+	m.kpRow, m.kpCol, m.kpWeight = a.KeypointRow, a.KeypointCol, a.KeypointWeight
+
+	if err := m.setCorrectives(a); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Model) setCorrectives(a *Assets) error {
+	have := a.CorrectiveIndices != nil || a.CorrectiveWeights != nil || a.CorrectiveBlendshapes != nil
+	if !have && a.CorrectiveHidden == 0 {
+		return nil
+	}
+	H := a.CorrectiveHidden
+	if H <= 0 {
+		return fmt.Errorf("mhr: corrective_hidden is %d, want > 0 when corrective arrays are given", H)
+	}
+	if m.nj < 3 {
+		return fmt.Errorf("mhr: correctives need at least 3 joints, have %d", m.nj)
+	}
+	K := len(a.CorrectiveWeights)
+	checks := []struct {
+		name      string
+		got, want int
+	}{
+		{"corrective_indices", len(a.CorrectiveIndices), 2 * K},
+		{"corrective_blendshapes", len(a.CorrectiveBlendshapes), H * 3 * m.nv},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			return fmt.Errorf("mhr: array %s: got %d values, want %d", c.name, c.got, c.want)
+		}
+	}
+	nfeat := 6 * (m.nj - 2)
+	m.corrRow = make([]int32, K)
+	m.corrCol = make([]int32, K)
+	for k := range K {
+		r, c := a.CorrectiveIndices[k], a.CorrectiveIndices[K+k]
+		if r < 0 || r >= int64(H) || c < 0 || c >= int64(nfeat) {
+			return fmt.Errorf("mhr: array corrective_indices: entry %d is (%d,%d), outside [0,%d)×[0,%d)", k, r, c, H, nfeat)
+		}
+		m.corrRow[k], m.corrCol[k] = int32(r), int32(c)
+	}
+	m.hidden = H
+	m.corrW = a.CorrectiveWeights
+	m.corrDense = packDense(a.CorrectiveBlendshapes, H, 3*m.nv)
+	return nil
+}
+
+func allFinite64(x []float64) bool {
+	for _, v := range x {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
