@@ -13,6 +13,7 @@ import (
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/gpu"
+	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/models"
 )
 
@@ -37,7 +38,7 @@ func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) == 1 {
 		dir = pos[0]
 	} else {
-		sample, err := sampleDir()
+		sample, err := job.SampleDir()
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/video"
 )
 
@@ -89,7 +90,7 @@ func TestRunSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum summary
+	var sum job.Summary
 	if err := json.Unmarshal(data, &sum); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package job
 
 import (
 	"crypto/sha256"
@@ -12,12 +12,12 @@ import (
 	"github.com/body4d/body4d"
 )
 
-// sampleDir unpacks the built-in sample (tiny models and clip) into the
+// SampleDir unpacks the built-in sample (tiny models and clip) into the
 // user's cache directory once and returns its path; the ONNX runtime and
 // ffmpeg need real files. The folder name carries a hash of the content,
 // so a newer binary never reads an older unpacking, and a completion
 // marker written last means an interrupted unpacking is redone.
-func sampleDir() (string, error) {
+func SampleDir() (string, error) {
 	fsys := body4d.Sample()
 	h := sha256.New()
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {

@@ -1,0 +1,96 @@
+package job
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/engine/ort"
+	"github.com/body4d/body4d/fov"
+	"github.com/body4d/body4d/models"
+	"github.com/body4d/body4d/smooth"
+)
+
+// stages is the pipeline a job runs, made from a model directory.
+type stages struct {
+	pipe    *body4d.Pipeline
+	body    body4d.BodyModel // nil when the model directory has no body model
+	notes   []string
+	closers []func() error
+}
+
+func (s *stages) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// buildStages makes the stages this build offers from a model directory.
+// A stage whose engines are missing is not offered and a note says so.
+// Each stage caches its outputs under workDir in a folder keyed by what
+// they depend on.
+func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string) (*stages, error) {
+	s := &stages{pipe: &body4d.Pipeline{}}
+	load := func(path string) (engine.Engine, error) {
+		e, err := rt.Load(path)
+		if err == nil {
+			s.closers = append(s.closers, e.Close)
+		}
+		return e, err
+	}
+	_ = filepath.Join // per-stage work folders, used as stages are wired
+
+	switch o := spec.Stages; {
+	case o.NoCamera:
+		s.notes = append(s.notes, "camera stage off: default camera (focal = image diagonal)")
+	case o.FOVX != 0:
+		est, err := fov.New(nil, fov.Options{FOVX: o.FOVX})
+		if err != nil {
+			return s, err
+		}
+		s.pipe.Camera = est
+	default:
+		path, err := dir.EnginePath("fov", "moge")
+		if err != nil {
+			s.notes = append(s.notes, "no fov/moge engine in the model directory: default camera (focal = image diagonal)")
+			break
+		}
+		eng, err := load(path)
+		if err != nil {
+			return s, fmt.Errorf("fov/moge: %w", err)
+		}
+		est, err := fov.New(eng, fov.Options{PerFrame: o.CameraPerFrame})
+		if err != nil {
+			return s, err
+		}
+		s.pipe.Camera = est
+	}
+
+	sm, err := smoother(spec.Stages.Smooth)
+	if err != nil {
+		return s, err
+	}
+	if sm != nil {
+		s.pipe.Smoother = sm
+	}
+	return s, nil
+}
+
+// smoother maps a mode name to the smoother the job uses. Kalman and
+// One-Euro run with every improvement over the reference on (whole
+// tracks, camera translation smoothed, median shape, rotation-safe);
+// "reference" is the reference tool's own method and settings.
+func smoother(mode string) (body4d.Smoother, error) {
+	switch mode {
+	case "", "kalman":
+		return smooth.Options{Mode: smooth.Kalman, CamT: true}, nil
+	case "oneeuro":
+		return smooth.Options{Mode: smooth.OneEuro, CamT: true}, nil
+	case "reference":
+		return smooth.ReferenceOptions(), nil
+	case "off":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("job: unknown smoothing mode %q (want kalman, oneeuro, reference or off)", mode)
+}

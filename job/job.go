@@ -1,0 +1,60 @@
+// Package job runs the whole body4d workflow on one video: it checks and
+// loads a model directory, decodes the video into a frame store, runs the
+// pipeline's stages, renders the meshes over the frames, and writes the
+// MP4, the per-person outputs and a JSON summary into an output
+// directory. The command line (body4d run) and the web UI (body4d serve)
+// are both thin layers over Run.
+package job
+
+import (
+	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/scene"
+)
+
+// Spec says what one job does.
+type Spec struct {
+	Video   string         // a video file or a folder of images
+	FPS     scene.Rational // frame rate of an image folder; zero for video files
+	Models  string         // model directory; "" is the built-in tiny models
+	Out     string         // output directory (created)
+	Prompts scene.Prompts
+	Stages  Stages
+	CRF     int // x264 quality of the output MP4; 0 is the encoder's default
+}
+
+// Stages chooses the optional stages and their settings. The zero value
+// runs every stage the model directory offers with the defaults.
+type Stages struct {
+	NoAmodal       bool    // skip occlusion recovery
+	NoCamera       bool    // skip camera estimation: focal = image diagonal
+	FOVX           float64 // known horizontal field of view in degrees (skips estimation)
+	CameraPerFrame bool    // estimate intrinsics on every frame, not once per video
+	Smooth         string  // "kalman" (default), "oneeuro", "reference" or "off"
+}
+
+// Summary is what a finished job reports; it is also written to
+// summary.json in the output directory.
+type Summary struct {
+	Video         string             `json:"video"`
+	Width         int                `json:"width"`
+	Height        int                `json:"height"`
+	Frames        int                `json:"frames"`
+	FPS           string             `json:"fps"`
+	Models        string             `json:"models"`
+	ModelSet      string             `json:"model_set"`
+	Clicks        []scene.Click      `json:"clicks"`
+	Camera        *scene.Intrinsics  `json:"camera_frame0,omitempty"`
+	StagesRan     []string           `json:"stages_ran"`
+	StagesSkipped []string           `json:"stages_skipped"`
+	Notes         []string           `json:"notes,omitempty"`
+	Output        string             `json:"output"` // the MP4
+	People        []PersonOutput     `json:"people"` // per-person output folders
+	Profile       []body4d.StageTime `json:"profile"`
+}
+
+// PersonOutput names where one person's per-frame outputs were written.
+type PersonOutput struct {
+	ID     scene.PersonID `json:"id"`
+	Dir    string         `json:"dir"`
+	Frames int            `json:"frames"` // frames with a mesh
+}

@@ -1,0 +1,133 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/body4d/body4d/scene"
+)
+
+func TestSmootherModes(t *testing.T) {
+	for _, mode := range []string{"", "kalman", "oneeuro", "reference"} {
+		if s, err := smoother(mode); err != nil || s == nil {
+			t.Errorf("smoother(%q) = %v, %v", mode, s, err)
+		}
+	}
+	if s, err := smoother("off"); err != nil || s != nil {
+		t.Errorf(`smoother("off") = %v, %v; want nil, nil`, s, err)
+	}
+	if _, err := smoother("kalmann"); err == nil || !strings.Contains(err.Error(), `"kalmann"`) {
+		t.Errorf("unknown mode: err %v", err)
+	}
+}
+
+func TestKeyChangesWithInputs(t *testing.T) {
+	a := key("segment", scene.Prompts{Clicks: []scene.Click{{X: 1, Y: 2, Person: 1}}})
+	b := key("segment", scene.Prompts{Clicks: []scene.Click{{X: 1, Y: 3, Person: 1}}})
+	if a == b || a != key("segment", scene.Prompts{Clicks: []scene.Click{{X: 1, Y: 2, Person: 1}}}) {
+		t.Errorf("keys %s %s: want different for different clicks, same for same", a, b)
+	}
+}
+
+func TestBadSpec(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"no video", Spec{Out: t.TempDir()}, "no video"},
+		{"no out", Spec{Video: "x.mp4"}, "no output directory"},
+		{"missing video", Spec{Video: filepath.Join(t.TempDir(), "missing.mp4"), Out: t.TempDir(),
+			Prompts: scene.Prompts{Clicks: []scene.Click{{Person: 1}}}}, "missing.mp4"},
+		{"bad models", Spec{Video: "x.mp4", Out: t.TempDir(), Models: t.TempDir()}, "manifest"},
+		{"bad smoothing", Spec{Video: sampleClip(t), Out: t.TempDir(), Stages: Stages{Smooth: "median"},
+			Prompts: scene.Prompts{Clicks: []scene.Click{{X: 10, Y: 10, Person: 1}}}}, `"median"`},
+		{"click outside", Spec{Video: sampleClip(t), Out: t.TempDir(),
+			Prompts: scene.Prompts{Clicks: []scene.Click{{X: 900, Y: 10, Person: 1}}}}, "outside the 640x360 frame"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Run(ctx, tc.spec, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v; want it to mention %q", err, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(tc.spec.Out, "result.mp4")); tc.spec.Out != "" && err == nil {
+				t.Error("a failed job left result.mp4")
+			}
+		})
+	}
+}
+
+func sampleClip(t *testing.T) string {
+	t.Helper()
+	dir, err := SampleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "clip", "sample.mp4")
+}
+
+func TestWritePLY(t *testing.T) {
+	m := &scene.Mesh{Vertices: []float32{0, 0, 1, 1, 0, 1, 0, 1, 1.5}, Faces: []uint32{0, 1, 2}}
+	p := filepath.Join(t.TempDir(), "m.ply")
+	if err := writePLY(p, m); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, body, ok := bytes.Cut(data, []byte("end_header\n"))
+	if !ok || !bytes.Contains(head, []byte("element vertex 3\n")) || !bytes.Contains(head, []byte("element face 1\n")) {
+		t.Fatalf("header %q", head)
+	}
+	if len(body) != 3*12+13 {
+		t.Fatalf("body is %d bytes, want %d", len(body), 3*12+13)
+	}
+	if z := math.Float32frombits(binary.LittleEndian.Uint32(body[32:])); z != 1.5 {
+		t.Errorf("third vertex z = %g, want 1.5", z)
+	}
+	if body[36] != 3 || binary.LittleEndian.Uint32(body[37+8:]) != 2 {
+		t.Errorf("face record % x", body[36:])
+	}
+}
+
+type maskMap map[scene.PersonID]*scene.Mask
+
+func (m maskMap) People() []scene.PersonID {
+	var ids []scene.PersonID
+	for id := range m {
+		ids = append(ids, id)
+	}
+	return ids
+}
+func (m maskMap) Mask(_ int, id scene.PersonID) (*scene.Mask, error) { return m[id], nil }
+
+func TestPaintMasks(t *testing.T) {
+	img := scene.NewRGB(imageRect(4, 2))
+	m := scene.NewMask(4, 2)
+	m.Pix[1] = 1
+	if err := paintMasks(img, maskMap{1: m, 2: nil}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if img.Pix[3] == 0 && img.Pix[4] == 0 && img.Pix[5] == 0 {
+		t.Error("masked pixel not painted")
+	}
+	for i, v := range img.Pix {
+		if (i < 3 || i >= 6) && v != 0 {
+			t.Fatalf("unmasked byte %d painted: %d", i, v)
+		}
+	}
+	if err := paintMasks(img, maskMap{3: scene.NewMask(3, 2)}, 0); err == nil || !strings.Contains(err.Error(), "3x2") {
+		t.Errorf("wrong-size mask: err %v", err)
+	}
+}
+
+func imageRect(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) }

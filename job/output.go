@@ -1,0 +1,209 @@
+package job
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/render"
+	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/video"
+)
+
+// frameParams is one person's parameters on one frame as written to
+// people/<id>/params.json.
+type frameParams struct {
+	Frame   int          `json:"frame"`
+	Present bool         `json:"present"`
+	Visible bool         `json:"visible"`
+	Model   [204]float32 `json:"model"` // 3 translation, 3 rotation (ZYX Euler), 130 pose, 68 scales
+	Shape   [45]float32  `json:"shape"`
+	CamT    [3]float64   `json:"cam_t"`
+	Focal   float64      `json:"focal"`
+	Mesh    string       `json:"mesh,omitempty"` // PLY file name in the same folder
+}
+
+// writePeople writes each person's outputs under dir/<id>/, filed by
+// person id (never by position in a list, so gaps in ids cannot mix
+// people up): params.json with every frame's smoothed parameters and,
+// when a body model is given, one PLY mesh per present frame.
+func writePeople(ctx context.Context, dir string, res *body4d.Result, body body4d.BodyModel) ([]PersonOutput, error) {
+	var out []PersonOutput
+	for _, tr := range res.Tracks {
+		pdir := filepath.Join(dir, strconv.Itoa(int(tr.ID)))
+		if err := os.MkdirAll(pdir, 0o755); err != nil {
+			return out, err
+		}
+		po := PersonOutput{ID: tr.ID, Dir: pdir}
+		rows := make([]frameParams, len(tr.Params))
+		for i, p := range tr.Params {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
+			f := tr.Start + i
+			rows[i] = frameParams{Frame: f, Present: tr.Present[i], Visible: tr.Visible[i],
+				Model: p.Model, Shape: p.Shape, CamT: p.CamT, Focal: p.Focal}
+			if body == nil || !tr.Present[i] {
+				continue
+			}
+			m, err := body.Mesh(p)
+			if err != nil {
+				return out, fmt.Errorf("person %d, frame %d: %w", tr.ID, f, err)
+			}
+			name := fmt.Sprintf("mesh_%06d.ply", f)
+			if err := writePLY(filepath.Join(pdir, name), m); err != nil {
+				return out, err
+			}
+			rows[i].Mesh = name
+			po.Frames++
+		}
+		if err := writeJSON(filepath.Join(pdir, "params.json"), rows); err != nil {
+			return out, err
+		}
+		out = append(out, po)
+	}
+	return out, nil
+}
+
+// writePLY writes a binary little-endian PLY, which every mesh tool
+// (Blender, MeshLab, trimesh, Open3D) reads.
+func writePLY(path string, m *scene.Mesh) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintf(w, "ply\nformat binary_little_endian 1.0\nelement vertex %d\nproperty float x\nproperty float y\nproperty float z\n"+
+		"element face %d\nproperty list uchar uint vertex_indices\nend_header\n", m.NumVertices(), m.NumFaces())
+	var b [13]byte
+	for i := 0; i < len(m.Vertices); i += 3 {
+		for k := range 3 {
+			binary.LittleEndian.PutUint32(b[4*k:], math.Float32bits(m.Vertices[i+k]))
+		}
+		w.Write(b[:12])
+	}
+	b[0] = 3
+	for i := 0; i < len(m.Faces); i += 3 {
+		for k := range 3 {
+			binary.LittleEndian.PutUint32(b[1+4*k:], m.Faces[i+k])
+		}
+		w.Write(b[:13])
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// writeVideo encodes the result video: each frame with the people's
+// meshes drawn over it when there is a body model, else their masks
+// painted in their colours, and the clicks marked.
+func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Result, body body4d.BodyModel,
+	spec Spec, path string, progress func(body4d.Event)) error {
+	info := frames.Info()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var rend *render.Renderer
+	if body != nil && len(res.Tracks) > 0 {
+		var err error
+		if rend, err = render.New(render.Options{Opacity: 0.85}); err != nil {
+			return err
+		}
+	}
+	// Cancelling the encoder's context makes Close discard the partial
+	// file, so a failed run never leaves a half-written MP4.
+	encCtx, abort := context.WithCancel(ctx)
+	defer abort()
+	enc, err := video.Create(encCtx, path, video.EncodeOptions{FPS: info.FPS, CRF: spec.CRF})
+	if err != nil {
+		return err
+	}
+	fail := func(err error) error {
+		abort()
+		enc.Close()
+		return err
+	}
+	var items []render.Item
+	for i := 0; i < info.Frames; i++ {
+		src, err := frames.Frame(i)
+		if err != nil {
+			return fail(err)
+		}
+		img := &scene.RGB{Pix: append([]uint8(nil), src.Pix...), Stride: src.Stride, Rect: src.Rect}
+		switch {
+		case rend != nil:
+			items = items[:0]
+			for _, tr := range res.Tracks {
+				k := i - tr.Start
+				if k < 0 || k >= len(tr.Params) || !tr.Present[k] {
+					continue
+				}
+				m, err := body.Mesh(tr.Params[k])
+				if err != nil {
+					return fail(fmt.Errorf("person %d, frame %d: %w", tr.ID, i, err))
+				}
+				items = append(items, render.Item{Person: tr.ID, Mesh: m})
+			}
+			if err := rend.Render(img, items, res.Cameras[i]); err != nil {
+				return fail(fmt.Errorf("rendering frame %d: %w", i, err))
+			}
+		case res.Masks != nil:
+			if err := paintMasks(img, res.Masks, i); err != nil {
+				return fail(err)
+			}
+		}
+		drawClicks(img, spec.Prompts.Clicks, i)
+		if err := enc.Write(img); err != nil {
+			return fail(fmt.Errorf("encoding frame %d: %w", i, err))
+		}
+		progress(body4d.Event{Stage: "render", Done: i + 1, Total: info.Frames})
+	}
+	return enc.Close()
+}
+
+// paintMasks blends each present person's mask into img in the person's
+// colour at half opacity, as the reference's mask preview does.
+func paintMasks(img *scene.RGB, masks scene.MaskSource, frame int) error {
+	b := img.Bounds()
+	for _, id := range masks.People() {
+		m, err := masks.Mask(frame, id)
+		if err != nil {
+			return fmt.Errorf("mask of person %d on frame %d: %w", id, frame, err)
+		}
+		if m == nil {
+			continue
+		}
+		if m.W != b.Dx() || m.H != b.Dy() {
+			return fmt.Errorf("mask of person %d on frame %d is %dx%d, frame is %dx%d", id, frame, m.W, m.H, b.Dx(), b.Dy())
+		}
+		c, err := render.PersonColor(id)
+		if err != nil {
+			return err
+		}
+		for y := 0; y < m.H; y++ {
+			row := img.Pix[y*img.Stride : y*img.Stride+3*m.W]
+			for x, v := range m.Pix[y*m.W : (y+1)*m.W] {
+				if v == 0 {
+					continue
+				}
+				p := row[3*x : 3*x+3]
+				p[0] = uint8((uint16(p[0]) + uint16(c.R) + 1) / 2)
+				p[1] = uint8((uint16(p[1]) + uint16(c.G) + 1) / 2)
+				p[2] = uint8((uint16(p[2]) + uint16(c.B) + 1) / 2)
+			}
+		}
+	}
+	return nil
+}

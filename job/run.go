@@ -1,0 +1,234 @@
+package job
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/engine/ort"
+	"github.com/body4d/body4d/models"
+	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/video"
+)
+
+// TinyModelsNote is the line said whenever the built-in tiny models run.
+const TinyModelsNote = "using the built-in tiny models (random weights): their output is not meaningful; use a model directory for real results"
+
+// Run runs one job. It checks the model directory before decoding, so
+// a broken one fails in a second rather than after minutes of work, and
+// it reports progress through progress (which may be nil). On error it
+// returns the summary of what was done so far alongside the error;
+// outputs already written stay in the work directory, so a rerun of the
+// same spec resumes instead of recomputing.
+func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary, error) {
+	if progress == nil {
+		progress = func(body4d.Event) {}
+	}
+	if spec.Video == "" {
+		return nil, errors.New("job: no video given")
+	}
+	if spec.Out == "" {
+		return nil, errors.New("job: no output directory given")
+	}
+	sum := &Summary{Video: spec.Video, Clicks: spec.Prompts.Clicks, StagesRan: []string{}, StagesSkipped: []string{}}
+	timed := func(name string, fn func() error) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		err := fn()
+		sum.Profile = append(sum.Profile, body4d.StageTime{Stage: name, Ran: true, Wall: time.Since(t0), PeakRSS: body4d.PeakRSS()})
+		return err
+	}
+
+	modelDir := spec.Models
+	if modelDir == "" {
+		sample, err := SampleDir()
+		if err != nil {
+			return sum, err
+		}
+		modelDir = filepath.Join(sample, "models", "tiny")
+		sum.Notes = append(sum.Notes, TinyModelsNote)
+	}
+	sum.Models = modelDir
+
+	var dir *models.Dir
+	var rt *ort.Runtime
+	if err := timed("models", func() (err error) {
+		if dir, err = models.Open(modelDir); err != nil {
+			return err
+		}
+		if errs := dir.Verify(); len(errs) > 0 {
+			return fmt.Errorf("model directory %s: %w", modelDir, errors.Join(errs...))
+		}
+		lib, err := ort.FindLibrary()
+		if err != nil {
+			return err
+		}
+		rt, err = ort.Open(ort.Options{Library: lib})
+		return err
+	}); err != nil {
+		return sum, err
+	}
+	defer rt.Close()
+	sum.ModelSet = dir.Manifest.Name
+
+	// Decode once into the frame store. Its folder is named for the
+	// video's content, so a different video never reuses old frames.
+	id, err := videoID(spec.Video)
+	if err != nil {
+		return sum, err
+	}
+	workDir := filepath.Join(spec.Out, "work", id)
+	var store *video.Store
+	if err := timed("decode", func() (err error) {
+		store, err = openOrImport(ctx, spec.Video, spec.FPS, filepath.Join(workDir, "frames"), progress)
+		return err
+	}); err != nil {
+		return sum, err
+	}
+	defer store.Close()
+	info := store.Info()
+	sum.Width, sum.Height, sum.Frames, sum.FPS = info.Width, info.Height, info.Frames, info.FPS.String()
+	if err := spec.Prompts.Validate(info); err != nil {
+		return sum, fmt.Errorf("job: %w", err)
+	}
+
+	st, err := buildStages(dir, rt, spec, workDir)
+	defer st.close()
+	if err != nil {
+		return sum, err
+	}
+	sum.Notes = append(sum.Notes, st.notes...)
+	st.pipe.Progress = progress
+	res, runErr := st.pipe.Run(ctx, store, spec.Prompts)
+	if res != nil {
+		sum.Profile = append(sum.Profile, res.Profile...)
+		if len(res.Cameras) > 0 {
+			sum.Camera = &res.Cameras[0]
+		}
+		for _, s := range res.Profile {
+			if s.Ran {
+				sum.StagesRan = append(sum.StagesRan, s.Stage)
+			} else {
+				sum.StagesSkipped = append(sum.StagesSkipped, s.Stage+": "+s.Skipping)
+			}
+		}
+	}
+	if runErr != nil {
+		return sum, runErr
+	}
+
+	if err := timed("outputs", func() (err error) {
+		sum.People, err = writePeople(ctx, filepath.Join(spec.Out, "people"), res, st.body)
+		return err
+	}); err != nil {
+		return sum, err
+	}
+	out := filepath.Join(spec.Out, "result.mp4")
+	if err := timed("render", func() error {
+		return writeVideo(ctx, store, res, st.body, spec, out, progress)
+	}); err != nil {
+		return sum, err
+	}
+	sum.Output = out
+	if err := writeJSON(filepath.Join(spec.Out, "summary.json"), sum); err != nil {
+		return sum, err
+	}
+	return sum, nil
+}
+
+func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, dir string, progress func(body4d.Event)) (*video.Store, error) {
+	if s, err := video.OpenStore(dir, video.StoreOptions{}); err == nil {
+		return s, nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	r, err := video.Open(ctx, videoPath, video.Options{FPS: rate})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return video.Import(ctx, r, dir, video.StoreOptions{
+		Progress: func(done, total int) { progress(body4d.Event{Stage: "decode", Done: done, Total: total}) },
+	})
+}
+
+// videoID names a video by its content: a hash of every file's name,
+// size and bytes (a folder's images in order), so a changed or different
+// video gets a fresh work directory.
+func videoID(path string) (string, error) {
+	h := sha256.New()
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("video %s: %w", path, err)
+	}
+	add := func(p string) error {
+		file, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		fmt.Fprintf(h, "%s\x00", filepath.Base(p))
+		_, err = io.Copy(h, file)
+		return err
+	}
+	if !st.IsDir() {
+		err = add(path)
+	} else {
+		err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				if err == nil && p != path {
+					return filepath.SkipDir
+				}
+				return err
+			}
+			return add(p)
+		})
+	}
+	if err != nil {
+		return "", fmt.Errorf("video %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// key hashes the values a stage's cached outputs depend on, so that a
+// change of clicks, models or settings never picks up stale files.
+func key(parts ...any) string {
+	h := sha256.New()
+	for _, p := range parts {
+		data, err := json.Marshal(p)
+		if err != nil {
+			// Only plain data is hashed; a failure is a programming error.
+			panic(fmt.Sprintf("job: hashing %T: %v", p, err))
+		}
+		h.Write(data)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
