@@ -136,12 +136,13 @@ func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Resul
 		return err
 	}
 	var items []render.Item
+	var img scene.RGB // one buffer for every frame: no garbage per frame
 	for i := 0; i < info.Frames; i++ {
 		src, err := frames.Frame(i)
 		if err != nil {
 			return fail(err)
 		}
-		img := &scene.RGB{Pix: append([]uint8(nil), src.Pix...), Stride: src.Stride, Rect: src.Rect}
+		img = scene.RGB{Pix: append(img.Pix[:0], src.Pix...), Stride: src.Stride, Rect: src.Rect}
 		switch {
 		case rend != nil:
 			items = items[:0]
@@ -156,16 +157,16 @@ func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Resul
 				}
 				items = append(items, render.Item{Person: tr.ID, Mesh: m})
 			}
-			if err := rend.Render(img, items, res.Cameras[i]); err != nil {
+			if err := rend.Render(&img, items, res.Cameras[i]); err != nil {
 				return fail(fmt.Errorf("rendering frame %d: %w", i, err))
 			}
 		case res.Masks != nil:
-			if err := paintMasks(img, res.Masks, i); err != nil {
+			if err := paintMasks(&img, res.Masks, i); err != nil {
 				return fail(err)
 			}
 		}
-		drawClicks(img, spec.Prompts.Clicks, i)
-		if err := enc.Write(img); err != nil {
+		drawClicks(&img, spec.Prompts.Clicks, i)
+		if err := enc.Write(&img); err != nil {
 			return fail(fmt.Errorf("encoding frame %d: %w", i, err))
 		}
 		progress(body4d.Event{Stage: "render", Done: i + 1, Total: info.Frames})

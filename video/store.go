@@ -28,8 +28,10 @@ const (
 )
 
 // DefaultCacheBytes bounds a Store's in-memory cache when the options give
-// no bound: about 40 frames of 1080p.
-const DefaultCacheBytes = 256 << 20
+// no bound: about 10 frames of 1080p. Stages read frames in order or in
+// small windows, so a larger cache buys little and makes a long video's
+// peak memory several times a short one's.
+const DefaultCacheBytes = 64 << 20
 
 // StoreOptions configure Import and OpenStore.
 type StoreOptions struct {
