@@ -20,6 +20,10 @@ type Spec struct {
 	Prompts scene.Prompts
 	Stages  Stages
 	CRF     int // x264 quality of the output MP4; 0 is the encoder's default
+	// Device is where the engines run: "cpu" (default), "cuda" or
+	// "tensorrt" (ONNX Runtime's execution providers; they need an ONNX
+	// Runtime build that has them, and fail clearly otherwise).
+	Device string
 }
 
 // Stages chooses the optional stages and their settings. The zero value

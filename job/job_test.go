@@ -48,6 +48,7 @@ func TestBadSpec(t *testing.T) {
 		{"missing video", Spec{Video: filepath.Join(t.TempDir(), "missing.mp4"), Out: t.TempDir(),
 			Prompts: scene.Prompts{Clicks: []scene.Click{{Person: 1}}}}, "missing.mp4"},
 		{"bad models", Spec{Video: "x.mp4", Out: t.TempDir(), Models: t.TempDir()}, "manifest"},
+		{"bad device", Spec{Video: "x.mp4", Out: t.TempDir(), Device: "tpu"}, `"tpu"`},
 		{"bad smoothing", Spec{Video: sampleClip(t), Out: t.TempDir(), Stages: Stages{Smooth: "median"},
 			Prompts: scene.Prompts{Clicks: []scene.Click{{X: 10, Y: 10, Person: 1}}}}, `"median"`},
 		{"click outside", Spec{Video: sampleClip(t), Out: t.TempDir(),

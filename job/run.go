@@ -74,7 +74,11 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		if err != nil {
 			return err
 		}
-		rt, err = ort.Open(ort.Options{Library: lib})
+		prov, err := provider(spec.Device)
+		if err != nil {
+			return err
+		}
+		rt, err = ort.Open(ort.Options{Library: lib, Provider: prov})
 		return err
 	}); err != nil {
 		return sum, err
@@ -145,6 +149,19 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		return sum, err
 	}
 	return sum, nil
+}
+
+// provider maps a device name to an ONNX Runtime execution provider.
+func provider(device string) (ort.Provider, error) {
+	switch device {
+	case "", "cpu":
+		return ort.CPU, nil
+	case "cuda":
+		return ort.CUDA, nil
+	case "tensorrt":
+		return ort.TensorRT, nil
+	}
+	return 0, fmt.Errorf("job: unknown device %q (want cpu, cuda or tensorrt)", device)
 }
 
 func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, dir string, progress func(body4d.Event)) (*video.Store, error) {
