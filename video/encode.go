@@ -200,16 +200,13 @@ func (e *Encoder) Write(img *scene.RGB) error {
 	if err := e.ctx.Err(); err != nil {
 		return e.fail(err)
 	}
-	w, h := img.Rect.Dx(), img.Rect.Dy()
+	if err := CheckFrame(e.n, e.w, e.h, img); err != nil {
+		return e.fail(err)
+	}
 	if e.cmd == nil {
-		if w <= 0 || h <= 0 {
-			return e.fail(fmt.Errorf("frame 0 is empty (%dx%d)", w, h))
-		}
-		if err := e.start(w, h); err != nil {
+		if err := e.start(img.Rect.Dx(), img.Rect.Dy()); err != nil {
 			return e.fail(err)
 		}
-	} else if w != e.w || h != e.h {
-		return e.fail(fmt.Errorf("frame %d is %dx%d, but the video is %dx%d", e.n, w, h, e.w, e.h))
 	}
 	if _, err := e.stdin.Write(PadEven(img).Pix); err != nil {
 		e.stdin.Close()
@@ -235,6 +232,20 @@ func (e *Encoder) fail(err error) error {
 	}
 	e.out.Abort()
 	return e.err
+}
+
+// CheckFrame checks img as the next frame of a video of which n frames,
+// each w×h, were written: the first frame must not be empty and fixes
+// the size of the others.
+func CheckFrame(n, w, h int, img *scene.RGB) error {
+	fw, fh := img.Rect.Dx(), img.Rect.Dy()
+	switch {
+	case n == 0 && (fw <= 0 || fh <= 0):
+		return fmt.Errorf("frame 0 is empty (%dx%d)", fw, fh)
+	case n > 0 && (fw != w || fh != h):
+		return fmt.Errorf("frame %d is %dx%d, but the video is %dx%d", n, fw, fh, w, h)
+	}
+	return nil
 }
 
 // Frames returns the number of frames written so far.

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/video/internal/videotest"
 )
 
 // writeImage writes a w×h image of one grey level v as PNG or JPEG
@@ -62,7 +63,7 @@ func TestFolder(t *testing.T) {
 		if info := r.Info(); info != (scene.VideoInfo{Width: 8, Height: 6, FPS: want, Frames: 4}) {
 			t.Errorf("info = %+v", info)
 		}
-		frames := readAll(t, r)
+		frames := videotest.ReadAll(t, r.Next)
 		if len(frames) != 4 {
 			t.Fatalf("%d frames, want 4", len(frames))
 		}

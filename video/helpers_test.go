@@ -2,15 +2,14 @@ package video
 
 import (
 	"context"
-	"image"
 	"io"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/video/internal/videotest"
 )
 
 const sampleClip = "../testdata/clip/sample.mp4"
@@ -30,26 +29,6 @@ func requireFFmpeg(tb testing.TB) Tools {
 	return t
 }
 
-// synthFrame draws a frame with smooth gradients and a moving disc, the
-// kind of content H.264 keeps at high PSNR.
-func synthFrame(w, h, t int) *scene.RGB {
-	img := scene.NewRGB(image.Rect(0, 0, w, h))
-	cx := float64(w) * (0.2 + 0.6*float64(t%30)/30)
-	cy, r := float64(h)/2, float64(h)/5
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			i := img.PixOffset(x, y)
-			img.Pix[i] = uint8(255 * x / w)
-			img.Pix[i+1] = uint8(255 * y / h)
-			img.Pix[i+2] = uint8(128 + 60*math.Sin(float64(x+y+4*t)/40))
-			if math.Hypot(float64(x)-cx, float64(y)-cy) < r {
-				img.Pix[i], img.Pix[i+1], img.Pix[i+2] = 230, 200, 40
-			}
-		}
-	}
-	return img
-}
-
 // writeClip encodes n synthetic frames to path with the ffmpeg encoder.
 func writeClip(tb testing.TB, tools Tools, path string, w, h, n int, fps scene.Rational) {
 	tb.Helper()
@@ -58,49 +37,13 @@ func writeClip(tb testing.TB, tools Tools, path string, w, h, n int, fps scene.R
 		tb.Fatal(err)
 	}
 	for t := 0; t < n; t++ {
-		if err := enc.Write(synthFrame(w, h, t)); err != nil {
+		if err := enc.Write(videotest.Frame(w, h, t)); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	if err := enc.Close(); err != nil {
 		tb.Fatal(err)
 	}
-}
-
-// readAll decodes every frame of r and closes it.
-func readAll(tb testing.TB, r Reader) []*scene.RGB {
-	tb.Helper()
-	defer r.Close()
-	var frames []*scene.RGB
-	for {
-		img, err := r.Next()
-		if err == io.EOF {
-			return frames
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		frames = append(frames, img)
-	}
-}
-
-// psnr returns the peak signal-to-noise ratio of b against a over a's
-// bounds (b may be larger, as after even-size padding); +Inf when equal.
-func psnr(a, b *scene.RGB) float64 {
-	var se float64
-	w, h := a.Rect.Dx(), a.Rect.Dy()
-	for y := 0; y < h; y++ {
-		ra := a.Pix[y*a.Stride : y*a.Stride+3*w]
-		rb := b.Pix[y*b.Stride : y*b.Stride+3*w]
-		for i := range ra {
-			d := float64(ra[i]) - float64(rb[i])
-			se += d * d
-		}
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/(se/float64(3*w*h)))
 }
 
 // sliceReader is a Reader over frames in memory; cancel, when set, is
@@ -129,23 +72,9 @@ func (s *sliceReader) Next() (*scene.RGB, error) {
 func newSliceReader(w, h, n int) *sliceReader {
 	r := &sliceReader{info: scene.VideoInfo{Width: w, Height: h, FPS: scene.Rational{Num: 25, Den: 1}, Frames: n}}
 	for t := 0; t < n; t++ {
-		r.frames = append(r.frames, synthFrame(w, h, t))
+		r.frames = append(r.frames, videotest.Frame(w, h, t))
 	}
 	return r
-}
-
-// dirNames lists the names in dir.
-func dirNames(tb testing.TB, dir string) []string {
-	tb.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // ffmpegMake runs ffmpeg to build a test input.

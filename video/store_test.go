@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/body4d/body4d/video/internal/videotest"
 )
 
 // TestStoreBoundedCache imports a few hundred small frames, reads them
@@ -159,7 +161,7 @@ func TestStoreFromVideo(t *testing.T) {
 	if info := st.Info(); info.Frames != 90 || info.FPS.Num != 30000 || info.FPS.Den != 1001 {
 		t.Errorf("store info %+v", info)
 	}
-	direct := readAll(t, mustOpen(t, sampleClip, tools))
+	direct := videotest.ReadAll(t, mustOpen(t, sampleClip, tools).Next)
 	for _, i := range []int{0, 45, 89} {
 		img, err := st.Frame(i)
 		if err != nil || !bytes.Equal(img.Pix, direct[i].Pix) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/video/internal/videotest"
 )
 
 // TestRoundTrip decodes the shipped clip, encodes it, decodes the result:
@@ -28,7 +29,7 @@ func TestRoundTrip(t *testing.T) {
 	if got := dec.Info(); got != want {
 		t.Fatalf("sample info = %+v, want %+v", got, want)
 	}
-	src := readAll(t, dec)
+	src := videotest.ReadAll(t, dec.Next)
 	if len(src) != want.Frames {
 		t.Fatalf("decoded %d frames, probe said %d", len(src), want.Frames)
 	}
@@ -46,7 +47,7 @@ func TestRoundTrip(t *testing.T) {
 	if err := enc.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if names := dirNames(t, filepath.Dir(out)); len(names) != 1 || names[0] != "round.mp4" {
+	if names := videotest.DirNames(t, filepath.Dir(out)); len(names) != 1 || names[0] != "round.mp4" {
 		t.Errorf("output folder holds %v, want only round.mp4 (temp file left behind?)", names)
 	}
 	checkSameVideo(t, tools, out, src, want, 35)
@@ -62,13 +63,13 @@ func checkSameVideo(t *testing.T, tools Tools, path string, want []*scene.RGB, i
 	if got := dec.Info(); got != info {
 		t.Errorf("%s: info = %+v, want %+v", path, got, info)
 	}
-	got := readAll(t, dec)
+	got := videotest.ReadAll(t, dec.Next)
 	if len(got) != len(want) {
 		t.Fatalf("%s: %d frames, want %d", path, len(got), len(want))
 	}
 	lo := math.Inf(1)
 	for i := range got {
-		p := psnr(want[i], got[i])
+		p := videotest.PSNR(want[i], got[i])
 		lo = min(lo, p)
 		if p < minPSNR {
 			t.Errorf("%s: frame %d PSNR %.2f dB < %.0f dB", path, i, p, minPSNR)
@@ -90,8 +91,8 @@ func TestOddSizePadded(t *testing.T) {
 	if info := dec.Info(); info.Width != 162 || info.Height != 92 {
 		t.Fatalf("odd 161x91 video decoded as %dx%d, want 162x92", info.Width, info.Height)
 	}
-	got := readAll(t, dec)
-	if p := psnr(synthFrame(161, 91, 0), got[0]); p < 30 {
+	got := videotest.ReadAll(t, dec.Next)
+	if p := videotest.PSNR(videotest.Frame(161, 91, 0), got[0]); p < 30 {
 		t.Errorf("padded frame content PSNR %.1f dB, want ≥ 30", p)
 	}
 }
@@ -207,7 +208,7 @@ func TestDecodeCancel(t *testing.T) {
 func TestEncodeErrors(t *testing.T) {
 	tools := requireFFmpeg(t)
 	fps := scene.Rational{Num: 30, Den: 1}
-	frame := func(w, h int) *scene.RGB { return synthFrame(w, h, 0) }
+	frame := func(w, h int) *scene.RGB { return videotest.Frame(w, h, 0) }
 	for _, tc := range []struct {
 		name   string
 		opt    EncodeOptions
@@ -222,31 +223,10 @@ func TestEncodeErrors(t *testing.T) {
 		{"cancelled", EncodeOptions{FPS: fps}, []*scene.RGB{frame(64, 48), frame(64, 48)}, true, "context canceled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "out.mp4")
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
 			tc.opt.Tools = tools
-			enc, err := Create(ctx, path, tc.opt)
-			if err == nil {
-				for _, f := range tc.frames {
-					if err = enc.Write(f); err != nil {
-						break
-					}
-				}
-				if tc.cancel {
-					cancel()
-				}
-				if cerr := enc.Close(); err == nil {
-					err = cerr
-				}
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
-				t.Fatalf("error %v, want one naming %s and saying %q", err, path, tc.want)
-			}
-			if names := dirNames(t, dir); len(names) != 0 {
-				t.Errorf("failed encode left %v behind", names)
-			}
+			videotest.EncodeFailure(t, func(ctx context.Context, path string) (videotest.Writer, error) {
+				return Create(ctx, path, tc.opt)
+			}, tc.frames, tc.cancel, tc.want)
 		})
 	}
 }
@@ -266,7 +246,7 @@ func TestRotation(t *testing.T) {
 	if p.Rotation%180 != 90 || p.Width != 32 || p.Height != 64 {
 		t.Fatalf("rotated probe: rotation %d, %dx%d; want ±90 and 32x64", p.Rotation, p.Width, p.Height)
 	}
-	frames := readAll(t, mustOpen(t, rot, tools))
+	frames := videotest.ReadAll(t, mustOpen(t, rot, tools).Next)
 	if b := frames[0].Rect; b.Dx() != 32 || b.Dy() != 64 {
 		t.Errorf("rotated frame is %v, want 32x64", b)
 	}
@@ -281,7 +261,7 @@ func mustOpen(t *testing.T, path string, tools Tools) Reader {
 }
 
 func TestPadEven(t *testing.T) {
-	src := synthFrame(3, 3, 0)
+	src := videotest.Frame(3, 3, 0)
 	dst := PadEven(src)
 	if dst.Rect != image.Rect(0, 0, 4, 4) {
 		t.Fatalf("PadEven 3x3 → %v", dst.Rect)
@@ -293,7 +273,7 @@ func TestPadEven(t *testing.T) {
 			}
 		}
 	}
-	if even := synthFrame(4, 2, 0); PadEven(even) != even {
+	if even := videotest.Frame(4, 2, 0); PadEven(even) != even {
 		t.Error("PadEven copied an even-sized frame")
 	}
 }

@@ -188,16 +188,13 @@ func (e *Encoder) Write(img *scene.RGB) error {
 	if err := e.ctx.Err(); err != nil {
 		return e.fail(err)
 	}
-	w, h := img.Rect.Dx(), img.Rect.Dy()
+	if err := video.CheckFrame(e.n, e.w, e.h, img); err != nil {
+		return e.fail(err)
+	}
 	if e.enc == nil {
-		if w <= 0 || h <= 0 {
-			return e.fail(fmt.Errorf("frame 0 is empty (%dx%d)", w, h))
-		}
-		if err := e.open(w, h); err != nil {
+		if err := e.open(img.Rect.Dx(), img.Rect.Dy()); err != nil {
 			return e.fail(err)
 		}
-	} else if w != e.w || h != e.h {
-		return e.fail(fmt.Errorf("frame %d is %dx%d, but the video is %dx%d", e.n, w, h, e.w, e.h))
 	}
 	pic := unsafe.Slice((*byte)(e.buf), e.ew*e.eh*3/2)
 	if err := video.RGBToI420(video.PadEven(img), pic); err != nil {

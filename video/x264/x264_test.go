@@ -5,9 +5,7 @@ package x264
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"image"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
+	"github.com/body4d/body4d/video/internal/videotest"
 )
 
 const sampleClip = "../../testdata/clip/sample.mp4"
@@ -39,34 +38,7 @@ func decodeAll(tb testing.TB, path string, tools video.Tools) (scene.VideoInfo, 
 		tb.Fatal(err)
 	}
 	defer dec.Close()
-	var frames []*scene.RGB
-	for {
-		img, err := dec.Next()
-		if err == io.EOF {
-			return dec.Info(), frames
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		frames = append(frames, img)
-	}
-}
-
-func psnr(a, b *scene.RGB) float64 {
-	var se float64
-	w, h := a.Rect.Dx(), a.Rect.Dy()
-	for y := 0; y < h; y++ {
-		ra := a.Pix[y*a.Stride : y*a.Stride+3*w]
-		rb := b.Pix[y*b.Stride : y*b.Stride+3*w]
-		for i := range ra {
-			d := float64(ra[i]) - float64(rb[i])
-			se += d * d
-		}
-	}
-	if se == 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(255*255/(se/float64(3*w*h)))
+	return dec.Info(), videotest.ReadAll(tb, dec.Next)
 }
 
 // topBoxes lists the top-level MP4 box types of a file.
@@ -120,7 +92,7 @@ func TestRoundTrip(t *testing.T) {
 			if err := enc.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if names := listDir(t, dir); len(names) != 1 {
+			if names := videotest.DirNames(t, dir); len(names) != 1 {
 				t.Errorf("output folder holds %v, want only x264.mp4", names)
 			}
 			if got := strings.Join(topBoxes(t, out), ","); got != "ftyp,moov,mdat" {
@@ -136,7 +108,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 			lo := math.Inf(1)
 			for i := range got {
-				p := psnr(want[i], got[i])
+				p := videotest.PSNR(want[i], got[i])
 				lo = min(lo, p)
 				if p < 35 {
 					t.Errorf("frame %d PSNR %.2f dB < 35", i, p)
@@ -156,18 +128,6 @@ func crop(f *scene.RGB, r image.Rectangle) *scene.RGB {
 	return out
 }
 
-func listDir(t *testing.T, dir string) []string {
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 func TestErrors(t *testing.T) {
 	fps := scene.Rational{Num: 30, Den: 1}
 	frame := func(w, h int) *scene.RGB { return scene.NewRGB(image.Rect(0, 0, w, h)) }
@@ -185,30 +145,9 @@ func TestErrors(t *testing.T) {
 		{"cancelled", video.EncodeOptions{FPS: fps}, []*scene.RGB{frame(64, 48)}, true, "context canceled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "out.mp4")
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			enc, err := Create(ctx, path, tc.opt)
-			if err == nil {
-				for _, f := range tc.frames {
-					if err = enc.Write(f); err != nil {
-						break
-					}
-				}
-				if tc.cancel {
-					cancel()
-				}
-				if cerr := enc.Close(); err == nil {
-					err = cerr
-				}
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
-				t.Fatalf("error %v, want one naming %s and saying %q", err, path, tc.want)
-			}
-			if names := listDir(t, dir); len(names) != 0 {
-				t.Errorf("failed encode left %v behind", names)
-			}
+			videotest.EncodeFailure(t, func(ctx context.Context, path string) (videotest.Writer, error) {
+				return Create(ctx, path, tc.opt)
+			}, tc.frames, tc.cancel, tc.want)
 		})
 	}
 }
@@ -216,49 +155,7 @@ func TestErrors(t *testing.T) {
 // BenchmarkEncodeX264 measures the in-process encoder (preset medium,
 // CRF 18, no B-frames) including RGB→I420 and muxing, as frames/s.
 func BenchmarkEncodeX264(b *testing.B) {
-	for _, sz := range []struct{ w, h int }{{640, 360}, {1280, 720}} {
-		b.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(b *testing.B) {
-			frames := make([]*scene.RGB, 30)
-			for i := range frames {
-				frames[i] = benchFrame(sz.w, sz.h, i)
-			}
-			path := filepath.Join(b.TempDir(), "bench.mp4")
-			n := 0
-			for b.Loop() {
-				enc, err := Create(context.Background(), path, video.EncodeOptions{FPS: scene.Rational{Num: 30, Den: 1}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, f := range frames {
-					if err := enc.Write(f); err != nil {
-						b.Fatal(err)
-					}
-					n++
-				}
-				if err := enc.Close(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "frames/s")
-		})
-	}
-}
-
-// benchFrame is the same content as the video package's benchmark frames.
-func benchFrame(w, h, t int) *scene.RGB {
-	img := scene.NewRGB(image.Rect(0, 0, w, h))
-	cx := float64(w) * (0.2 + 0.6*float64(t%30)/30)
-	cy, r := float64(h)/2, float64(h)/5
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			i := img.PixOffset(x, y)
-			img.Pix[i] = uint8(255 * x / w)
-			img.Pix[i+1] = uint8(255 * y / h)
-			img.Pix[i+2] = uint8(128 + 60*math.Sin(float64(x+y+4*t)/40))
-			if math.Hypot(float64(x)-cx, float64(y)-cy) < r {
-				img.Pix[i], img.Pix[i+1], img.Pix[i+2] = 230, 200, 40
-			}
-		}
-	}
-	return img
+	videotest.BenchEncode(b, []image.Point{{640, 360}, {1280, 720}}, 30, func(path string) (videotest.Writer, error) {
+		return Create(context.Background(), path, video.EncodeOptions{FPS: scene.Rational{Num: 30, Den: 1}})
+	})
 }
