@@ -1,6 +1,7 @@
 package job
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/fov"
+	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/smooth"
 )
@@ -15,7 +17,7 @@ import (
 // stages is the pipeline a job runs, made from a model directory.
 type stages struct {
 	pipe    *body4d.Pipeline
-	body    body4d.BodyModel // nil when the model directory has no body model
+	body    *mesh.Body // nil when the mesh stage is not offered
 	notes   []string
 	closers []func() error
 }
@@ -39,7 +41,27 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string) (*
 		}
 		return e, err
 	}
-	_ = filepath.Join // per-stage work folders, used as stages are wired
+	// Each stage's cache folder is keyed by everything its outputs
+	// depend on: the engines (by manifest checksums), the settings, and
+	// the outputs of the stages before it.
+	models := dir.Manifest
+	segKey := key("segment", models, spec.Prompts)
+	amoKey := key("amodal", models, segKey, spec.Stages.NoAmodal)
+	camKey := key(spec.Stages.NoCamera, spec.Stages.FOVX, spec.Stages.CameraPerFrame)
+	meshKey := key("mesh", models, amoKey, camKey)
+	_ = segKey
+
+	if _, err := dir.EnginePath("mesh", "backbone"); err != nil {
+		s.notes = append(s.notes, "no mesh engines in the model directory: no body meshes")
+	} else {
+		rec, err := mesh.Open(dir, load, mesh.Options{Dir: filepath.Join(workDir, "mesh-"+meshKey)})
+		if err != nil {
+			return s, fmt.Errorf("mesh: %w", err)
+		}
+		s.closers = append(s.closers, rec.Close)
+		s.pipe.Mesh = meshStage{rec}
+		s.body = rec.Body()
+	}
 
 	switch o := spec.Stages; {
 	case o.NoCamera:
@@ -75,6 +97,22 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string) (*
 		s.pipe.Smoother = sm
 	}
 	return s, nil
+}
+
+// meshStage adapts the mesh package's recoverer to the pipeline: where
+// occlusion recovery ran, the amodal masks and completed images stand in
+// for the tracker's, as in the reference.
+type meshStage struct{ r *mesh.Recoverer }
+
+func (m meshStage) Recover(ctx context.Context, in body4d.MeshInput, emit func(int, []body4d.Person) error) error {
+	mi := mesh.Input{Frames: in.Frames, Masks: in.Masks, Cameras: in.Cameras}
+	if in.Amodal != nil {
+		if in.Amodal.Masks != nil {
+			mi.Masks = in.Amodal.Masks
+		}
+		mi.Images = in.Amodal.Images
+	}
+	return m.r.Recover(ctx, mi, emit)
 }
 
 // smoother maps a mode name to the smoother the job uses. Kalman and

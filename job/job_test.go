@@ -132,3 +132,17 @@ func TestPaintMasks(t *testing.T) {
 }
 
 func imageRect(w, h int) image.Rectangle { return image.Rect(0, 0, w, h) }
+
+func TestKeypointsProjection(t *testing.T) {
+	K := scene.Intrinsics{Fx: 100, Fy: 200, Cx: 50, Cy: 60}
+	got := keypoints(7, []float32{1, 2, 4, 0, 0, -1}, K)
+	if got.Frame != 7 || len(got.KP3D) != 2 || len(got.KP2D) != 2 {
+		t.Fatalf("%+v", got)
+	}
+	if p := got.KP2D[0]; p == nil || p[0] != 75 || p[1] != 160 {
+		t.Errorf("front point projects to %v, want (75, 160)", p)
+	}
+	if got.KP2D[1] != nil {
+		t.Errorf("point behind the camera projects to %v, want null", got.KP2D[1])
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/render"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
@@ -32,8 +33,10 @@ type frameParams struct {
 // writePeople writes each person's outputs under dir/<id>/, filed by
 // person id (never by position in a list, so gaps in ids cannot mix
 // people up): params.json with every frame's smoothed parameters and,
-// when a body model is given, one PLY mesh per present frame.
-func writePeople(ctx context.Context, dir string, res *body4d.Result, body body4d.BodyModel) ([]PersonOutput, error) {
+// when a body model is given, one PLY mesh per present frame and
+// keypoints.json with the 70 keypoints of each present frame in 3D
+// (camera frame, metres) and 2D (pixels, through that frame's camera).
+func writePeople(ctx context.Context, dir string, res *body4d.Result, body *mesh.Body) ([]PersonOutput, error) {
 	var out []PersonOutput
 	for _, tr := range res.Tracks {
 		pdir := filepath.Join(dir, strconv.Itoa(int(tr.ID)))
@@ -42,6 +45,7 @@ func writePeople(ctx context.Context, dir string, res *body4d.Result, body body4
 		}
 		po := PersonOutput{ID: tr.ID, Dir: pdir}
 		rows := make([]frameParams, len(tr.Params))
+		var kps []frameKeypoints
 		for i, p := range tr.Params {
 			if err := ctx.Err(); err != nil {
 				return out, err
@@ -52,10 +56,11 @@ func writePeople(ctx context.Context, dir string, res *body4d.Result, body body4
 			if body == nil || !tr.Present[i] {
 				continue
 			}
-			m, err := body.Mesh(p)
+			m, kp, err := body.Pose(p)
 			if err != nil {
 				return out, fmt.Errorf("person %d, frame %d: %w", tr.ID, f, err)
 			}
+			kps = append(kps, keypoints(f, kp, res.Cameras[f]))
 			name := fmt.Sprintf("mesh_%06d.ply", f)
 			if err := writePLY(filepath.Join(pdir, name), m); err != nil {
 				return out, err
@@ -66,9 +71,36 @@ func writePeople(ctx context.Context, dir string, res *body4d.Result, body body4
 		if err := writeJSON(filepath.Join(pdir, "params.json"), rows); err != nil {
 			return out, err
 		}
+		if body != nil {
+			if err := writeJSON(filepath.Join(pdir, "keypoints.json"), kps); err != nil {
+				return out, err
+			}
+		}
 		out = append(out, po)
 	}
 	return out, nil
+}
+
+// frameKeypoints is one person's keypoints on one frame as written to
+// people/<id>/keypoints.json.
+type frameKeypoints struct {
+	Frame int           `json:"frame"`
+	KP3D  [][3]float32  `json:"keypoints_3d"` // camera frame, metres
+	KP2D  []*[2]float64 `json:"keypoints_2d"` // pixels; null for a point at or behind the camera
+}
+
+func keypoints(frame int, kp []float32, K scene.Intrinsics) frameKeypoints {
+	out := frameKeypoints{Frame: frame}
+	for i := 0; i+2 < len(kp); i += 3 {
+		x, y, z := kp[i], kp[i+1], kp[i+2]
+		out.KP3D = append(out.KP3D, [3]float32{x, y, z})
+		var p *[2]float64
+		if z > 0 {
+			p = &[2]float64{K.Fx*float64(x)/float64(z) + K.Cx, K.Fy*float64(y)/float64(z) + K.Cy}
+		}
+		out.KP2D = append(out.KP2D, p)
+	}
+	return out
 }
 
 // writePLY writes a binary little-endian PLY, which every mesh tool
@@ -109,14 +141,14 @@ func writePLY(path string, m *scene.Mesh) error {
 // writeVideo encodes the result video: each frame with the people's
 // meshes drawn over it when there is a body model, else their masks
 // painted in their colours, and the clicks marked.
-func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Result, body body4d.BodyModel,
+func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Result, body *mesh.Body,
 	spec Spec, path string, progress func(body4d.Event)) error {
 	info := frames.Info()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	var rend *render.Renderer
-	if body != nil && len(res.Tracks) > 0 {
+	if body != nil && len(res.Tracks) > 0 && len(res.Cameras) == info.Frames {
 		var err error
 		if rend, err = render.New(render.Options{Opacity: 0.85}); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -55,13 +56,32 @@ func Load(dir string) (*Model, error) {
 	return m, nil
 }
 
+// LoadFS is Load for assets in a file system rather than a directory:
+// a model directory ships them as one zip archive (*zip.Reader is an
+// fs.FS), so that one checksum covers them. name labels errors.
+func LoadFS(fsys fs.FS, name string) (*Model, error) {
+	a, err := readAssets(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := New(a)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return m, nil
+}
+
 // ReadAssets reads and shape-checks the arrays of an asset directory
 // without building a Model.
 func ReadAssets(dir string) (*Assets, error) {
+	return readAssets(os.DirFS(dir), dir)
+}
+
+func readAssets(fsys fs.FS, dir string) (*Assets, error) {
 	hpath := filepath.Join(dir, "header.json")
-	raw, err := os.ReadFile(hpath)
+	raw, err := fs.ReadFile(fsys, "header.json")
 	if err != nil {
-		return nil, fmt.Errorf("mhr: %w", err)
+		return nil, fmt.Errorf("mhr: %s: %w", hpath, err)
 	}
 	var h Header
 	if err := json.Unmarshal(raw, &h); err != nil {
@@ -80,7 +100,7 @@ func ReadAssets(dir string) (*Assets, error) {
 		NumVertices: V, NumJoints: J, NumModelParams: h.NumModelParams,
 		NumIdentity: h.NumIdentity, NumExpression: h.NumExpression, NumKeypoints: h.NumKeypoints,
 	}
-	r := arrayReader{dir: dir}
+	r := arrayReader{fsys: fsys, dir: dir}
 	r.read("parents", &a.Parents, J)
 	r.read("translation_offsets", &a.TranslationOffsets, J, 3)
 	r.read("pre_rotations", &a.PreRotations, J, 4)
@@ -110,8 +130,9 @@ func ReadAssets(dir string) (*Assets, error) {
 
 // arrayReader reads .npy files, keeping the first error.
 type arrayReader struct {
-	dir string
-	err error
+	fsys fs.FS
+	dir  string
+	err  error
 }
 
 // read loads dir/name.npy into dst (a *[]int32, *[]int64, *[]float32 or
@@ -121,13 +142,13 @@ func (r *arrayReader) read(name string, dst any, want ...int) {
 		return
 	}
 	path := filepath.Join(r.dir, name+".npy")
-	if err := readArray(path, dst, want); err != nil {
+	if err := readArray(r.fsys, name+".npy", dst, want); err != nil {
 		r.err = fmt.Errorf("mhr: %s: array %s: %w", path, name, err)
 	}
 }
 
-func readArray(path string, dst any, want []int) error {
-	f, err := os.Open(path)
+func readArray(fsys fs.FS, path string, dst any, want []int) error {
+	f, err := fsys.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return errors.New("file is missing")

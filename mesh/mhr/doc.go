@@ -30,6 +30,9 @@
 // matrices re-laid out in 32-column slabs; at LOD1 the corrective one is
 // 664 MB of float32.
 //
+// Keypoints evaluates only the vertices the keypoint mapping reads, for
+// callers that need the keypoints and not the mesh.
+//
 // Outputs are in centimetres in the MHR frame (y up). CameraFrame turns
 // them into SAM-3D-Body's camera convention (metres, y and z negated).
 //
@@ -37,7 +40,9 @@
 //
 // Load reads a directory written by tools/export/mhr/convert.py (real MHR
 // assets) or tools/export/mhr/make_tiny.py (test characters): a JSON header
-// and one .npy file per array, all little-endian, C order.
+// and one .npy file per array, all little-endian, C order. LoadFS reads
+// the same files from an fs.FS, such as the zip archive a model directory
+// ships them in.
 //
 // header.json:
 //

@@ -77,6 +77,10 @@ type Model struct {
 
 	// fma selects the AVX2/FMA kernel for the dense corrective layer.
 	fma bool
+
+	// kp is the same character cut down to the vertices the keypoint
+	// mapping reads, for Keypoints; nil when there is no mapping.
+	kp *Model
 }
 
 // NumVertices returns V.
@@ -203,7 +207,93 @@ func New(a *Assets) (*Model, error) {
 	if err := m.setCorrectives(a); err != nil {
 		return nil, err
 	}
+	if len(a.KeypointRow) > 0 {
+		sub := keypointAssets(a)
+		if sub.NumVertices < V {
+			kp, err := New(sub)
+			if err != nil {
+				return nil, fmt.Errorf("mhr: keypoint character: %w", err)
+			}
+			m.kp = kp
+		}
+	}
 	return m, nil
+}
+
+// Keypoints poses a batch of bodies like Forward but returns only their
+// keypoints (K×3 each, centimetres, MHR frame). It evaluates the vertices
+// the keypoint mapping reads and no others, which is what SAM-3D-Body's
+// decoder needs between its layers; a full LOD1 body is 18,439 vertices.
+func (m *Model) Keypoints(batch []Input) ([][]float32, error) {
+	src := m
+	if m.kp != nil {
+		src = m.kp
+	}
+	out, err := src.Forward(batch)
+	if err != nil {
+		return nil, err
+	}
+	kps := make([][]float32, len(out))
+	for i := range out {
+		kps[i] = out[i].Keypoints
+	}
+	return kps, nil
+}
+
+// keypointAssets is a with only the vertices that the keypoint mapping
+// reads: the skeleton, parameter transform and corrective sparse layer
+// are whole; blendshapes, corrective blendshapes and skinning keep those
+// vertices' rows; the mapping's columns are renumbered. No faces.
+func keypointAssets(a *Assets) *Assets {
+	V := a.NumVertices
+	local := make([]int32, V)
+	for i := range local {
+		local[i] = -1
+	}
+	var keep []int
+	for _, c := range a.KeypointCol {
+		if int(c) < V && local[c] < 0 {
+			local[c] = int32(len(keep))
+			keep = append(keep, int(c))
+		}
+	}
+	Vk := len(keep)
+	rows := func(src []float32, n int) []float32 {
+		out := make([]float32, 0, n*3*Vk)
+		for r := range n {
+			row := src[r*3*V : (r+1)*3*V]
+			for _, v := range keep {
+				out = append(out, row[3*v:3*v+3]...)
+			}
+		}
+		return out
+	}
+	sub := *a
+	sub.NumVertices = Vk
+	sub.BaseShape = rows(a.BaseShape, 1)
+	sub.IdentityBasis = rows(a.IdentityBasis, a.NumIdentity)
+	sub.ExpressionBasis = rows(a.ExpressionBasis, a.NumExpression)
+	sub.Faces = nil
+	if a.CorrectiveBlendshapes != nil {
+		sub.CorrectiveBlendshapes = rows(a.CorrectiveBlendshapes, a.CorrectiveHidden)
+	}
+	sub.SkinVertex, sub.SkinJoint, sub.SkinWeight = nil, nil, nil
+	for i, v := range a.SkinVertex {
+		if v >= 0 && int(v) < V && local[v] >= 0 {
+			sub.SkinVertex = append(sub.SkinVertex, local[v])
+			sub.SkinJoint = append(sub.SkinJoint, a.SkinJoint[i])
+			sub.SkinWeight = append(sub.SkinWeight, a.SkinWeight[i])
+		}
+	}
+	sub.KeypointCol = make([]int32, len(a.KeypointCol))
+	for i, c := range a.KeypointCol {
+		if int(c) < V {
+			sub.KeypointCol[i] = local[c]
+		} else {
+			sub.KeypointCol[i] = c - int32(V) + int32(Vk) // a joint
+		}
+	}
+	return &sub
 }
 
 func (m *Model) setCorrectives(a *Assets) error {

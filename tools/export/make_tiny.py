@@ -269,21 +269,126 @@ def mesh_backbone():
     return g
 
 
+MESH_TOKENS = 1024  # decoder token width (DECODER.DIM)
+MESH_RANK = 4       # low-rank stand-ins for the 1024/1280-wide layers keep the files small
+
+
+def mesh_init_pose():
+    """init_pose of the tiny head: the reference's zero pose in its
+    continuous form (6D identity per 3-DoF joint, (sin 0, cos 0) per
+    1-DoF joint), zeros for shape, scales, hands and face."""
+    x = np.zeros(519, np.float32)
+    x[0:6] = [1, 0, 0, 0, 1, 0]
+    x[6:6 + 138] = np.tile([1, 0, 0, 0, 1, 0], 23)
+    x[6 + 138:6 + 138 + 116] = np.tile([0, 1], 58)
+    return x
+
+
+def mesh_lowrank(g, x, cin, cout, scale=1.0):
+    return g.op("Mul", g.matmul(g.matmul(x, cin, MESH_RANK), MESH_RANK, cout), g.const(np.float32(scale)))
+
+
+def mesh_heads(g, tokens):
+    """The heads on the pose token (token 0): pose = FFN + init_pose,
+    camera = FFN + init_camera (s ~ 1 after the head's negation), hand
+    boxes through a sigmoid."""
+    t0 = g.op("Tanh", g.op("Gather", tokens, g.const(np.array(0, np.int64)), axis=1))  # [B,1024]
+    pose = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 519, 0.1), g.const(mesh_init_pose()))
+    cam = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 3, 0.05), g.const(np.array([-1, 0, 0], np.float32)))
+    hands = g.reshape(g.op("Sigmoid", mesh_lowrank(g, t0, MESH_TOKENS, 8)), [-1, 2, 4])
+    g.output(pose, "pose", F32, ["B", 519])
+    g.output(cam, "camera", F32, ["B", 3])
+    g.output(hands, "hand_boxes", F32, ["B", 2, 4])
+
+
 def mesh_decoder():
     g = Graph("mesh_decoder", 402)
     feat = g.input("features", F32, ["B", 1280, 32, 32])
+    mask = g.input("mask", F32, ["B", 1, 512, 512])
+    score = g.input("mask_score", F32, ["B", 1])
     cond = g.input("condition", F32, ["B", 3])
     rays = g.input("rays", F32, ["B", 2, 32, 32])
     prompt = g.input("prompt", F32, ["B", "N", 3])
-    x = g.op("Add", g.conv1x1(feat, 1280, 64), g.conv1x1(rays, 2, 64))
-    x = g.op("ReduceMean", g.op("Tanh", x), axes=[2, 3], keepdims=0)            # [B,64]
-    x = g.op("Add", x, g.matmul(cond, 3, 64))
-    x = g.op("Add", x, g.matmul(g.op("ReduceMean", prompt, axes=[1], keepdims=0), 3, 64))
-    h = g.op("Tanh", x)
-    g.output(g.matmul(h, 64, 519), "pose", F32, ["B", 519])
-    g.output(g.matmul(h, 64, 3), "camera", F32, ["B", 3])
-    g.output(g.reshape(g.op("Sigmoid", g.matmul(h, 64, 8)), [-1, 2, 4]), "hand_boxes", F32, ["B", 2, 4])
+    # Context: features + mask embedding (scaled by its score) + ray embedding.
+    m = g.op("Mul", g.conv1x1(g.pool(g.op("Mul", mask, g.const(np.float32(1 / 255))), 16), 1, 1280),
+             g.reshape(score, [-1, 1, 1, 1]))
+    ctx = g.op("Tanh", g.op("Add", g.op("Add", feat, m), g.conv1x1(rays, 2, 1280)))
+    gl = g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0)                                  # [B,1280]
+    h = g.op("Tanh", g.op("Add", mesh_lowrank(g, gl, 1280, MESH_TOKENS), g.matmul(cond, 3, MESH_TOKENS)))
+    # Tokens: pose, previous estimate, N prompts, 2 hand, 70 + 70 keypoint tokens.
+    b = g.op("Slice", g.op("Shape", cond), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)))
+    const_tok = lambda k: g.op("Expand", g.op("MatMul", g.weight(1, k, MESH_RANK), g.weight(MESH_RANK, MESH_TOKENS)),
+                               g.op("Concat", b, g.const(np.array([k, MESH_TOKENS], np.int64)), axis=0))
+    t0 = g.op("Unsqueeze", h, g.const(np.array([1], np.int64)))
+    tokens = g.op("Concat", t0, const_tok(1), g.op("Tanh", g.matmul(prompt, 3, MESH_TOKENS)), const_tok(142), axis=1)
+    g.output(ctx, "context", F32, ["B", 1280, 32, 32])
+    g.output(tokens, "tokens", F32, ["B", "T", MESH_TOKENS])
+    g.output(g.op("Tanh", g.op("Mul", tokens, g.const(np.float32(0.5)))), "augment", F32, ["B", "T", MESH_TOKENS])
+    mesh_heads(g, tokens)
     return g
+
+
+def mesh_decoder_layer(i):
+    def build():
+        g = Graph(f"mesh_decoder_layer{i}", 402 + i)
+        tokens = g.input("prev_tokens", F32, ["B", "T", MESH_TOKENS])
+        augment = g.input("prev_augment", F32, ["B", "T", MESH_TOKENS])
+        ctx = g.input("context", F32, ["B", 1280, 32, 32])
+        kp2 = g.input("keypoints_2d", F32, ["B", 70, 2])
+        valid = g.input("keypoints_valid", F32, ["B", 70])
+        kp3 = g.input("keypoints_3d", F32, ["B", 70, 3])
+        # Keypoint refresh: context sampled at the keypoints (grid_sample
+        # at 2·kp, zeros outside, as the reference), masked, projected;
+        # pelvis-centred 3-D keypoints through a small layer.
+        grid = g.op("Unsqueeze", g.op("Mul", kp2, g.const(np.float32(2))), g.const(np.array([2], np.int64)))
+        smp = g.op("GridSample", ctx, grid, mode="bilinear", padding_mode="zeros", align_corners=0)  # [B,1280,70,1]
+        smp = g.op("Transpose", g.reshape(smp, [0, 1280, 70]), perm=[0, 2, 1])                     # [B,70,1280]
+        vmask = g.op("Unsqueeze", valid, g.const(np.array([2], np.int64)))
+        upd = g.op("Mul", mesh_lowrank(g, smp, 1280, MESH_TOKENS), vmask)
+        upd = g.op("Add", upd, g.op("Tanh", g.matmul(kp3, 3, MESH_TOKENS)))
+        x = g.op("Add", tokens, g.op("ReduceMean", upd, axes=[1], keepdims=1))
+        # The layer: self- and cross-attention reduced to low-rank mixes.
+        x = g.op("Add", x, g.op("Tanh", mesh_lowrank(g, g.op("Add", x, augment), MESH_TOKENS, MESH_TOKENS, 0.5)))
+        gl = g.op("Unsqueeze", g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0), g.const(np.array([1], np.int64)))
+        x = g.op("Add", x, mesh_lowrank(g, gl, 1280, MESH_TOKENS, 0.5))
+        g.output(x, "tokens", F32, ["B", "T", MESH_TOKENS])
+        aug = g.op("Add", augment, g.op("Mul", g.op("ReduceMean", upd, axes=[1], keepdims=1), g.const(np.float32(0.1))))
+        g.output(aug, "augment", F32, ["B", "T", MESH_TOKENS])
+        mesh_heads(g, x)
+        return g
+    return build
+
+
+def mesh_head():
+    """The MHR head's buffers (mesh.ReadHead): random scale PCA, the
+    zero-pose hand mean, identity hand components (as the reference sets
+    them) and the hand joints at the body's hand parameters (68..121)."""
+    rng = np.random.default_rng(409)
+    hand_mean = np.zeros(54, np.float32)
+    pos = 0
+    for dofs in [3, 1, 1, 3, 1, 1, 3, 1, 1, 3, 1, 1, 2, 3, 1, 1]:
+        hand_mean[pos:pos + 2 * dofs] = [1, 0, 0, 0, 1, 0] if dofs == 3 else [0, 1] * dofs
+        pos += 2 * dofs
+    return {
+        "scale_mean": (rng.standard_normal(68) * 0.05).astype(np.float32),
+        "scale_comps": (rng.standard_normal((28, 68)) * 0.02).astype(np.float32),
+        "hand_pose_mean": hand_mean,
+        "hand_pose_comps": np.eye(54, dtype=np.float32),
+        "hand_joint_idxs_left": np.arange(68, 95, dtype=np.int64),
+        "hand_joint_idxs_right": np.arange(95, 122, dtype=np.int64),
+    }
+
+
+def mesh_mhr_zip(path):
+    """The tiny MHR character of testdata/mhr/tiny (tools/export/mhr/make_tiny.py)
+    as one zip archive, so that one checksum covers it."""
+    src = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "mhr", "tiny")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        for name in sorted(os.listdir(src)):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with open(os.path.join(src, name), "rb") as f:
+                z.writestr(info, f.read())
 
 
 ENGINES = [
@@ -299,7 +404,7 @@ ENGINES = [
     ("fov", "moge", fov_moge),
     ("mesh", "backbone", mesh_backbone),
     ("mesh", "decoder", mesh_decoder),
-]
+] + [("mesh", f"decoder_layer{i}", mesh_decoder_layer(i)) for i in range(1, 6)]
 
 # Concrete sizes for the dynamic dims in the goldens, and explicit values
 # for inputs a formula cannot stand in for.
@@ -314,7 +419,8 @@ GOLDEN_DIMS = {
     "amodal/depth": {"B": 1, "H": 56, "W": 112},
     "fov/moge": {"H": 42, "W": 56},
     "mesh/backbone": {"B": 2},
-    "mesh/decoder": {"B": 2, "N": 2},
+    "mesh/decoder": {"B": 2, "N": 1},
+    **{f"mesh/decoder_layer{i}": {"B": 2, "T": 145} for i in range(1, 6)},
 }
 GOLDEN_VALUES = {
     ("segment/memory_attention", "num_obj_ptr_tokens"): np.array(16, np.int64),
@@ -412,6 +518,10 @@ def main():
     write_npz(consts, segment_constants())
     manifest += ["files:", "  - stage: segment", "    name: constants", "    file: segment_constants.npz",
                  f"    sha256: {sha256(consts)}"]
+    for name, write in [("head", lambda p: write_npz(p, mesh_head())), ("mhr", mesh_mhr_zip)]:
+        path = os.path.join(out, f"mesh_{name}.npz")
+        write(path)
+        manifest += ["  - stage: mesh", f"    name: {name}", f"    file: mesh_{name}.npz", f"    sha256: {sha256(path)}"]
     with open(os.path.join(out, "manifest.yaml"), "w") as f:
         f.write("\n".join(manifest) + "\n")
 

@@ -1,0 +1,179 @@
+package mesh
+
+import (
+	"archive/zip"
+	"errors"
+	"fmt"
+	"slices"
+
+	"codeberg.org/sbinet/npyio/npz"
+
+	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/mesh/mhr"
+	"github.com/body4d/body4d/models"
+)
+
+// Data files of the stage in a model directory's manifest (stage "mesh").
+const (
+	// FileMHR is the MHR asset (the mhr package's asset directory as one
+	// zip archive, header.json and the .npy arrays at its root).
+	FileMHR = "mhr"
+	// FileHead is the MHR head's buffers from the SAM-3D-Body checkpoint
+	// (see ReadHead).
+	FileHead = "head"
+)
+
+// Open loads the stage from a model directory: the backbone, decoder and
+// decoder layer engines through load, the MHR asset and the head buffers.
+// Close releases the engines.
+func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts Options) (r *Recoverer, err error) {
+	var engines []engine.Engine
+	defer func() {
+		if err != nil {
+			for _, e := range engines {
+				e.Close()
+			}
+		}
+	}()
+	get := func(name string) (engine.Engine, error) {
+		p, err := dir.EnginePath("mesh", name)
+		if err != nil {
+			return nil, err
+		}
+		e, err := load(p)
+		if err != nil {
+			return nil, fmt.Errorf("mesh/%s: %w", name, err)
+		}
+		engines = append(engines, e)
+		return e, nil
+	}
+	backbone, err := get(EngineBackbone)
+	if err != nil {
+		return nil, err
+	}
+	decoder, err := get(EngineDecoder)
+	if err != nil {
+		return nil, err
+	}
+	layers := make([]engine.Engine, Layers-1)
+	for i := range layers {
+		if layers[i], err = get(RefineEngine(i + 1)); err != nil {
+			return nil, err
+		}
+	}
+	if errs := checkContracts(backbone, decoder, layers); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	mp, err := dir.FilePath("mesh", FileMHR)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zip.OpenReader(mp)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: MHR asset %s: %w", mp, err)
+	}
+	body, err := mhr.LoadFS(zr, mp)
+	zr.Close()
+	if err != nil {
+		return nil, err
+	}
+	hp, err := dir.FilePath("mesh", FileHead)
+	if err != nil {
+		return nil, err
+	}
+	head, err := ReadHead(hp)
+	if err != nil {
+		return nil, err
+	}
+	r, err = New(backbone, decoder, layers, body, head, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range engines {
+		r.closers = append(r.closers, e.Close)
+	}
+	return r, nil
+}
+
+// checkContracts checks the engines' I/O against Contracts.
+func checkContracts(backbone, decoder engine.Engine, layers []engine.Engine) []error {
+	byName := map[string]engine.Engine{EngineBackbone: backbone, EngineDecoder: decoder}
+	for i, l := range layers {
+		byName[RefineEngine(i+1)] = l
+	}
+	var errs []error
+	for _, c := range Contracts() {
+		errs = append(errs, c.Check(byName[c.Engine].Info())...)
+	}
+	return errs
+}
+
+// ReadHead reads the head buffers from an .npz file written by
+// tools/export/mesh (real checkpoints) or tools/export/make_tiny.py:
+//
+//	scale_mean             float32 [68]
+//	scale_comps            float32 [28,68]
+//	hand_pose_mean         float32 [54]
+//	hand_pose_comps        float32 [54,54]
+//	hand_joint_idxs_left   int64   [27]   indices into the first 136 model parameters
+//	hand_joint_idxs_right  int64   [27]
+func ReadHead(path string) (*Head, error) {
+	r, err := npz.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: head: %w", err)
+	}
+	defer r.Close()
+	var h Head
+	f32 := func(name string, dst []float32, shape ...int) error {
+		hd := r.Header(name + ".npy")
+		if hd == nil {
+			return fmt.Errorf("mesh: head %s: no array %s", path, name)
+		}
+		if !slices.Equal(hd.Descr.Shape, shape) {
+			return fmt.Errorf("mesh: head %s: array %s has shape %v, want %v", path, name, hd.Descr.Shape, shape)
+		}
+		var v []float32
+		if err := r.Read(name+".npy", &v); err != nil {
+			return fmt.Errorf("mesh: head %s: %w", path, err)
+		}
+		copy(dst, v)
+		return nil
+	}
+	idx := func(name string, dst *[27]int) error {
+		hd := r.Header(name + ".npy")
+		if hd == nil || !slices.Equal(hd.Descr.Shape, []int{27}) {
+			return fmt.Errorf("mesh: head %s: array %s is missing or not [27]", path, name)
+		}
+		var v []int64
+		if err := r.Read(name+".npy", &v); err != nil {
+			return fmt.Errorf("mesh: head %s: %w", path, err)
+		}
+		for i, x := range v {
+			dst[i] = int(x)
+		}
+		return nil
+	}
+	comps := make([]float32, numScale*numScales)
+	hcomps := make([]float32, numHandCont*numHandCont)
+	err = errors.Join(
+		f32("scale_mean", h.ScaleMean[:], numScales),
+		f32("scale_comps", comps, numScale, numScales),
+		f32("hand_pose_mean", h.HandMean[:], numHandCont),
+		f32("hand_pose_comps", hcomps, numHandCont, numHandCont),
+		idx("hand_joint_idxs_left", &h.HandLeft),
+		idx("hand_joint_idxs_right", &h.HandRight),
+	)
+	if err != nil {
+		return nil, err
+	}
+	for a := range numScale {
+		copy(h.ScaleComps[a][:], comps[a*numScales:])
+	}
+	for a := range numHandCont {
+		copy(h.HandComps[a][:], hcomps[a*numHandCont:])
+	}
+	if err := h.check(); err != nil {
+		return nil, fmt.Errorf("mesh: head %s: %w", path, err)
+	}
+	return &h, nil
+}

@@ -1,0 +1,599 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/gpu"
+	"github.com/body4d/body4d/mesh/mhr"
+	"github.com/body4d/body4d/scene"
+)
+
+// Input is what mesh recovery reads. It mirrors body4d.MeshInput without
+// importing the root package (which imports the stages).
+type Input struct {
+	Frames  scene.FrameSource
+	Masks   scene.MaskSource
+	Cameras []scene.Intrinsics // one per frame
+	// Images, when not nil, gives a completed image (occluded parts
+	// painted in) for a person on a frame, or nil where there is none;
+	// that person's crop is then cut from it instead of the frame, as
+	// the reference does.
+	Images func(id scene.PersonID, frame int) (*scene.RGB, error)
+}
+
+// Options configure a Recoverer. The zero value batches up to 64 crops
+// as memory allows and keeps no work directory.
+type Options struct {
+	// Dir, when not empty, is the work directory: one JSON file per
+	// frame, reused instead of recomputed by a later run.
+	Dir string
+	// MaxBatch caps the crops per engine call; 0 means 64, the
+	// reference's batch.
+	MaxBatch int
+	// CropBytes is the memory one more crop in a batch costs; 0 means
+	// DefaultCropBytes.
+	CropBytes uint64
+	// FreeMemory reports the memory the engines allocate from; nil means
+	// the CPU's available memory (/proc/meminfo). GPUFreeMemory gives a
+	// GPU's.
+	FreeMemory func() (uint64, error)
+	// Meshes attaches each present person's camera-frame mesh to the
+	// emitted people.
+	Meshes bool
+}
+
+// DefaultCropBytes is an estimate of the activation memory of one crop
+// through the ViT-H+ backbone at 512² in float32 (attention maps and MLP
+// hidden states of one block at a time, with the runtime's arenas) plus
+// the crop, its context and its MHR evaluation. Pass a measured value in
+// Options.CropBytes where one is known; an underestimate is caught by
+// halving on out-of-memory.
+const DefaultCropBytes = 384 << 20
+
+// defaultMaxBatch is the reference's fixed batch.
+const defaultMaxBatch = 64
+
+// A Recoverer recovers body parameters with SAM-3D-Body engines and the
+// MHR body model. It holds no mutable state and may run several
+// recoveries at once when its engines may.
+type Recoverer struct {
+	backbone, decoder engine.Engine
+	layers            []engine.Engine // decoder layers 1..Layers-1
+	body              *mhr.Model
+	head              *Head
+	opts              Options
+	closers           []func() error
+}
+
+// New returns a Recoverer over the given engines (layers holds one engine
+// per decoder layer after the first, Layers−1 in all), MHR model and
+// head buffers.
+func New(backbone, decoder engine.Engine, layers []engine.Engine, body *mhr.Model, head *Head, opts Options) (*Recoverer, error) {
+	if backbone == nil || decoder == nil || body == nil || head == nil {
+		return nil, errors.New("mesh: backbone, decoder, body model and head are all required")
+	}
+	if len(layers) != Layers-1 {
+		return nil, fmt.Errorf("mesh: got %d decoder layer engines, want %d", len(layers), Layers-1)
+	}
+	for i, l := range layers {
+		if l == nil {
+			return nil, fmt.Errorf("mesh: decoder layer %d engine is nil", i+1)
+		}
+	}
+	if body.NumKeypoints() != NumKeypoints {
+		return nil, fmt.Errorf("mesh: body model has %d keypoints, want %d", body.NumKeypoints(), NumKeypoints)
+	}
+	if err := head.check(); err != nil {
+		return nil, fmt.Errorf("mesh: head: %w", err)
+	}
+	if opts.MaxBatch < 0 {
+		return nil, fmt.Errorf("mesh: max batch %d is negative", opts.MaxBatch)
+	}
+	if opts.MaxBatch == 0 {
+		opts.MaxBatch = defaultMaxBatch
+	}
+	if opts.CropBytes == 0 {
+		opts.CropBytes = DefaultCropBytes
+	}
+	if opts.FreeMemory == nil {
+		opts.FreeMemory = AvailableMemory
+	}
+	return &Recoverer{backbone: backbone, decoder: decoder, layers: layers, body: body, head: head, opts: opts}, nil
+}
+
+// Close closes what Open loaded; a Recoverer made by New owns nothing.
+func (r *Recoverer) Close() error {
+	var errs []error
+	for _, c := range r.closers {
+		errs = append(errs, c())
+	}
+	r.closers = nil
+	return errors.Join(errs...)
+}
+
+// Body returns the body model adapter of the Recoverer's MHR model.
+func (r *Recoverer) Body() *Body { return &Body{Model: r.body} }
+
+// BatchSize returns the batch the memory budget allows now.
+func (r *Recoverer) BatchSize() int {
+	free, err := r.opts.FreeMemory()
+	if err != nil {
+		return r.opts.MaxBatch // unknown: halving on out-of-memory is the guard
+	}
+	n, err := gpu.Budget{FreeBytes: free, Margin: 0.1, PerItemBytes: r.opts.CropBytes, MaxBatch: r.opts.MaxBatch}.Batch()
+	if err != nil {
+		return 1 // not even one fits by the estimate; try one and let the engine say
+	}
+	return n
+}
+
+// PersonResult is one person's recovery on one frame, as the work
+// directory stores it.
+type PersonResult struct {
+	ID      scene.PersonID `json:"id"`
+	Present bool           `json:"present"`
+	Params  scene.Params   `json:"params"`
+	// Box is the person's tight box (x0, y0, x1, y1) from the mask.
+	Box [4]float64 `json:"box"`
+	// Keypoints2D are the 70 keypoints in frame pixels, Keypoints3D in
+	// metres in the camera axes, relative to the body (add Params.CamT
+	// for camera coordinates), as pred_keypoints_2d/3d.
+	Keypoints2D [][2]float32 `json:"keypoints_2d,omitempty"`
+	Keypoints3D [][3]float32 `json:"keypoints_3d,omitempty"`
+	// HandBoxes are the decoder's (cx, cy, w, h) hand boxes, left then
+	// right, as fractions of the crop.
+	HandBoxes [2][4]float32 `json:"hand_boxes"`
+}
+
+// FrameResult is one frame's people.
+type FrameResult struct {
+	Frame  int            `json:"frame"`
+	People []PersonResult `json:"people"`
+}
+
+// Recover recovers every person on every frame and calls emit once per
+// frame in frame order (it implements body4d.MeshRecoverer through the
+// root package's adapter). A person whose mask is absent or empty on a
+// frame is emitted with Present false.
+func (r *Recoverer) Recover(ctx context.Context, in Input, emit func(frame int, people []scene.Person) error) error {
+	return r.RecoverFrames(ctx, in, func(fr *FrameResult) error {
+		people := make([]scene.Person, len(fr.People))
+		for i, p := range fr.People {
+			people[i] = scene.Person{ID: p.ID, Present: p.Present, Params: p.Params}
+			if r.opts.Meshes && p.Present {
+				m, err := r.Body().Mesh(p.Params)
+				if err != nil {
+					return fmt.Errorf("mesh: frame %d person %d: %w", fr.Frame, p.ID, err)
+				}
+				people[i].Mesh = m
+			}
+		}
+		return emit(fr.Frame, people)
+	})
+}
+
+// RecoverFrames is Recover with the full per-frame results (keypoints,
+// boxes) instead of scene.Person.
+func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*FrameResult) error) error {
+	if in.Frames == nil || in.Masks == nil {
+		return errors.New("mesh: frames and masks are required")
+	}
+	info := in.Frames.Info()
+	if info.Frames <= 0 {
+		return fmt.Errorf("mesh: video has %d frames", info.Frames)
+	}
+	if len(in.Cameras) != info.Frames {
+		return fmt.Errorf("mesh: %d cameras for %d frames", len(in.Cameras), info.Frames)
+	}
+	for i, K := range in.Cameras {
+		if !(K.Fx > 0 && K.Fy > 0) || math.IsInf(K.Fx+K.Fy+K.Cx+K.Cy, 0) || math.IsNaN(K.Cx+K.Cy) {
+			return fmt.Errorf("mesh: frame %d: camera %+v is not a valid pinhole camera", i, K)
+		}
+	}
+	ids := in.Masks.People()
+	st := store{dir: r.opts.Dir}
+	if err := st.init(); err != nil {
+		return err
+	}
+	batch := r.BatchSize()
+	for next := 0; next < info.Frames; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if fr, ok := st.load(next, ids); ok {
+			if err := emit(fr); err != nil {
+				return err
+			}
+			next++
+			continue
+		}
+		// A window of frames not yet stored, about one batch of crops.
+		var frames []*FrameResult
+		var jobs []*job
+		for f := next; f < info.Frames && (len(frames) == 0 || len(jobs) < batch); f++ {
+			if len(frames) > 0 && st.has(f) {
+				break
+			}
+			fr, fj, err := r.prepare(in, f, ids)
+			if err != nil {
+				return err
+			}
+			frames = append(frames, fr)
+			jobs = append(jobs, fj...)
+		}
+		var err error
+		if batch, err = r.runJobs(ctx, jobs, batch); err != nil {
+			return err
+		}
+		for _, fr := range frames {
+			if err := st.save(fr); err != nil {
+				return err
+			}
+			if err := emit(fr); err != nil {
+				return err
+			}
+		}
+		next += len(frames)
+	}
+	return nil
+}
+
+// job is one person's crop on one frame; run fills its result.
+type job struct {
+	frame int
+	res   *PersonResult
+	img   *scene.RGB
+	mask  *scene.Mask
+	crop  Crop
+	K     scene.Intrinsics
+}
+
+func (j *job) errorf(format string, args ...any) error {
+	return fmt.Errorf("mesh: frame %d person %d: "+format, append([]any{j.frame, j.res.ID}, args...)...)
+}
+
+// prepare reads frame f and its masks and makes a job per present person.
+func (r *Recoverer) prepare(in Input, f int, ids []scene.PersonID) (*FrameResult, []*job, error) {
+	info := in.Frames.Info()
+	img, err := in.Frames.Frame(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mesh: frame %d: %w", f, err)
+	}
+	if img.Rect.Dx() != info.Width || img.Rect.Dy() != info.Height {
+		return nil, nil, fmt.Errorf("mesh: frame %d is %d×%d, video is %d×%d", f, img.Rect.Dx(), img.Rect.Dy(), info.Width, info.Height)
+	}
+	fr := &FrameResult{Frame: f, People: make([]PersonResult, len(ids))}
+	var jobs []*job
+	for i, id := range ids {
+		fr.People[i].ID = id
+		m, err := in.Masks.Mask(f, id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mesh: frame %d person %d: mask: %w", f, id, err)
+		}
+		if m == nil || m.Area() == 0 {
+			continue // absent, or a tracker that lost the person: not present
+		}
+		if m.W != info.Width || m.H != info.Height || len(m.Pix) != m.W*m.H {
+			return nil, nil, fmt.Errorf("mesh: frame %d person %d: mask is %d×%d, frame is %d×%d", f, id, m.W, m.H, info.Width, info.Height)
+		}
+		box, err := BoxFromMask(m)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mesh: frame %d person %d: %w", f, id, err)
+		}
+		crop, err := NewCrop(box)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mesh: frame %d person %d: %w", f, id, err)
+		}
+		src := img
+		if in.Images != nil {
+			c, err := in.Images(id, f)
+			if err != nil {
+				return nil, nil, fmt.Errorf("mesh: frame %d person %d: completed image: %w", f, id, err)
+			}
+			if c != nil {
+				if c.Rect.Dx() != info.Width || c.Rect.Dy() != info.Height {
+					return nil, nil, fmt.Errorf("mesh: frame %d person %d: completed image is %d×%d, frame is %d×%d", f, id, c.Rect.Dx(), c.Rect.Dy(), info.Width, info.Height)
+				}
+				src = c
+			}
+		}
+		fr.People[i].Present = true
+		fr.People[i].Box = box
+		jobs = append(jobs, &job{frame: f, res: &fr.People[i], img: src, mask: m, crop: crop, K: in.Cameras[f]})
+	}
+	return fr, jobs, nil
+}
+
+// runJobs runs jobs in batches of at most batch crops. When an engine
+// runs out of memory the batch is halved and the same crops run again;
+// it returns the batch size that worked, for the next window.
+func (r *Recoverer) runJobs(ctx context.Context, jobs []*job, batch int) (int, error) {
+	for i := 0; i < len(jobs); {
+		n := min(batch, len(jobs)-i)
+		err := r.runBatch(ctx, jobs[i:i+n])
+		if IsOutOfMemory(err) && n > 1 {
+			batch = max(n/2, 1)
+			continue // the same crops, fewer at a time
+		}
+		if err != nil {
+			return batch, err
+		}
+		i += n
+	}
+	return batch, nil
+}
+
+// span names the frames of a batch in errors.
+func span(jobs []*job) string {
+	if a, b := jobs[0].frame, jobs[len(jobs)-1].frame; a != b {
+		return fmt.Sprintf("frames %d..%d", a, b)
+	}
+	return fmt.Sprintf("frame %d", jobs[0].frame)
+}
+
+// ErrOutOfMemory marks an engine's out-of-memory failure. Backends and
+// tests may wrap it; IsOutOfMemory also recognises the runtimes' own
+// messages.
+var ErrOutOfMemory = errors.New("out of memory")
+
+// IsOutOfMemory reports whether err is an allocation failure of an
+// engine or the runtime under it, the one error that a smaller batch can
+// fix.
+func IsOutOfMemory(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrOutOfMemory) {
+		return true
+	}
+	return oomMessage(err.Error())
+}
+
+// runBatch runs the engines and MHR over one batch of crops.
+func (r *Recoverer) runBatch(ctx context.Context, jobs []*job) error {
+	n := len(jobs)
+	const px = CropSize * CropSize
+	image := make([]float32, n*3*px)
+	mask := make([]float32, n*px)
+	score := make([]float32, n)
+	cond := make([]float32, n*3)
+	rays := make([]float32, n*2*Grid*Grid)
+	prompt := make([]float32, n*3)
+	parallel(n, func(b int) {
+		j := jobs[b]
+		buf := make([]uint8, 3*px)
+		j.crop.WarpRGB(buf, j.img)
+		Normalize(image[b*3*px:(b+1)*3*px], buf)
+		m := buf[:px]
+		j.crop.WarpMask(m, j.mask)
+		for i, v := range m {
+			mask[b*px+i] = float32(v)
+		}
+		score[b] = 1 // the reference's score for a given mask
+		c := j.crop.Condition(j.K)
+		copy(cond[3*b:], c[:])
+		j.crop.Rays(rays[b*2*Grid*Grid:(b+1)*2*Grid*Grid], j.K)
+		prompt[3*b+2] = -2 // one dummy point: (0, 0, invalid)
+	})
+	N := int64(n)
+	t := func(shape engine.Shape, data []float32) *engine.Tensor {
+		x, err := engine.FromFloat32(shape, data)
+		if err != nil {
+			panic(err) // shapes are built here to match data
+		}
+		return x
+	}
+	out, err := r.backbone.Run(ctx, map[string]*engine.Tensor{"image": t(engine.Shape{N, 3, CropSize, CropSize}, image)})
+	if err != nil {
+		return fmt.Errorf("mesh: %s: backbone: %w", span(jobs), err)
+	}
+	features, err := output(out, "backbone", "features", jobs, N, FeatureDim, Grid, Grid)
+	if err != nil {
+		return err
+	}
+	out, err = r.decoder.Run(ctx, map[string]*engine.Tensor{
+		"features": features, "mask": t(engine.Shape{N, 1, CropSize, CropSize}, mask),
+		"mask_score": t(engine.Shape{N, 1}, score), "condition": t(engine.Shape{N, 3}, cond),
+		"rays": t(engine.Shape{N, 2, Grid, Grid}, rays), "prompt": t(engine.Shape{N, 1, 3}, prompt),
+	})
+	if err != nil {
+		return fmt.Errorf("mesh: %s: decoder: %w", span(jobs), err)
+	}
+	ctxFeat, err := output(out, "decoder", "context", jobs, N, FeatureDim, Grid, Grid)
+	if err != nil {
+		return err
+	}
+	for layer := 1; ; layer++ {
+		name := EngineDecoder
+		if layer > 1 {
+			name = RefineEngine(layer - 1)
+		}
+		pose, err := output(out, name, "pose", jobs, N, NumPose)
+		if err != nil {
+			return err
+		}
+		camera, err := output(out, name, "camera", jobs, N, 3)
+		if err != nil {
+			return err
+		}
+		tokens, err := output(out, name, "tokens", jobs, N, -1, TokenDim)
+		if err != nil {
+			return err
+		}
+		augment, err := output(out, name, "augment", jobs, N, tokens.Shape()[1], TokenDim)
+		if err != nil {
+			return err
+		}
+		hands, err := output(out, name, "hand_boxes", jobs, N, 2, 4)
+		if err != nil {
+			return err
+		}
+		kp, err := r.keypoints(jobs, pose.Float32(), camera.Float32(), layer == Layers)
+		if err != nil {
+			return err
+		}
+		if layer == Layers {
+			hb := hands.Float32()
+			for b, j := range jobs {
+				for h := range 2 {
+					copy(j.res.HandBoxes[h][:], hb[8*b+4*h:8*b+4*h+4])
+				}
+			}
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out, err = r.layers[layer-1].Run(ctx, map[string]*engine.Tensor{
+			"prev_tokens": tokens, "prev_augment": augment, "context": ctxFeat,
+			"keypoints_2d":    t(engine.Shape{N, NumKeypoints, 2}, kp.crop2D),
+			"keypoints_valid": t(engine.Shape{N, NumKeypoints}, kp.valid),
+			"keypoints_3d":    t(engine.Shape{N, NumKeypoints, 3}, kp.centred3D),
+		})
+		if err != nil {
+			return fmt.Errorf("mesh: %s: %s: %w", span(jobs), RefineEngine(layer), err)
+		}
+	}
+}
+
+// output checks and returns an engine output of shape [n, dims...]; a
+// dim of −1 is not checked. In the heads' outputs (pose, camera, hand
+// boxes) a NaN or infinity is an error naming the frame and person of
+// its batch item; the large intermediate tensors are not scanned, since
+// a bad value there reaches the heads.
+func output(out map[string]*engine.Tensor, eng, name string, jobs []*job, n int64, dims ...int64) (*engine.Tensor, error) {
+	x := out[name]
+	if x == nil {
+		return nil, fmt.Errorf("mesh: %s returned no %q output", eng, name)
+	}
+	d := x.Float32()
+	s := x.Shape()
+	ok := d != nil && len(s) == len(dims)+1 && s[0] == n
+	for i := 0; ok && i < len(dims); i++ {
+		ok = dims[i] < 0 || s[i+1] == dims[i]
+	}
+	if !ok {
+		return nil, fmt.Errorf("mesh: %s output %q is %v %v, want float32 [%d,%v]", eng, name, x.DType(), s, n, dims)
+	}
+	switch name {
+	case "features", "context", "tokens", "augment":
+		return x, nil
+	}
+	per := len(d) / int(n)
+	for i, v := range d {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, jobs[i/per].errorf("%s output %q has %v at element %d", eng, name, v, i%per)
+		}
+	}
+	return x, nil
+}
+
+// layerKeypoints are the inputs of the next decoder layer.
+type layerKeypoints struct {
+	crop2D, valid, centred3D []float32
+}
+
+// keypoints decodes the heads' outputs of a batch, runs MHR and derives
+// the keypoints the next layer reads (the reference's
+// keypoint_token_update_fn and keypoint3d_token_update_fn inputs). On
+// the last layer it fills the jobs' results instead.
+func (r *Recoverer) keypoints(jobs []*job, pose, camera []float32, final bool) (layerKeypoints, error) {
+	n := len(jobs)
+	dec := make([]Decoded, n)
+	in := make([]mhr.Input, n)
+	for b, j := range jobs {
+		var err error
+		if dec[b], err = r.head.Decode(pose[b*NumPose : (b+1)*NumPose]); err != nil {
+			return layerKeypoints{}, j.errorf("%w", err)
+		}
+		in[b] = mhr.Input{Identity: dec[b].Shape[:], Model: dec[b].Model[:]}
+	}
+	// Only the keypoints are needed here, final pass included: meshes
+	// come from Body when asked for.
+	bodies, err := r.body.Keypoints(in)
+	if err != nil {
+		return layerKeypoints{}, fmt.Errorf("mesh: %s: %w", span(jobs), err)
+	}
+	kp := layerKeypoints{
+		crop2D:    make([]float32, n*NumKeypoints*2),
+		valid:     make([]float32, n*NumKeypoints),
+		centred3D: make([]float32, n*NumKeypoints*3),
+	}
+	for b, j := range jobs {
+		k3 := bodies[b]
+		mhr.CameraFrame(k3)
+		camT := CameraT([3]float32(camera[3*b:3*b+3]), j.crop, j.K)
+		if final {
+			j.res.Params = scene.Params{Shape: dec[b].Shape, Model: dec[b].Model, CamT: camT, Focal: j.K.Fx}
+			j.res.Keypoints2D = make([][2]float32, NumKeypoints)
+			j.res.Keypoints3D = make([][3]float32, NumKeypoints)
+		}
+		var pelvis [3]float64
+		for c := range 3 {
+			pelvis[c] = (float64(k3[3*9+c]) + float64(k3[3*10+c])) / 2
+		}
+		for k := range NumKeypoints {
+			p := [3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}
+			u, v, z := Project(p, camT, j.K)
+			if final {
+				j.res.Keypoints2D[k] = [2]float32{float32(u), float32(v)}
+				j.res.Keypoints3D[k] = [3]float32(k3[3*k : 3*k+3])
+				continue
+			}
+			cx, cy := j.crop.ToCrop(u, v)
+			x, y := cx/CropSize-0.5, cy/CropSize-0.5
+			o := b*NumKeypoints + k
+			kp.crop2D[2*o], kp.crop2D[2*o+1] = float32(x), float32(y)
+			if x+0.5 >= 0 && x+0.5 <= 1 && y+0.5 >= 0 && y+0.5 <= 1 && z >= 1e-5 {
+				kp.valid[o] = 1
+			}
+			for c := range 3 {
+				kp.centred3D[3*o+c] = float32(p[c] - pelvis[c])
+			}
+		}
+	}
+	return kp, nil
+}
+
+// AvailableMemory returns the CPU memory available to new allocations
+// (MemAvailable of /proc/meminfo); an error where there is none.
+func AvailableMemory() (uint64, error) { return memAvailable("/proc/meminfo") }
+
+// GPUFreeMemory returns a function reporting GPU index's free memory by
+// NVML, for Options.FreeMemory when the engines run on that GPU.
+func GPUFreeMemory(index int) func() (uint64, error) {
+	return func() (uint64, error) {
+		devs, err := gpu.Devices()
+		if err != nil {
+			return 0, err
+		}
+		for _, d := range devs {
+			if d.Index == index {
+				return d.FreeBytes, nil
+			}
+		}
+		return 0, fmt.Errorf("mesh: no GPU %d", index)
+	}
+}
+
+// parallel calls f(i) for i in [0,n) on up to GOMAXPROCS goroutines.
+func parallel(n int, f func(i int)) {
+	w := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for g := range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; i < n; i += w {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}

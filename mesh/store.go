@@ -1,0 +1,136 @@
+package mesh
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/body4d/body4d/scene"
+)
+
+// store keeps one JSON file per frame in the work directory. A file is
+// written under a temporary name and renamed, so a crash leaves either
+// the whole frame or nothing.
+type store struct{ dir string }
+
+func (s store) init() error {
+	if s.dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return fmt.Errorf("mesh: work directory: %w", err)
+	}
+	return nil
+}
+
+func (s store) path(f int) string { return filepath.Join(s.dir, fmt.Sprintf("mesh_%08d.json", f)) }
+
+func (s store) has(f int) bool {
+	if s.dir == "" {
+		return false
+	}
+	_, err := os.Stat(s.path(f))
+	return err == nil
+}
+
+// load returns frame f's stored result when there is one for the same
+// people; anything else (no file, an unreadable one, other people) means
+// the frame is recomputed.
+func (s store) load(f int, ids []scene.PersonID) (*FrameResult, bool) {
+	if s.dir == "" {
+		return nil, false
+	}
+	raw, err := os.ReadFile(s.path(f))
+	if err != nil {
+		return nil, false
+	}
+	var fr FrameResult
+	if err := json.Unmarshal(raw, &fr); err != nil || fr.Frame != f || len(fr.People) != len(ids) {
+		return nil, false
+	}
+	for i, p := range fr.People {
+		if p.ID != ids[i] {
+			return nil, false
+		}
+	}
+	return &fr, true
+}
+
+func (s store) save(fr *FrameResult) error {
+	if s.dir == "" {
+		return nil
+	}
+	raw, err := json.Marshal(fr)
+	if err != nil {
+		return fmt.Errorf("mesh: frame %d: %w", fr.Frame, err)
+	}
+	tmp, err := os.CreateTemp(s.dir, ".mesh_*.tmp")
+	if err != nil {
+		return fmt.Errorf("mesh: frame %d: %w", fr.Frame, err)
+	}
+	_, err = tmp.Write(raw)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), s.path(fr.Frame))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("mesh: frame %d: writing %s: %w", fr.Frame, s.path(fr.Frame), err)
+	}
+	return nil
+}
+
+// memAvailable reads MemAvailable from a meminfo file.
+func memAvailable(path string) (uint64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
+			kb, err := strconv.ParseUint(fields[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", path, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New(path + ": no MemAvailable line")
+}
+
+// oomMessages are how the runtimes say they could not allocate: ONNX
+// Runtime's BFC arena and CPU allocator, CUDA, cuDNN/cuBLAS, TensorRT and
+// the C++ allocator.
+var oomMessages = []string{
+	"out of memory",
+	"failed to allocate memory",
+	"bad_alloc",
+	"cuda_error_out_of_memory",
+	"cudaerrormemoryallocation",
+	"cudnn_status_alloc_failed",
+	"cublas_status_alloc_failed",
+	"insufficient memory",
+	"cannot allocate memory",
+}
+
+func oomMessage(msg string) bool {
+	msg = strings.ToLower(msg)
+	return slices.ContainsFunc(oomMessages, func(s string) bool { return strings.Contains(msg, s) })
+}

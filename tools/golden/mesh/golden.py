@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Goldens for package mesh: SAM-3D-Body's crop, CLIFF condition, ray map,
+519 -> 204 parameter decoding and camera translation, computed by the
+reference's own functions on fixed inputs.
+
+The reference code is not vendored: point SAM3DB_SRC at a checkout of
+facebookresearch/sam-3d-body (b5c765a) and the script imports from it:
+prepare_batch with the estimator's transforms (GetBBoxCenterScale,
+TopdownAffine, ToTensor), SAM3DBody._get_decoder_condition,
+SAM3DBody.get_ray_condition, CameraEncoder's downsampling, MHRHead.forward
+(with the MHR call itself replaced by a recorder: only the parameters fed
+to MHR are compared here; MHR has its own parity in testdata/mhr),
+PerspectiveHead.perspective_projection and SAM3DBody._full_to_crop.
+
+    python3.11 -m venv /work/venvs/mesh
+    /work/venvs/mesh/bin/pip install -r tools/golden/mesh/requirements.txt
+    SAM3DB_SRC=/path/to/sam-3d-body /work/venvs/mesh/bin/python tools/golden/mesh/golden.py
+
+Writes testdata/mesh/golden.npz. The frame image is a formula that the Go
+test recomputes (see image()).
+"""
+import os
+import sys
+import types
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+SRC = os.environ.get("SAM3DB_SRC", "/work/venvs/sam3db-src")
+sys.path.insert(0, SRC)
+# get_ray_condition moves its grid to the GPU; on the CPU that is a no-op.
+torch.Tensor.cuda = lambda self, *a, **k: self
+
+from torchvision.transforms import ToTensor  # noqa: E402
+
+from sam_3d_body.data.transforms import Compose, GetBBoxCenterScale, TopdownAffine, VisionTransformWrapper  # noqa: E402
+from sam_3d_body.data.utils.prepare_batch import prepare_batch  # noqa: E402
+from sam_3d_body.models.heads.camera_head import PerspectiveHead  # noqa: E402
+from sam_3d_body.models.heads.mhr_head import MHRHead  # noqa: E402
+from sam_3d_body.models.meta_arch.base_model import BaseModel  # noqa: E402
+from sam_3d_body.models.meta_arch.sam3d_body import SAM3DBody  # noqa: E402
+from sam_3d_body.models.modules.camera_embed import CameraEncoder  # noqa: E402
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "testdata", "mesh")
+W, H = 320, 240
+# The people: (x0, y0, x1, y1) mask rectangles (x1, y1 exclusive): a tall
+# box, a wide box, one cut by the frame's corner and one of 3x4 pixels.
+RECTS = [(100, 40, 160, 220), (10, 150, 250, 200), (280, 0, 320, 90), (200, 20, 203, 24)]
+K = np.array([[300.0, 0, 170.5], [0, 310.0, 118.25], [0, 0, 1]], np.float32)
+
+
+def image():
+    """The frame: pix[y, x, c] = (7x + 13y + 29c + (x*y mod 17)) mod 256."""
+    y, x, c = np.meshgrid(np.arange(H), np.arange(W), np.arange(3), indexing="ij")
+    return ((7 * x + 13 * y + 29 * c + (x * y) % 17) % 256).astype(np.uint8)
+
+
+class Cfg(dict):
+    __getattr__ = dict.__getitem__
+
+
+def crops():
+    img = image()
+    masks = np.zeros((len(RECTS), H, W, 1), np.uint8)
+    boxes = []
+    for i, (x0, y0, x1, y1) in enumerate(RECTS):
+        masks[i, y0:y1, x0:x1] = 255  # SAM-Body4D passes 0/255 masks
+        import cv2
+        bx, by, bw, bh = cv2.boundingRect(masks[i, :, :, 0])
+        boxes.append([bx, by, bx + bw, by + bh])  # the app's box: no padding
+    boxes = np.array(boxes, np.float32)
+    transform = Compose([GetBBoxCenterScale(), TopdownAffine(input_size=(512, 512), use_udp=False),
+                         VisionTransformWrapper(ToTensor())])
+    batch = prepare_batch(img, transform, boxes, masks, np.ones(len(RECTS), np.float32),
+                          cam_int=torch.from_numpy(K)[None])
+
+    # A stand-in for the model object: the functions below read only cfg
+    # and the person-flattening helper.
+    fake = types.SimpleNamespace(cfg=Cfg(MODEL=Cfg(DECODER=Cfg(CONDITION_TYPE="cliff", USE_INTRIN_CENTER=True))))
+    fake._batch_size, fake._max_num_person = 1, len(RECTS)
+    fake._flatten_person = types.MethodType(BaseModel._flatten_person, fake)
+    cond = SAM3DBody._get_decoder_condition(fake, batch)
+    rays_full = SAM3DBody.get_ray_condition(fake, batch)[0]                # [P,2,512,512]
+
+    # CameraEncoder downsamples the rays to the token grid and appends z=1
+    # before its Fourier features; record what reaches them.
+    enc = CameraEncoder(8, 16)
+    seen = {}
+
+    class Record(nn.Module):
+        def forward(self, pos):
+            seen["pos"] = pos
+            return torch.zeros(pos.shape[0], pos.shape[1], 99)
+
+    enc.camera = Record()
+    enc(torch.zeros(len(RECTS), 8, 32, 32), rays_full)
+    rays = seen["pos"][..., :2].reshape(len(RECTS), 32, 32, 2).permute(0, 3, 1, 2)
+
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
+    x = batch["img"][0]                                                    # [P,3,512,512] in [0,1]
+    norm = (x - mean) / std                                                # data_preprocess
+    crop_u8 = torch.round(x * 255).to(torch.uint8).permute(0, 2, 3, 1)     # ToTensor is x/255
+    idx = np.arange(0, norm[0].numel(), 997)
+    return {
+        "boxes": boxes.astype(np.float64),
+        "bbox_center": batch["bbox_center"][0].double().numpy(),
+        "bbox_scale": batch["bbox_scale"][0].double().numpy(),
+        "affine": batch["affine_trans"][0].double().numpy(),
+        "crops": crop_u8.numpy(),
+        "mask_crops": batch["mask"][0, :, 0].round().to(torch.uint8).numpy(),
+        "norm_index": idx,
+        "norm_values": norm.reshape(len(RECTS), -1)[:, idx].numpy(),
+        "condition": cond.double().numpy(),
+        "rays": rays.double().numpy(),
+        "K": K.astype(np.float64),
+    }, batch
+
+
+class RecordMHR(nn.Module):
+    """Stands in for MHR: records what mhr_forward feeds it."""
+
+    def __init__(self, nverts):
+        super().__init__()
+        self.nverts = nverts
+
+    def forward(self, shape, model_params, expr):
+        self.seen = (shape.clone(), model_params.clone(), expr.clone())
+        B = shape.shape[0]
+        skel = torch.zeros(B, 127, 8)
+        skel[..., 6] = 1  # unit quaternions
+        return torch.zeros(B, self.nverts, 3), skel
+
+
+def decoding(rng):
+    head = MHRHead.__new__(MHRHead)
+    nn.Module.__init__(head)
+    head.num_shape_comps, head.num_scale_comps, head.num_hand_comps, head.num_face_comps = 45, 28, 54, 72
+    head.enable_hand_model, head.body_cont_dim = False, 260
+    head.npose = 519
+    head.num_hand_pose_comps = 54
+    head.proj = nn.Identity()
+    bufs = {
+        "scale_mean": rng.standard_normal(68).astype(np.float32) * 0.1,
+        "scale_comps": rng.standard_normal((28, 68)).astype(np.float32) * 0.1,
+        "hand_pose_mean": rng.standard_normal(54).astype(np.float32) * 0.3,
+        "hand_pose_comps": rng.standard_normal((54, 54)).astype(np.float32) * 0.3,
+    }
+    perm = rng.permutation(np.arange(68, 122))
+    bufs["hand_joint_idxs_left"], bufs["hand_joint_idxs_right"] = perm[:27].astype(np.int64), perm[27:].astype(np.int64)
+    for k, v in bufs.items():
+        setattr(head, k, nn.Parameter(torch.from_numpy(v), requires_grad=False))
+    nv = 4
+    head.keypoint_mapping = nn.Parameter(torch.zeros(70, nv + 127), requires_grad=False)
+    head.faces = nn.Parameter(torch.zeros(1, 3).long(), requires_grad=False)
+    head.mhr = RecordMHR(nv)
+
+    # Poses: random continuous values, the zero pose, a rotation 1e-4 from
+    # gimbal lock (θy = π/2) and one with a 3-DoF joint's 6D pair parallel
+    # to trigger batchXYZfrom6D's singular branch.
+    n = 6
+    pose = (rng.standard_normal((n, 519)) * 0.7).astype(np.float32)
+    zero = np.zeros(519, np.float32)
+    zero[0:6] = [1, 0, 0, 0, 1, 0]
+    zero[6:144] = np.tile([1, 0, 0, 0, 1, 0], 23)
+    zero[144:260] = np.tile([0, 1], 58)
+    pose[1] = zero
+    a = np.pi / 2 - 1e-4
+    pose[2, 0:6] = [0, 0, -1, np.sin(0.3), np.cos(0.3), 0]  # columns of Ry(≈π/2)·Rx(0.3)
+    pose[2, 0:3] = [np.cos(a), 0, -np.sin(a)]
+    pose[3, 6:12] = [0, 0, 1, 0, 0, 2]                       # a ∥ b for the first body joint
+    out = head.forward(torch.from_numpy(pose))
+    shape, model_params, expr = head.mhr.seen
+    return {**bufs, "pose": pose, "global_rot": out["global_rot"].double().numpy(),
+            "model_params": model_params.double().numpy(), "shape": shape.double().numpy(),
+            "expr": expr.double().numpy()}
+
+
+def camera(rng, batch):
+    P = len(RECTS)
+    cam_head = PerspectiveHead(input_dim=8, img_size=(512, 512))
+    pred_cam = torch.from_numpy(np.stack([-(0.8 + 0.4 * rng.random(P)), rng.standard_normal(P) * 0.1,
+                                          rng.standard_normal(P) * 0.1], 1).astype(np.float32))
+    pts = torch.from_numpy((rng.standard_normal((P, 70, 3)) * 0.4).astype(np.float32))
+    out = cam_head.perspective_projection(
+        pts, pred_cam, batch["bbox_center"][0], batch["bbox_scale"][0][:, 0], batch["ori_img_size"][0],
+        torch.from_numpy(K)[None].expand(P, 3, 3), use_intrin_center=True)
+    fake = types.SimpleNamespace(_batch_size=1, _max_num_person=P)
+    fake._flatten_person = types.MethodType(BaseModel._flatten_person, fake)
+    crop2d = SAM3DBody._full_to_crop(fake, batch, out["pred_keypoints_2d"])
+    return {"pred_cam": pred_cam.double().numpy(), "points": pts.double().numpy(),
+            "cam_t": out["pred_cam_t"].double().numpy(), "kp2d": out["pred_keypoints_2d"].double().numpy(),
+            "depth": out["pred_keypoints_2d_depth"].double().numpy(), "kp2d_crop": crop2d.double().numpy()}
+
+
+def main():
+    rng = np.random.default_rng(20251127)
+    c, batch = crops()
+    arrays = {**c, **{"dec_" + k: v for k, v in decoding(rng).items()}, **{"cam_" + k: v for k, v in camera(rng, batch).items()}}
+    os.makedirs(OUT, exist_ok=True)
+    np.savez_compressed(os.path.join(OUT, "golden.npz"), **arrays)
+    for k, v in sorted(arrays.items()):
+        print(f"{k}: {v.dtype} {list(v.shape)}")
+
+
+if __name__ == "__main__":
+    main()
