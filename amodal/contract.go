@@ -1,9 +1,15 @@
 // Package amodal is Diffusion-VAS occlusion recovery: amodal masks and
 // content completion for occluded people, with depth from Depth Anything
-// V2. The networks run as engines; the sampler (Euler, Karras sigmas,
-// guidance) is Go. Built so far: the engines' I/O contracts, the sigma
-// schedule and sampler, occlusion detection and spans, and video depth
-// normalisation. The orchestration that runs them as a stage is not.
+// V2 (reference notes segment-amodal.md C, app-pipeline.md §1c).
+//
+// A Completer (Open, or New with loaded engines) runs the stage over a
+// video: depth for every frame with one global min/max; then, per window
+// of frames and per person, amodal segmentation conditioned on the modal
+// mask and the depth, the occlusion score of each frame, and content
+// completion on the occluded span. The networks run as engines
+// (Contracts); the sampler, the resizes and all bookkeeping are Go. Each
+// finished window is written to the work directory, so a stopped run
+// resumes where it stopped.
 package amodal
 
 import "github.com/body4d/body4d/engine"

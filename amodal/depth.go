@@ -32,29 +32,59 @@ func DepthInputSize(h, w int) (int, int, error) {
 	return side(scale * float64(h)), side(scale * float64(w)), nil
 }
 
-// DepthTensor fills the depth engine's image [1,3,H,W] from a frame
-// already resized to DepthInputSize (bicubic, as cv2.INTER_CUBIC). It
-// replicates a reference quirk: infer_image expects BGR and swaps to
-// RGB, but the pipeline passes RGB, so the network sees the channels in
-// B,G,R order, normalised with ImageNet's R,G,B mean and std.
+// DepthTensor is Depth-Anything-V2's infer_image input [1,3,H,W] for a
+// frame at the model resolution: the frame's channels swapped (the
+// reference passes RGB where infer_image expects BGR and converts
+// "BGR→RGB", so the network sees B,G,R), scaled to [0,1] in float64,
+// resized with cv2's INTER_CUBIC to DepthInputSize, and normalised with
+// ImageNet's R,G,B mean and std (segment-amodal.md C.2).
 func DepthTensor(img *scene.RGB) (*engine.Tensor, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if w <= 0 || h <= 0 || len(img.Pix) < (h-1)*img.Stride+3*w {
 		return nil, fmt.Errorf("amodal: depth input image %v with %d bytes", img.Rect, len(img.Pix))
 	}
-	mean := [3]float32{0.485, 0.456, 0.406}
-	std := [3]float32{0.229, 0.224, 0.225}
-	out := make([]float32, 3*h*w)
-	for y := range h {
-		row := img.Pix[y*img.Stride:]
-		for x := range w {
-			for c := range 3 {
-				v := float32(row[3*x+2-c]) / 255 // B, G, R
-				out[(c*h+y)*w+x] = (v - mean[c]) / std[c]
-			}
+	data, dh, dw, err := depthInput(packRGB(img), w, h)
+	if err != nil {
+		return nil, err
+	}
+	return engine.FromFloat32(engine.Shape{1, 3, int64(dh), int64(dw)}, data)
+}
+
+// depthInput is DepthTensor's data for an interleaved w×h RGB frame.
+func depthInput(rgb []uint8, w, h int) ([]float32, int, int, error) {
+	dh, dw, err := DepthInputSize(h, w)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	planes := make([]float64, 3*w*h)
+	for p := range w * h {
+		for c := range 3 {
+			planes[c*w*h+p] = float64(rgb[3*p+2-c]) / 255 // B, G, R
 		}
 	}
-	return engine.FromFloat32(engine.Shape{1, 3, int64(h), int64(w)}, out)
+	r := cvResizeCubic(planes, w, h, 3, dw, dh)
+	mean := [3]float64{0.485, 0.456, 0.406}
+	std := [3]float64{0.229, 0.224, 0.225}
+	out := make([]float32, len(r))
+	for c := range 3 {
+		for i, v := range r[c*dw*dh : (c+1)*dw*dh] {
+			out[c*dw*dh+i] = float32((v - mean[c]) / std[c])
+		}
+	}
+	return out, dh, dw, nil
+}
+
+// packRGB returns an image's pixels as tightly packed RGB bytes.
+func packRGB(img *scene.RGB) []uint8 {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	if img.Stride == 3*w && len(img.Pix) == 3*w*h {
+		return img.Pix
+	}
+	out := make([]uint8, 3*w*h)
+	for y := range h {
+		copy(out[y*3*w:(y+1)*3*w], img.Pix[y*img.Stride:])
+	}
+	return out
 }
 
 // NormalizeDepth maps a whole video's depth maps to [-1,1] with one
@@ -81,9 +111,16 @@ func NormalizeDepth(frames [][]float32) error {
 		return fmt.Errorf("amodal: depth is constant (%g) over all %d frames", lo, len(frames))
 	}
 	for _, f := range frames {
-		for i, v := range f {
-			f[i] = float32(2*(float64(v)-lo)/(hi-lo) - 1)
-		}
+		normalizeDepth(f, float32(lo), float32(hi))
 	}
 	return nil
+}
+
+// normalizeDepth maps raw depth to [-1,1] with the video's range in
+// float32, as the reference's numpy arrays do: (d−lo)/(hi−lo)·2−1.
+func normalizeDepth(f []float32, lo, hi float32) {
+	span := hi - lo
+	for i, v := range f {
+		f[i] = (v-lo)/span*2 - 1
+	}
 }

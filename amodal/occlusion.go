@@ -168,19 +168,36 @@ func OcclusionScore(modal, amodal *scene.Mask, obj scene.PersonID, opt Occlusion
 	if a > b { // covers the reference's fake-completion "modal larger" case too
 		return 1, nil
 	}
-	if box, ok := boundingBox(amodal); ok {
-		long := float64(box.w)/float64(amodal.W) >= longRatio || float64(box.h)/float64(amodal.H) >= longRatio
-		if long && (!opt.LongCheckOnlyObject1 || obj == 1) {
-			return 1, nil
-		}
-		if float64(min(box.w, box.h))/float64(max(box.w, box.h)) < skinnyRatio {
-			return 1, nil
-		}
+	if looksFake(amodal, obj, opt) {
+		return 1, nil
 	}
 	if insideBorder(modal) || (a == 0 && b == 0) {
 		return 1, nil
 	}
 	return float64(inter) / (float64(union) + 1e-6), nil
+}
+
+// looksFake reports the reference's fake-completion shapes of an amodal
+// mask: a bounding box ≥ 70% of the image width or height, or one whose
+// short side is under 1/5 of its long side.
+func looksFake(amodal *scene.Mask, obj scene.PersonID, opt OcclusionOptions) bool {
+	box, ok := boundingBox(amodal)
+	if !ok {
+		return false
+	}
+	long := float64(box.w)/float64(amodal.W) >= longRatio || float64(box.h)/float64(amodal.H) >= longRatio
+	if long && (!opt.LongCheckOnlyObject1 || obj == 1) {
+		return true
+	}
+	return float64(min(box.w, box.h))/float64(max(box.w, box.h)) < skinnyRatio
+}
+
+// fakeCompletion is the reference's test for resetting the completion
+// pass's mask to the modal mask: the modal mask is larger than the
+// amodal one at video size, or the amodal mask at completion size looks
+// fake (app.py, "remove fake completions").
+func fakeCompletion(modal, full, com *scene.Mask, obj scene.PersonID, opt OcclusionOptions) bool {
+	return modal.Area() > full.Area() || looksFake(com, obj, opt)
 }
 
 // Span is a range of frames [Start, End] (End inclusive) to complete.

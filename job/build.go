@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/amodal"
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/fov"
@@ -32,7 +33,7 @@ func (s *stages) close() {
 // A stage whose engines are missing is not offered and a note says so.
 // Each stage caches its outputs under workDir in a folder keyed by what
 // they depend on.
-func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string) (*stages, error) {
+func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string, progress func(body4d.Event)) (*stages, error) {
 	s := &stages{pipe: &body4d.Pipeline{}}
 	load := func(path string) (engine.Engine, error) {
 		e, err := rt.Load(path)
@@ -50,6 +51,26 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string) (*
 	camKey := key(spec.Stages.NoCamera, spec.Stages.FOVX, spec.Stages.CameraPerFrame)
 	meshKey := key("mesh", models, amoKey, camKey)
 	_ = segKey
+
+	switch _, err := dir.EnginePath("amodal", "unet"); {
+	case spec.Stages.NoAmodal:
+		s.notes = append(s.notes, "amodal stage off: occluded people are recovered from their visible parts only")
+	case err != nil:
+		s.notes = append(s.notes, "no amodal engines in the model directory: occluded people are recovered from their visible parts only")
+	default:
+		opts := amodal.Options{Dir: filepath.Join(workDir, "amodal"), Progress: func(done, total int) {
+			progress(body4d.Event{Stage: "amodal", Done: done, Total: total})
+		}}
+		if spec.Stages.Quick {
+			opts.Steps, opts.Height, opts.Width, opts.CompletionHeight, opts.CompletionWidth = 4, 128, 256, 128, 256
+		}
+		comp, err := amodal.Open(dir, load, opts)
+		if err != nil {
+			return s, fmt.Errorf("amodal: %w", err)
+		}
+		s.closers = append(s.closers, comp.Close)
+		s.pipe.Amodal = amodalStage{comp}
+	}
 
 	if _, err := dir.EnginePath("mesh", "backbone"); err != nil {
 		s.notes = append(s.notes, "no mesh engines in the model directory: no body meshes")
@@ -97,6 +118,17 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string) (*
 		s.pipe.Smoother = sm
 	}
 	return s, nil
+}
+
+// amodalStage adapts the amodal package's completer to the pipeline.
+type amodalStage struct{ c *amodal.Completer }
+
+func (a amodalStage) Complete(ctx context.Context, frames body4d.FrameSource, masks body4d.MaskSource) (*body4d.Amodal, error) {
+	res, err := a.c.Complete(ctx, frames, masks)
+	if err != nil {
+		return nil, err
+	}
+	return &body4d.Amodal{Masks: res.Masks, Visible: res.Visible, Images: res.Images}, nil
 }
 
 // meshStage adapts the mesh package's recoverer to the pipeline: where

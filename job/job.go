@@ -34,6 +34,10 @@ type Stages struct {
 	FOVX           float64 // known horizontal field of view in degrees (skips estimation)
 	CameraPerFrame bool    // estimate intrinsics on every frame, not once per video
 	Smooth         string  // "kalman" (default), "oneeuro", "reference" or "off"
+	// Quick trades fidelity for speed where a stage allows it: occlusion
+	// recovery with 4 denoising steps at 128×256 instead of 25 at
+	// 512×1024. For a first look, and for tests on the tiny models.
+	Quick bool
 }
 
 // Summary is what a finished job reports; it is also written to

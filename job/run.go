@@ -107,7 +107,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		return sum, fmt.Errorf("job: %w", err)
 	}
 
-	st, err := buildStages(dir, rt, spec, workDir)
+	st, err := buildStages(dir, rt, spec, workDir, progress)
 	defer st.close()
 	if err != nil {
 		return sum, err

@@ -45,6 +45,7 @@ type runFlags struct {
 	perFrameCamera bool
 	smooth         string
 	device         string
+	quick          bool
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -58,6 +59,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.StringVar(&f.fps, "fps", "", "frame rate of an image folder, e.g. 30 or 30000/1001 (video files keep their own)")
 	fset.IntVar(&f.crf, "crf", 0, "x264 quality of the output MP4 (0-51, lower is better; 0: default)")
 	fset.StringVar(&f.device, "device", "cpu", "where engines run: cpu, cuda or tensorrt (ONNX Runtime execution providers; need an ONNX Runtime build with them)")
+	fset.BoolVar(&f.quick, "quick", false, "faster, rougher occlusion recovery (4 denoising steps at 128x256): for a first look")
 	fset.BoolVar(&f.noAmodal, "no-amodal", false, "skip occlusion recovery (Diffusion-VAS)")
 	fset.StringVar(&f.smooth, "smooth", "kalman", "temporal smoothing: kalman, oneeuro, reference (the reference tool's method) or off")
 	fset.BoolVar(&f.noCamera, "no-camera", false, "skip camera estimation; use the default camera (focal = image diagonal)")
@@ -133,7 +135,7 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	defer prog.done()
 	spec := job.Spec{
 		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, CRF: f.crf, Device: f.device,
-		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth},
+		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick},
 	}
 	sum, err := job.Run(ctx, spec, func(e body4d.Event) { prog.update(e.Stage, e.Done, e.Total) })
 	prog.done()
