@@ -123,6 +123,10 @@ type Result struct {
 // records why in the profile. It holds no state between runs and may be
 // used by several goroutines at once if its stages may.
 type Pipeline struct {
+	// Masks, when not nil, are people's masks made elsewhere: they are
+	// used instead of running the Segmenter, and prompts are optional.
+	Masks MaskSource
+
 	Segmenter Segmenter
 	Amodal    AmodalCompleter
 	Camera    CameraEstimator
@@ -141,8 +145,12 @@ func (p *Pipeline) Run(ctx context.Context, frames FrameSource, prompts Prompts)
 	if info.Frames <= 0 {
 		return nil, errors.New("body4d: video has no frames")
 	}
-	if err := prompts.Validate(info); err != nil {
-		return nil, fmt.Errorf("body4d: %w", err)
+	// Without a tracker to follow them, prompts are optional, but
+	// prompts given are always checked.
+	if p.Masks == nil || len(prompts.Clicks)+len(prompts.Boxes) > 0 {
+		if err := prompts.Validate(info); err != nil {
+			return nil, fmt.Errorf("body4d: %w", err)
+		}
 	}
 	res := &Result{Info: info}
 	stage := func(name string, present bool, why string, run func() error) error {
@@ -170,7 +178,12 @@ func (p *Pipeline) Run(ctx context.Context, frames FrameSource, prompts Prompts)
 		return nil
 	}
 
-	if err := stage("segment", p.Segmenter != nil, "", func() (err error) {
+	given := ""
+	if p.Masks != nil {
+		given = "masks given"
+		res.Masks = p.Masks
+	}
+	if err := stage("segment", p.Segmenter != nil || p.Masks != nil, given, func() (err error) {
 		res.Masks, err = p.Segmenter.Segment(ctx, frames, prompts)
 		return err
 	}); err != nil {

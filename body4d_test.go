@@ -124,6 +124,7 @@ func TestPipelineBadInput(t *testing.T) {
 	}{
 		{"no frames", testFrames{VideoInfo{Width: 64, Height: 48}}, Prompts{Clicks: []Click{{Person: 1}}}, "no frames"},
 		{"no prompts", ok, Prompts{}, "no prompts"},
+		{"bad prompt with masks", ok, Prompts{Clicks: []Click{{Frame: 9, X: 1, Y: 1, Person: 1}}}, "frame 9 does not exist"},
 		{"outside", ok, Prompts{Clicks: []Click{{Frame: 0, X: 64, Y: 1, Person: 1}}}, "outside the 64x48 frame"},
 		{"negative", ok, Prompts{Clicks: []Click{{Frame: 0, X: -1, Y: 1, Person: 1}}}, "outside"},
 		{"frame", ok, Prompts{Clicks: []Click{{Frame: 5, X: 1, Y: 1, Person: 1}}}, "frame 5 does not exist"},
@@ -132,11 +133,34 @@ func TestPipelineBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := (&Pipeline{}).Run(context.Background(), tt.frames, tt.prompts)
+			p := &Pipeline{}
+			if strings.Contains(tt.name, "with masks") {
+				p.Masks = stubMasks{[]PersonID{1}}
+			}
+			_, err := p.Run(context.Background(), tt.frames, tt.prompts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestPipelineGivenMasks: masks made elsewhere stand in for the tracker,
+// which does not run, and need no prompts.
+func TestPipelineGivenMasks(t *testing.T) {
+	frames := testFrames{VideoInfo{Width: 64, Height: 48, Frames: 5}}
+	seg := segFunc(func(context.Context, FrameSource, Prompts) (MaskSource, error) {
+		t.Error("the segmenter ran although masks were given")
+		return nil, nil
+	})
+	given := stubMasks{[]PersonID{2}}
+	p := &Pipeline{Masks: given, Segmenter: seg, Mesh: meshStage{failAt: -1}}
+	res, err := p.Run(context.Background(), frames, Prompts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Masks == nil || res.Profile[0].Ran || res.Profile[0].Skipping != "masks given" || len(res.Tracks) != 1 {
+		t.Fatalf("masks %v, profile %+v, tracks %d", res.Masks, res.Profile[0], len(res.Tracks))
 	}
 }
 

@@ -10,18 +10,20 @@ import (
 // synthetic clip with suggested clicks. The linker keeps these bytes only
 // in programs that call Sample.
 //
-//go:embed testdata/clip/sample.mp4 testdata/clip/clicks.json
+//go:embed testdata/clip/sample.mp4 testdata/clip/clicks.json testdata/clip/masks
 //go:embed testdata/models/tiny/manifest.yaml testdata/models/tiny/*.onnx testdata/models/tiny/*.npz
 var sample embed.FS
 
-// Names of the sample clip and its clicks inside Sample()'s "clip" folder.
+// Names of the sample clip, its clicks and its true masks (a folder of
+// label images, package masks) inside Sample()'s "clip" folder.
 const (
 	SampleClip   = "sample.mp4"
 	SampleClicks = "clicks.json"
+	SampleMasks  = "masks"
 )
 
 // Sample returns the built-in sample as a file system with two folders:
-// "clip" (SampleClip, SampleClicks) and "models/tiny" (a model directory).
+// "clip" (SampleClip, SampleClicks, SampleMasks) and "models/tiny" (a model directory).
 // The tiny models have random weights: they show that every part runs,
 // their output is not meaningful.
 func Sample() fs.FS {

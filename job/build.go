@@ -10,8 +10,10 @@ import (
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/fov"
+	"github.com/body4d/body4d/masks"
 	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/models"
+	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/smooth"
 )
 
@@ -33,7 +35,7 @@ func (s *stages) close() {
 // A stage whose engines are missing is not offered and a note says so.
 // Each stage caches its outputs under workDir in a folder keyed by what
 // they depend on.
-func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string, progress func(body4d.Event)) (*stages, error) {
+func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoInfo, workDir string, progress func(body4d.Event)) (*stages, error) {
 	s := &stages{pipe: &body4d.Pipeline{}}
 	load := func(path string) (engine.Engine, error) {
 		e, err := rt.Load(path)
@@ -50,7 +52,16 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string, pr
 	amoKey := key("amodal", models, segKey, spec.Stages.NoAmodal)
 	camKey := key(spec.Stages.NoCamera, spec.Stages.FOVX, spec.Stages.CameraPerFrame)
 	meshKey := key("mesh", models, amoKey, camKey)
-	_ = segKey
+	if spec.Masks != "" {
+		m, err := masks.OpenFolder(spec.Masks, info)
+		if err != nil {
+			return s, err
+		}
+		s.pipe.Masks = m
+		s.notes = append(s.notes, "masks from "+spec.Masks+": the segment stage does not run")
+	} else {
+		_ = segKey
+	}
 
 	switch _, err := dir.EnginePath("amodal", "unet"); {
 	case spec.Stages.NoAmodal:
@@ -75,7 +86,13 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, workDir string, pr
 	if _, err := dir.EnginePath("mesh", "backbone"); err != nil {
 		s.notes = append(s.notes, "no mesh engines in the model directory: no body meshes")
 	} else {
-		rec, err := mesh.Open(dir, load, mesh.Options{Dir: filepath.Join(workDir, "mesh-"+meshKey)})
+		opts := mesh.Options{Dir: filepath.Join(workDir, "mesh-"+meshKey)}
+		if spec.Device == "" || spec.Device == "cpu" {
+			// On the CPU a batch beyond a few crops buys no speed (the
+			// runtime already uses every core per crop) and costs memory.
+			opts.MaxBatch = 8
+		}
+		rec, err := mesh.Open(dir, load, opts)
 		if err != nil {
 			return s, fmt.Errorf("mesh: %w", err)
 		}

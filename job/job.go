@@ -18,8 +18,12 @@ type Spec struct {
 	Models  string         // model directory; "" is the built-in tiny models
 	Out     string         // output directory (created)
 	Prompts scene.Prompts
-	Stages  Stages
-	CRF     int // x264 quality of the output MP4; 0 is the encoder's default
+	// Masks, when not empty, is a folder of label images (package
+	// masks) used as the people's masks instead of tracking them from
+	// Prompts; the segment stage does not run.
+	Masks  string
+	Stages Stages
+	CRF    int // x264 quality of the output MP4; 0 is the encoder's default
 	// Device is where the engines run: "cpu" (default), "cuda" or
 	// "tensorrt" (ONNX Runtime's execution providers; they need an ONNX
 	// Runtime build that has them, and fail clearly otherwise).
@@ -55,8 +59,9 @@ type Summary struct {
 	StagesRan     []string           `json:"stages_ran"`
 	StagesSkipped []string           `json:"stages_skipped"`
 	Notes         []string           `json:"notes,omitempty"`
-	Output        string             `json:"output"` // the MP4
-	People        []PersonOutput     `json:"people"` // per-person output folders
+	Output        string             `json:"output"`          // the MP4
+	Masks         string             `json:"masks,omitempty"` // folder of the people's masks (label images)
+	People        []PersonOutput     `json:"people"`          // per-person output folders
 	Profile       []body4d.StageTime `json:"profile"`
 }
 

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/masks"
 	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/render"
 	"github.com/body4d/body4d/scene"
@@ -204,6 +206,20 @@ func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Resul
 		progress(body4d.Event{Stage: "render", Done: i + 1, Total: info.Frames})
 	}
 	return enc.Close()
+}
+
+// writeMasks writes the people's masks as label images in their colours.
+func writeMasks(dir string, src scene.MaskSource, frames int) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return masks.Write(dir, src, frames, func(id scene.PersonID) color.Color {
+		c, err := render.PersonColor(id)
+		if err != nil {
+			return color.Black
+		}
+		return c
+	})
 }
 
 // paintMasks blends each present person's mask into img in the person's

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"image/png"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/masks"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
 )
@@ -78,28 +80,71 @@ func outputs(t *testing.T, out string) map[string]string {
 	return fp
 }
 
+// shortMasks copies the sample's true masks of the first n frames.
+func shortMasks(t *testing.T, n int) string {
+	t.Helper()
+	sample, err := SampleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for i := range n {
+		data, err := os.ReadFile(filepath.Join(sample, "clip", "masks", masks.FileName(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, masks.FileName(i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // TestResume kills jobs at several points and reruns them: every rerun
-// must finish with exactly the outputs of an uninterrupted run.
+// must finish with exactly the outputs of an uninterrupted run. The
+// masks are given, so every stage after the tracker runs: occlusion
+// recovery, camera, mesh, smoothing, outputs and rendering.
 func TestResume(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole job several times")
 	}
-	clip := shortClip(t, 8)
-	spec := Spec{Video: clip, FPS: scene.Rational{Num: 30, Den: 1},
-		Prompts: scene.Prompts{Clicks: []scene.Click{{Frame: 0, X: 90, Y: 175, Person: 1}, {Frame: 2, X: 520, Y: 172, Person: 3}}}}
+	spec := Spec{Video: shortClip(t, 6), FPS: scene.Rational{Num: 30, Den: 1}, Masks: shortMasks(t, 6),
+		Stages: Stages{Quick: true}}
 	ctx := context.Background()
 
 	spec.Out = t.TempDir()
-	events := 0
-	if _, err := Run(ctx, spec, func(body4d.Event) { events++ }); err != nil {
+	var stages []string // the stage of each progress event
+	if _, err := Run(ctx, spec, func(e body4d.Event) { stages = append(stages, e.Stage) }); err != nil {
 		t.Fatal(err)
 	}
 	want := outputs(t, spec.Out)
-	if len(want) < 8 {
+	// 6 frames, and for each of the 3 people params.json, keypoints.json
+	// and a mesh per frame they are on.
+	if len(want) < 6+3*2+6 {
 		t.Fatalf("clean run wrote only %v", want)
 	}
 
-	for _, killAt := range []int{1, events / 3, 2 * events / 3, events - 1} {
+	events := len(stages)
+	// Kill in the middle of occlusion recovery, mesh recovery and
+	// rendering (1-based event numbers).
+	var kills []int
+	for _, st := range []string{"amodal", "mesh", "render"} {
+		first, last := -1, -1
+		for i, s := range stages {
+			if s == st {
+				last = i
+				if first < 0 {
+					first = i
+				}
+			}
+		}
+		if first < 0 {
+			t.Fatalf("no progress from stage %s: %v", st, stages)
+		}
+		kills = append(kills, (first+last)/2+1)
+	}
+	for _, killAt := range kills {
+		t.Logf("killing at event %d of %d, in stage %s", killAt, events, stages[killAt-1])
 		spec.Out = t.TempDir()
 		kctx, kill := context.WithCancel(ctx)
 		n := 0
@@ -119,13 +164,7 @@ func TestResume(t *testing.T) {
 			t.Fatalf("rerun after kill at %d: %v", killAt, err)
 		}
 		got := outputs(t, spec.Out)
-		keys := slices.Sorted(func(yield func(string) bool) {
-			for k := range want {
-				if !yield(k) {
-					return
-				}
-			}
-		})
+		keys := slices.Sorted(maps.Keys(want))
 		for _, k := range keys {
 			if got[k] != want[k] {
 				t.Errorf("killed at event %d of %d: %s differs from an uninterrupted run", killAt, events, k)

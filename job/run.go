@@ -103,11 +103,13 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	defer store.Close()
 	info := store.Info()
 	sum.Width, sum.Height, sum.Frames, sum.FPS = info.Width, info.Height, info.Frames, info.FPS.String()
-	if err := spec.Prompts.Validate(info); err != nil {
-		return sum, fmt.Errorf("job: %w", err)
+	if spec.Masks == "" || len(spec.Prompts.Clicks)+len(spec.Prompts.Boxes) > 0 {
+		if err := spec.Prompts.Validate(info); err != nil {
+			return sum, fmt.Errorf("job: %w", err)
+		}
 	}
 
-	st, err := buildStages(dir, rt, spec, workDir, progress)
+	st, err := buildStages(dir, rt, spec, info, workDir, progress)
 	defer st.close()
 	if err != nil {
 		return sum, err
@@ -133,6 +135,12 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 
 	if err := timed("outputs", func() (err error) {
+		if res.Masks != nil {
+			sum.Masks = filepath.Join(spec.Out, "masks")
+			if err := writeMasks(sum.Masks, res.Masks, info.Frames); err != nil {
+				return err
+			}
+		}
 		sum.People, err = writePeople(ctx, filepath.Join(spec.Out, "people"), res, st.body)
 		return err
 	}); err != nil {

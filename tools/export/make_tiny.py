@@ -246,7 +246,24 @@ def fov_moge():
     xy = g.op("Slice", c, g.const(np.array([0], np.int64)), g.const(np.array([2], np.int64)), g.const(np.array([1], np.int64)))
     zr = g.op("Slice", c, g.const(np.array([2], np.int64)), g.const(np.array([3], np.int64)), g.const(np.array([1], np.int64)))
     z = g.op("Exp", g.op("Mul", g.op("Tanh", zr), g.const(np.float32(0.3))))  # the exp remap: z = e^.
-    pts = g.op("Concat", g.op("Mul", g.op("Tanh", xy), z), z, axis=1)
+    # x, y = (uv/f + small noise)·z with uv MoGe's view-plane grid and a
+    # normalised focal f = 0.9: random weights, but the points of a real
+    # pinhole camera, so that the focal solve finds a plausible camera.
+    shp = g.op("Cast", g.op("Shape", x), to=F32)
+    hf = g.op("Gather", shp, g.const(np.array(2, np.int64)))
+    wf = g.op("Gather", shp, g.const(np.array(3, np.int64)))
+    diag = g.op("Sqrt", g.op("Add", g.op("Mul", wf, wf), g.op("Mul", hf, hf)))
+
+    def axis(n, shape):  # ((i + 0.5)/n·2 − 1)·n/diag = (2i + 1 − n)/diag
+        i = g.op("Range", g.const(np.float32(0)), n, g.const(np.float32(1)))
+        t = g.op("Div", g.op("Sub", g.op("Add", g.op("Mul", i, g.const(np.float32(2))), g.const(np.float32(1))), n), diag)
+        return g.op("Reshape", t, g.const(np.asarray(shape, np.int64)))
+
+    u = g.op("Expand", axis(wf, [1, 1, 1, -1]), g.op("Shape", zr))
+    v = g.op("Expand", axis(hf, [1, 1, -1, 1]), g.op("Shape", zr))
+    uv = g.op("Div", g.op("Concat", u, v, axis=1), g.const(np.float32(0.9)))
+    xy = g.op("Add", uv, g.op("Mul", g.op("Tanh", xy), g.const(np.float32(0.05))))
+    pts = g.op("Concat", g.op("Mul", xy, z), z, axis=1)
     n = g.conv1x1(f, 8, 3)
     n = g.op("Div", n, g.op("Add", g.op("ReduceL2", n, axes=[1], keepdims=1), g.const(np.float32(1e-6))))
     mask = g.op("Squeeze", g.op("Sigmoid", g.conv1x1(f, 8, 1)), g.const(np.array([1], np.int64)))

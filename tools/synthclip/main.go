@@ -11,6 +11,9 @@
 // installed ffmpeg/libx264.
 //
 //	go run ./tools/synthclip -out testdata/clip
+//
+// It also writes masks/, the true masks of every person on every frame
+// as label images (package masks); -masks-only writes only those.
 package main
 
 import (
@@ -19,12 +22,15 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"image/color"
 	"log"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 
+	"github.com/body4d/body4d/masks"
+	render4d "github.com/body4d/body4d/render"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
 )
@@ -52,10 +58,67 @@ type figure struct {
 func main() {
 	out := flag.String("out", "testdata/clip", "output folder")
 	crf := flag.Int("crf", 20, "x264 CRF")
+	masksOnly := flag.Bool("masks-only", false, "write only masks/ (the true person masks as label images), not the video")
 	flag.Parse()
-	if err := run(*out, *crf); err != nil {
+	var err error
+	if !*masksOnly {
+		err = run(*out, *crf)
+	}
+	if err == nil {
+		err = writeMasks(filepath.Join(*out, "masks"))
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// writeMasks writes every frame's true person masks, read from the
+// renderer's own person-id buffer, as label images: masks that body4d's
+// later stages can take instead of the tracker's.
+func writeMasks(dir string) error {
+	src := &truth{bg: background(rand.New(rand.NewPCG(4, 2))), figs: figures(), frame: -1}
+	return masks.Write(dir, src, frames, func(id scene.PersonID) color.Color {
+		c, err := render4d.PersonColor(id)
+		if err != nil {
+			return color.Black
+		}
+		return c
+	})
+}
+
+// truth is the clip's true masks as a scene.MaskSource.
+type truth struct {
+	bg    *scene.RGB
+	figs  []figure
+	frame int
+	ids   []scene.PersonID
+}
+
+func (t *truth) People() []scene.PersonID {
+	var ids []scene.PersonID
+	for _, f := range t.figs {
+		ids = append(ids, f.id)
+	}
+	return ids
+}
+
+func (t *truth) Mask(frame int, id scene.PersonID) (*scene.Mask, error) {
+	if frame != t.frame {
+		_, t.ids = render(t.bg, t.figs, frame)
+		t.frame = frame
+	}
+	m := scene.NewMask(width, height)
+	n := 0
+	for i, v := range t.ids {
+		if v == id {
+			m.Pix[i] = 1
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return m, nil
 }
 
 func run(out string, crf int) error {
