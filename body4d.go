@@ -35,22 +35,14 @@ type (
 	VideoInfo   = scene.VideoInfo
 	FrameSource = scene.FrameSource
 	MaskSource  = scene.MaskSource
+	Amodal      = scene.Amodal
+	MeshInput   = scene.MeshInput
 )
 
 // Segmenter follows prompted people through a video and returns a mask per
 // person per frame (the SAM-3 tracker).
 type Segmenter interface {
 	Segment(ctx context.Context, frames FrameSource, prompts Prompts) (MaskSource, error)
-}
-
-// Amodal is the result of occlusion recovery: masks that include the
-// hidden parts of each person, and for each person the frames on which
-// they were seen unoccluded. Images, when not nil, holds completed frames
-// (hidden parts painted in) per person for the occluded spans.
-type Amodal struct {
-	Masks   MaskSource
-	Visible map[PersonID][]bool
-	Images  func(id PersonID, frame int) (*RGB, error)
 }
 
 // AmodalCompleter recovers occluded body parts (Diffusion-VAS).
@@ -61,14 +53,6 @@ type AmodalCompleter interface {
 // CameraEstimator estimates the camera intrinsics of every frame (MoGe-2).
 type CameraEstimator interface {
 	Intrinsics(ctx context.Context, frames FrameSource) ([]Intrinsics, error)
-}
-
-// MeshInput is what mesh recovery reads.
-type MeshInput struct {
-	Frames  FrameSource
-	Masks   MaskSource
-	Cameras []Intrinsics // one per frame
-	Amodal  *Amodal      // nil when occlusion recovery did not run
 }
 
 // MeshRecoverer recovers each person's body parameters on each frame
@@ -233,7 +217,7 @@ func (p *Pipeline) Run(ctx context.Context, frames FrameSource, prompts Prompts)
 				}
 				tr.Params = append(tr.Params, pp.Params)
 				tr.Present = append(tr.Present, pp.Present)
-				tr.Visible = append(tr.Visible, pp.Present && res.Amodal.visible(pp.ID, frame))
+				tr.Visible = append(tr.Visible, pp.Present && res.Amodal.Seen(pp.ID, frame))
 			}
 			p.report(Event{Stage: "mesh", Done: frame + 1, Total: info.Frames})
 			return nil
@@ -265,16 +249,6 @@ func (p *Pipeline) report(e Event) {
 	if p.Progress != nil {
 		p.Progress(e)
 	}
-}
-
-// visible reports whether person id was seen unoccluded on frame; without
-// occlusion recovery every present frame counts as visible.
-func (a *Amodal) visible(id PersonID, frame int) bool {
-	if a == nil {
-		return true
-	}
-	v, ok := a.Visible[id]
-	return !ok || frame >= len(v) || v[frame]
 }
 
 func collectTracks(m map[PersonID]*Track) []Track {

@@ -97,7 +97,7 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 			return s, fmt.Errorf("mesh: %w", err)
 		}
 		s.closers = append(s.closers, rec.Close)
-		s.pipe.Mesh = meshStage{rec}
+		s.pipe.Mesh = rec
 		s.body = rec.Body()
 	}
 
@@ -145,23 +145,7 @@ func (a amodalStage) Complete(ctx context.Context, frames body4d.FrameSource, ma
 	if err != nil {
 		return nil, err
 	}
-	return &body4d.Amodal{Masks: res.Masks, Visible: res.Visible, Images: res.Images}, nil
-}
-
-// meshStage adapts the mesh package's recoverer to the pipeline: where
-// occlusion recovery ran, the amodal masks and completed images stand in
-// for the tracker's, as in the reference.
-type meshStage struct{ r *mesh.Recoverer }
-
-func (m meshStage) Recover(ctx context.Context, in body4d.MeshInput, emit func(int, []body4d.Person) error) error {
-	mi := mesh.Input{Frames: in.Frames, Masks: in.Masks, Cameras: in.Cameras}
-	if in.Amodal != nil {
-		if in.Amodal.Masks != nil {
-			mi.Masks = in.Amodal.Masks
-		}
-		mi.Images = in.Amodal.Images
-	}
-	return m.r.Recover(ctx, mi, emit)
+	return &scene.Amodal{Masks: res.Masks, Visible: res.Visible, Images: res.Images}, nil
 }
 
 // smoother maps a mode name to the smoother the job uses. Kalman and

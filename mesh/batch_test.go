@@ -254,7 +254,7 @@ func TestRecoverBadInput(t *testing.T) {
 		{"mask size", func(in *Input) { in.Masks = boxMasks{w: w + 1, h: h, ids: []scene.PersonID{1}} }, "frame 0 person 1: mask is 33×24"},
 		{"frame size", func(in *Input) { in.Frames = sizedFrames{synthVideo{w, h, 2}, 1} }, "frame 1 is"},
 		{"completed image", func(in *Input) {
-			in.Images = func(scene.PersonID, int) (*scene.RGB, error) { return scene.NewRGB(image.Rect(0, 0, 5, 5)), nil }
+			in.Amodal = &scene.Amodal{Images: func(scene.PersonID, int) (*scene.RGB, error) { return scene.NewRGB(image.Rect(0, 0, 5, 5)), nil }}
 		}, "completed image is 5×5"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -343,12 +343,12 @@ func TestCompletedImages(t *testing.T) {
 	}
 	plain := append([]float64(nil), sums...)
 	sums = nil
-	in.Images = func(id scene.PersonID, f int) (*scene.RGB, error) {
+	in.Amodal = &scene.Amodal{Images: func(id scene.PersonID, f int) (*scene.RGB, error) {
 		if id == 2 {
 			return white, nil
 		}
 		return nil, nil
-	}
+	}}
 	if err := r.Recover(context.Background(), in, func(int, []scene.Person) error { return nil }); err != nil {
 		t.Fatal(err)
 	}

@@ -14,18 +14,11 @@ import (
 	"github.com/body4d/body4d/scene"
 )
 
-// Input is what mesh recovery reads. It mirrors body4d.MeshInput without
-// importing the root package (which imports the stages).
-type Input struct {
-	Frames  scene.FrameSource
-	Masks   scene.MaskSource
-	Cameras []scene.Intrinsics // one per frame
-	// Images, when not nil, gives a completed image (occluded parts
-	// painted in) for a person on a frame, or nil where there is none;
-	// that person's crop is then cut from it instead of the frame, as
-	// the reference does.
-	Images func(id scene.PersonID, frame int) (*scene.RGB, error)
-}
+// Input is what mesh recovery reads (the pipeline's MeshInput). Where
+// occlusion recovery ran, its masks replace the tracker's, and a
+// person's crop is cut from the completed image where there is one,
+// as the reference does.
+type Input = scene.MeshInput
 
 // Options configure a Recoverer. The zero value batches up to 64 crops
 // as memory allows and keeps no work directory.
@@ -181,6 +174,9 @@ func (r *Recoverer) Recover(ctx context.Context, in Input, emit func(frame int, 
 // RecoverFrames is Recover with the full per-frame results (keypoints,
 // boxes) instead of scene.Person.
 func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*FrameResult) error) error {
+	if in.Amodal != nil && in.Amodal.Masks != nil {
+		in.Masks = in.Amodal.Masks
+	}
 	if in.Frames == nil || in.Masks == nil {
 		return errors.New("mesh: frames and masks are required")
 	}
@@ -291,8 +287,8 @@ func (r *Recoverer) prepare(in Input, f int, ids []scene.PersonID) (*FrameResult
 			return nil, nil, fmt.Errorf("mesh: frame %d person %d: %w", f, id, err)
 		}
 		src := img
-		if in.Images != nil {
-			c, err := in.Images(id, f)
+		if in.Amodal != nil && in.Amodal.Images != nil {
+			c, err := in.Amodal.Images(id, f)
 			if err != nil {
 				return nil, nil, fmt.Errorf("mesh: frame %d person %d: completed image: %w", f, id, err)
 			}
