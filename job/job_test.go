@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"codeberg.org/sbinet/npyio/npz"
+	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -144,5 +146,38 @@ func TestKeypointsProjection(t *testing.T) {
 	}
 	if got.KP2D[1] != nil {
 		t.Errorf("point behind the camera projects to %v, want null", got.KP2D[1])
+	}
+}
+
+func TestParamsNPZ(t *testing.T) {
+	tr := body4d.Track{ID: 2, Start: 5, Params: make([]body4d.Params, 3), Present: []bool{true, false, true}, Visible: []bool{true, false, false}}
+	tr.Params[2].Model[203] = 1.5
+	tr.Params[1].CamT = [3]float64{0, 0, 4}
+	p := filepath.Join(t.TempDir(), "params.npz")
+	if err := writeParamsNPZ(p, tr); err != nil {
+		t.Fatal(err)
+	}
+	r, err := npz.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Header("model.npy").Descr.Shape; len(got) != 2 || got[0] != 3 || got[1] != 204 {
+		t.Errorf("model shape %v, want [3 204]", got)
+	}
+	var model []float32
+	if err := r.Read("model.npy", &model); err != nil {
+		t.Fatal(err)
+	}
+	var frames []int64
+	if err := r.Read("frame.npy", &frames); err != nil {
+		t.Fatal(err)
+	}
+	var camT []float64
+	if err := r.Read("cam_t.npy", &camT); err != nil {
+		t.Fatal(err)
+	}
+	if model[2*204+203] != 1.5 || frames[0] != 5 || frames[2] != 7 || camT[5] != 4 {
+		t.Errorf("model[2,203] %g, frames %v, cam_t %v", model[2*204+203], frames, camT)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"codeberg.org/sbinet/npyio/npz"
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/masks"
 	"github.com/body4d/body4d/mesh"
@@ -73,6 +74,9 @@ func writePeople(ctx context.Context, dir string, res *body4d.Result, body *mesh
 		if err := writeJSON(filepath.Join(pdir, "params.json"), rows); err != nil {
 			return out, err
 		}
+		if err := writeParamsNPZ(filepath.Join(pdir, "params.npz"), tr); err != nil {
+			return out, err
+		}
 		if body != nil {
 			if err := writeJSON(filepath.Join(pdir, "keypoints.json"), kps); err != nil {
 				return out, err
@@ -81,6 +85,33 @@ func writePeople(ctx context.Context, dir string, res *body4d.Result, body *mesh
 		out = append(out, po)
 	}
 	return out, nil
+}
+
+// writeParamsNPZ writes a track as NumPy arrays, one row per frame:
+// frame, present, visible, model [T,204], shape [T,45], expr [T,72],
+// cam_t [T,3], focal [T] — what numpy.load gives a script directly.
+func writeParamsNPZ(path string, tr body4d.Track) error {
+	n := len(tr.Params)
+	frame := make([]int64, n)
+	model := make([][204]float32, n)
+	shape := make([][45]float32, n)
+	expr := make([][72]float32, n)
+	camT := make([][3]float64, n)
+	focal := make([]float64, n)
+	for i, p := range tr.Params {
+		frame[i] = int64(tr.Start + i)
+		model[i], shape[i], expr[i], camT[i], focal[i] = p.Model, p.Shape, p.Expr, p.CamT, p.Focal
+	}
+	tmp := path + ".tmp"
+	err := npz.Write(tmp, map[string]any{
+		"frame.npy": frame, "present.npy": tr.Present, "visible.npy": tr.Visible,
+		"model.npy": model, "shape.npy": shape, "expr.npy": expr, "cam_t.npy": camT, "focal.npy": focal,
+	})
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
 }
 
 // frameKeypoints is one person's keypoints on one frame as written to

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/masks"
 )
 
 func main() {
@@ -29,14 +30,15 @@ func main() {
 	lengths := flag.String("frames", "100,1000", "clip lengths in frames, comma-separated")
 	limit := flag.Float64("max-ratio", 1.3, "fail when the longest clip's peak RSS exceeds the shortest's by more than this")
 	extra := flag.String("args", "", "extra arguments for body4d run, space-separated")
+	withMasks := flag.Bool("masks", false, "give the sample's true masks (looped like the clip) instead of a click, so every stage after the tracker runs")
 	flag.Parse()
-	if err := run(*bin, *lengths, *limit, strings.Fields(*extra)); err != nil {
+	if err := run(*bin, *lengths, *limit, *withMasks, strings.Fields(*extra)); err != nil {
 		fmt.Fprintln(os.Stderr, "memory:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, lengths string, limit float64, extra []string) error {
+func run(bin, lengths string, limit float64, withMasks bool, extra []string) error {
 	sample, err := job.SampleDir()
 	if err != nil {
 		return err
@@ -63,7 +65,17 @@ func run(bin, lengths string, limit float64, extra []string) error {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("making a %d-frame clip: %v\n%s", n, err, out)
 		}
-		args := append([]string{"run", long, "--click", "90,175", "--quiet", "--out", filepath.Join(tmp, fmt.Sprint("out", n))}, extra...)
+		args := []string{"run", long, "--quiet", "--out", filepath.Join(tmp, fmt.Sprint("out", n))}
+		if withMasks {
+			dir := filepath.Join(tmp, fmt.Sprint("masks", n))
+			if err := loopMasks(filepath.Join(sample, "clip", "masks"), dir, n); err != nil {
+				return err
+			}
+			args = append(args, "--masks", dir)
+		} else {
+			args = append(args, "--click", "90,175")
+		}
+		args = append(args, extra...)
 		cmd = exec.CommandContext(context.Background(), bin, args...)
 		cmd.Stderr = os.Stderr
 		t0 := time.Now()
@@ -81,6 +93,28 @@ func run(bin, lengths string, limit float64, extra []string) error {
 	fmt.Printf("peak RSS ratio, longest/shortest: %.2f (goal ≤ %.2f)\n", ratio, limit)
 	if ratio > limit {
 		return fmt.Errorf("peak RSS grew %.2f× (more than %.2f×)", ratio, limit)
+	}
+	return nil
+}
+
+// loopMasks copies the sample's label images to dir for n frames,
+// looping them as ffmpeg loops the clip.
+func loopMasks(src, dir string, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	const sampleFrames = 90
+	for i := range n {
+		data, err := os.ReadFile(filepath.Join(src, masks.FileName(i%sampleFrames)))
+		if os.IsNotExist(err) {
+			continue // no one on that frame
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, masks.FileName(i)), data, 0o644); err != nil {
+			return err
+		}
 	}
 	return nil
 }
