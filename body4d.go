@@ -89,7 +89,8 @@ type StageTime struct {
 	Stage    string        `json:"stage"`
 	Ran      bool          `json:"ran"`
 	Wall     time.Duration `json:"wall_ns"`
-	PeakRSS  int64         `json:"peak_rss_bytes"` // process high-water mark after the stage; 0 where unknown
+	PeakRSS  int64         `json:"peak_rss_bytes"`           // process high-water mark after the stage; 0 where unknown
+	GPUUsed  int64         `json:"gpu_used_bytes,omitempty"` // device memory in use after the stage, when Pipeline.DeviceMemory is set
 	Skipping string        `json:"skipped_because,omitempty"`
 }
 
@@ -119,6 +120,10 @@ type Pipeline struct {
 
 	// Progress, if not nil, is called as work completes.
 	Progress func(Event)
+	// DeviceMemory, if not nil, is sampled after each stage for the
+	// profile: the bytes in use on the GPU the engines run on (NVML
+	// reports the whole device's use, other processes included).
+	DeviceMemory func() (int64, error)
 }
 
 // Run runs the pipeline's stages over frames with the given prompts.
@@ -153,6 +158,11 @@ func (p *Pipeline) Run(ctx context.Context, frames FrameSource, prompts Prompts)
 			err := run()
 			st.Wall = time.Since(t0)
 			st.PeakRSS = PeakRSS()
+			if p.DeviceMemory != nil {
+				if used, merr := p.DeviceMemory(); merr == nil {
+					st.GPUUsed = used
+				}
+			}
 			if err != nil {
 				res.Profile = append(res.Profile, st)
 				return fmt.Errorf("body4d: %s: %w", name, err)

@@ -164,6 +164,28 @@ func TestPipelineGivenMasks(t *testing.T) {
 	}
 }
 
+func TestPipelineDeviceMemory(t *testing.T) {
+	frames := testFrames{VideoInfo{Width: 64, Height: 48, Frames: 2}}
+	calls := int64(0)
+	p := &Pipeline{Masks: stubMasks{[]PersonID{1}}, Mesh: meshStage{failAt: -1},
+		DeviceMemory: func() (int64, error) { calls++; return calls << 20, nil }}
+	res, err := p.Run(context.Background(), frames, Prompts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range res.Profile {
+		if st.Ran && st.GPUUsed == 0 {
+			t.Errorf("stage %s ran but has no device memory in the profile", st.Stage)
+		}
+		if !st.Ran && st.GPUUsed != 0 {
+			t.Errorf("stage %s did not run but has device memory %d", st.Stage, st.GPUUsed)
+		}
+	}
+	if calls == 0 {
+		t.Error("DeviceMemory never sampled")
+	}
+}
+
 func TestPipelineCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

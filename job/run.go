@@ -15,6 +15,7 @@ import (
 
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/engine/ort"
+	"github.com/body4d/body4d/gpu"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
@@ -116,6 +117,15 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 	sum.Notes = append(sum.Notes, st.notes...)
 	st.pipe.Progress = progress
+	if spec.Device == "cuda" || spec.Device == "tensorrt" {
+		st.pipe.DeviceMemory = func() (int64, error) {
+			devs, err := gpu.Devices()
+			if err != nil {
+				return 0, err
+			}
+			return int64(devs[0].UsedBytes), nil // ONNX Runtime's default device
+		}
+	}
 	res, runErr := st.pipe.Run(ctx, store, spec.Prompts)
 	if res != nil {
 		sum.Profile = append(sum.Profile, res.Profile...)

@@ -164,13 +164,25 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 }
 
 func printProfile(w io.Writer, profile []body4d.StageTime) {
-	fmt.Fprintf(w, "%-8s %10s %12s  %s\n", "stage", "wall", "peak RSS", "")
+	gpu := false
+	for _, st := range profile {
+		gpu = gpu || st.GPUUsed > 0
+	}
+	fmt.Fprintf(w, "%-8s %10s %12s", "stage", "wall", "peak RSS")
+	if gpu {
+		fmt.Fprintf(w, " %12s", "GPU used")
+	}
+	fmt.Fprintln(w)
 	for _, st := range profile {
 		if !st.Ran {
 			fmt.Fprintf(w, "%-8s %10s %12s  skipped: %s\n", st.Stage, "-", "-", st.Skipping)
 			continue
 		}
-		fmt.Fprintf(w, "%-8s %10s %9.1f MiB\n", st.Stage, st.Wall.Round(time.Millisecond), float64(st.PeakRSS)/(1<<20))
+		fmt.Fprintf(w, "%-8s %10s %8.1f MiB", st.Stage, st.Wall.Round(time.Millisecond), float64(st.PeakRSS)/(1<<20))
+		if gpu {
+			fmt.Fprintf(w, " %8.1f MiB", float64(st.GPUUsed)/(1<<20))
+		}
+		fmt.Fprintln(w)
 	}
 }
 

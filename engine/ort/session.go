@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -183,7 +184,18 @@ func (e *session) Run(ctx context.Context, inputs map[string]*engine.Tensor) (ma
 
 	in := make([]onnx.Value, len(e.info.Inputs))
 	out := make([]onnx.Value, len(e.info.Outputs))
-	defer destroy(slices.Concat(in, out))
+	result := make(map[string]*engine.Tensor, len(out))
+	defer func() {
+		destroy(in)
+		destroy(out)
+		// The values point into Go memory (the input tensors, the
+		// preallocated outputs, the scalars' own storage) that ONNX
+		// Runtime reads and writes during the run: keep all of it alive
+		// until the values are gone, or the collector may reuse it while
+		// C still uses it.
+		runtime.KeepAlive(inputs)
+		runtime.KeepAlive(result)
+	}()
 	for i, ti := range e.info.Inputs {
 		v, err := toValue(inputs[ti.Name])
 		if err != nil {
@@ -191,7 +203,6 @@ func (e *session) Run(ctx context.Context, inputs map[string]*engine.Tensor) (ma
 		}
 		in[i] = v
 	}
-	result := make(map[string]*engine.Tensor, len(out))
 	for i, ti := range e.info.Outputs {
 		switch {
 		case len(ti.Shape) == 0:
