@@ -37,9 +37,17 @@ def keypoint_mapping(ckpt_path):
     state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     state = state.get("state_dict", state)
     keys = [k for k in state if k.endswith("keypoint_mapping")]
-    if len(keys) != 1:
-        raise SystemExit(f"{ckpt_path}: want one '*keypoint_mapping' tensor, found {keys}")
-    return state[keys[0]].double().numpy()[:NUM_KEYPOINTS]
+    if not keys:
+        raise SystemExit(f"{ckpt_path}: no '*keypoint_mapping' tensor")
+    # The body and hand heads each carry an MHR head with its own copy of
+    # the mapping; copies that agree are one mapping, else the body's.
+    first = state[keys[0]]
+    if any(state[k].shape != first.shape or not torch.equal(state[k], first) for k in keys[1:]):
+        body = [k for k in keys if "hand" not in k]
+        if len(body) != 1:
+            raise SystemExit(f"{ckpt_path}: {len(keys)} different '*keypoint_mapping' tensors and no single body one: {keys}")
+        first = state[body[0]]
+    return first.double().numpy()[:NUM_KEYPOINTS]
 
 
 def main():
