@@ -13,6 +13,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"image/color"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/masks"
+	"github.com/body4d/body4d/scene"
 )
 
 func main() {
@@ -31,14 +33,15 @@ func main() {
 	limit := flag.Float64("max-ratio", 1.3, "fail when the longest clip's peak RSS exceeds the shortest's by more than this")
 	extra := flag.String("args", "", "extra arguments for body4d run, space-separated")
 	withMasks := flag.Bool("masks", false, "give the sample's true masks (looped like the clip) instead of a click, so every stage after the tracker runs")
+	person := flag.Int("person", 0, "with -masks, keep only this person's masks (0: everyone)")
 	flag.Parse()
-	if err := run(*bin, *lengths, *limit, *withMasks, strings.Fields(*extra)); err != nil {
+	if err := run(*bin, *lengths, *limit, *withMasks, scene.PersonID(*person), strings.Fields(*extra)); err != nil {
 		fmt.Fprintln(os.Stderr, "memory:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, lengths string, limit float64, withMasks bool, extra []string) error {
+func run(bin, lengths string, limit float64, withMasks bool, person scene.PersonID, extra []string) error {
 	sample, err := job.SampleDir()
 	if err != nil {
 		return err
@@ -68,7 +71,7 @@ func run(bin, lengths string, limit float64, withMasks bool, extra []string) err
 		args := []string{"run", long, "--quiet", "--out", filepath.Join(tmp, fmt.Sprint("out", n))}
 		if withMasks {
 			dir := filepath.Join(tmp, fmt.Sprint("masks", n))
-			if err := loopMasks(filepath.Join(sample, "clip", "masks"), dir, n); err != nil {
+			if err := loopMasks(filepath.Join(sample, "clip", "masks"), dir, n, person); err != nil {
 				return err
 			}
 			args = append(args, "--masks", dir)
@@ -97,24 +100,32 @@ func run(bin, lengths string, limit float64, withMasks bool, extra []string) err
 	return nil
 }
 
-// loopMasks copies the sample's label images to dir for n frames,
-// looping them as ffmpeg loops the clip.
-func loopMasks(src, dir string, n int) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+// loopMasks writes the sample's label images to dir for n frames,
+// looping them as ffmpeg loops the clip; person > 0 keeps only that
+// person.
+func loopMasks(src, dir string, n int, person scene.PersonID) error {
+	const sampleFrames = 90
+	in, err := masks.OpenFolder(src, scene.VideoInfo{Width: 640, Height: 360, Frames: sampleFrames})
+	if err != nil {
 		return err
 	}
-	const sampleFrames = 90
-	for i := range n {
-		data, err := os.ReadFile(filepath.Join(src, masks.FileName(i%sampleFrames)))
-		if os.IsNotExist(err) {
-			continue // no one on that frame
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, masks.FileName(i)), data, 0o644); err != nil {
-			return err
-		}
+	return masks.Write(dir, looped{in, sampleFrames, person}, n, func(scene.PersonID) color.Color { return color.White })
+}
+
+// looped repeats a mask source's frames, optionally keeping one person.
+type looped struct {
+	src    *masks.Folder
+	n      int
+	person scene.PersonID
+}
+
+func (l looped) People() []scene.PersonID {
+	if l.person > 0 {
+		return []scene.PersonID{l.person}
 	}
-	return nil
+	return l.src.People()
+}
+
+func (l looped) Mask(frame int, id scene.PersonID) (*scene.Mask, error) {
+	return l.src.Mask(frame%l.n, id)
 }
