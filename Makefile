@@ -7,7 +7,7 @@ GO ?= go
 # go-nvml's header marks many NVML calls deprecated; the warnings are noise.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: demo test check-cuda setup build bench
+.PHONY: demo test serve check-cuda setup build bench
 
 setup:
 	@scripts/setup.sh
@@ -18,6 +18,10 @@ build: setup
 demo: build
 	bin/body4d doctor
 	bin/body4d run --out out/sample
+
+# The web UI on http://127.0.0.1:7860/ (built-in tiny models unless MODELS=DIR).
+serve: build
+	bin/body4d serve $(if $(MODELS),--models $(MODELS))
 
 test: setup
 	@scripts/test.sh

@@ -354,3 +354,17 @@ func (c *Completer) storeKey(info scene.VideoInfo) string {
 		o.Window, o.Steps, o.Seed, o.DecodeChunk, o.Occlusion, c.models)
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
+
+// PipelineStage is a Completer as the pipeline's occlusion stage
+// (body4d.AmodalCompleter): it hands on what the later stages read.
+type PipelineStage struct{ C *Completer }
+
+// Complete runs the Completer and returns its masks, visibility and
+// completed images.
+func (s PipelineStage) Complete(ctx context.Context, frames scene.FrameSource, masks scene.MaskSource) (*scene.Amodal, error) {
+	res, err := s.C.Complete(ctx, frames, masks)
+	if err != nil {
+		return nil, err
+	}
+	return &scene.Amodal{Masks: res.Masks, Visible: res.Visible, Images: res.Images}, nil
+}

@@ -1,8 +1,8 @@
 package job
 
 import (
-	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/body4d/body4d"
@@ -14,6 +14,7 @@ import (
 	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/segment"
 	"github.com/body4d/body4d/smooth"
 )
 
@@ -49,6 +50,13 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 	// the outputs of the stages before it.
 	models := dir.Manifest
 	segKey := key("segment", models, spec.Prompts)
+	if spec.Masks != "" {
+		id, err := videoID(spec.Masks) // a hash of every file's name and bytes
+		if err != nil {
+			return s, err
+		}
+		segKey = key("masks", id)
+	}
 	amoKey := key("amodal", models, segKey, spec.Stages.NoAmodal)
 	camKey := key(spec.Stages.NoCamera, spec.Stages.FOVX, spec.Stages.CameraPerFrame)
 	meshKey := key("mesh", models, amoKey, camKey)
@@ -59,8 +67,26 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 		}
 		s.pipe.Masks = m
 		s.notes = append(s.notes, "masks from "+spec.Masks+": the segment stage does not run")
+	} else if _, err := dir.EnginePath("segment", "image_encoder"); err != nil {
+		s.notes = append(s.notes, "no segment engines in the model directory: no masks, so no meshes")
 	} else {
-		_ = segKey
+		// The tracker writes its per-frame outputs to disk (bounded
+		// memory) and does not resume: a rerun tracks again, so the
+		// folder starts empty.
+		segDir := filepath.Join(workDir, "segment")
+		if err := os.RemoveAll(segDir); err != nil {
+			return s, err
+		}
+		done := 0
+		tr, err := segment.Open(dir, load, segment.Options{Dir: segDir, OnFrame: func(segment.FrameReport) {
+			done++
+			progress(body4d.Event{Stage: "segment", Done: min(done, info.Frames), Total: info.Frames})
+		}})
+		if err != nil {
+			return s, fmt.Errorf("segment: %w", err)
+		}
+		s.closers = append(s.closers, tr.Close)
+		s.pipe.Segmenter = tr
 	}
 
 	switch _, err := dir.EnginePath("amodal", "unet"); {
@@ -80,7 +106,7 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 			return s, fmt.Errorf("amodal: %w", err)
 		}
 		s.closers = append(s.closers, comp.Close)
-		s.pipe.Amodal = amodalStage{comp}
+		s.pipe.Amodal = amodal.PipelineStage{C: comp}
 	}
 
 	if _, err := dir.EnginePath("mesh", "backbone"); err != nil {
@@ -135,17 +161,6 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 		s.pipe.Smoother = sm
 	}
 	return s, nil
-}
-
-// amodalStage adapts the amodal package's completer to the pipeline.
-type amodalStage struct{ c *amodal.Completer }
-
-func (a amodalStage) Complete(ctx context.Context, frames body4d.FrameSource, masks body4d.MaskSource) (*body4d.Amodal, error) {
-	res, err := a.c.Complete(ctx, frames, masks)
-	if err != nil {
-		return nil, err
-	}
-	return &scene.Amodal{Masks: res.Masks, Visible: res.Visible, Images: res.Images}, nil
 }
 
 // smoother maps a mode name to the smoother the job uses. Kalman and

@@ -24,6 +24,8 @@ type Spec struct {
 	Masks  string
 	Stages Stages
 	CRF    int // x264 quality of the output MP4; 0 is the encoder's default
+	// Frames, when > 0, processes only the video's first Frames frames.
+	Frames int
 	// Device is where the engines run: "cpu" (default), "cuda" or
 	// "tensorrt" (ONNX Runtime's execution providers; they need an ONNX
 	// Runtime build that has them, and fail clearly otherwise).

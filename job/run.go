@@ -102,7 +102,14 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		return sum, err
 	}
 	defer store.Close()
-	info := store.Info()
+	var frames scene.FrameSource = store
+	if spec.Frames < 0 {
+		return sum, fmt.Errorf("job: %d frames: want a positive number, or 0 for all", spec.Frames)
+	}
+	if spec.Frames > 0 && spec.Frames < store.Info().Frames {
+		frames = firstFrames{store, spec.Frames}
+	}
+	info := frames.Info()
 	sum.Width, sum.Height, sum.Frames, sum.FPS = info.Width, info.Height, info.Frames, info.FPS.String()
 	if spec.Masks == "" || len(spec.Prompts.Clicks)+len(spec.Prompts.Boxes) > 0 {
 		if err := spec.Prompts.Validate(info); err != nil {
@@ -126,7 +133,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 			return int64(devs[0].UsedBytes), nil // ONNX Runtime's default device
 		}
 	}
-	res, runErr := st.pipe.Run(ctx, store, spec.Prompts)
+	res, runErr := st.pipe.Run(ctx, frames, spec.Prompts)
 	if res != nil {
 		sum.Profile = append(sum.Profile, res.Profile...)
 		if len(res.Cameras) > 0 {
@@ -158,7 +165,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 	out := filepath.Join(spec.Out, "result.mp4")
 	if err := timed("render", func() error {
-		return writeVideo(ctx, store, res, st.body, spec, out, progress)
+		return writeVideo(ctx, frames, res, st.body, spec, out, progress)
 	}); err != nil {
 		return sum, err
 	}
@@ -167,6 +174,25 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		return sum, err
 	}
 	return sum, nil
+}
+
+// firstFrames is the first n frames of a video.
+type firstFrames struct {
+	scene.FrameSource
+	n int
+}
+
+func (f firstFrames) Info() scene.VideoInfo {
+	info := f.FrameSource.Info()
+	info.Frames = f.n
+	return info
+}
+
+func (f firstFrames) Frame(i int) (*scene.RGB, error) {
+	if i < 0 || i >= f.n {
+		return nil, fmt.Errorf("frame %d does not exist (using the first %d frames)", i, f.n)
+	}
+	return f.FrameSource.Frame(i)
 }
 
 // provider maps a device name to an ONNX Runtime execution provider.

@@ -23,6 +23,17 @@ go test -race -count=1 ./...
 echo "== go test -race -tags x264 ./video/..."
 go test -race -count=1 -tags x264 ./video/...
 
+echo "== bounded memory: peak RSS of a 1,000-frame run vs a 100-frame run (every stage after the tracker, one person)"
+go build -o bin/body4d ./cmd/body4d
+go run ./tools/bench/memory -body4d bin/body4d -masks -person 1 -frames 100,1000 -max-ratio 1.3 -args "--quick"
+
+echo "== serve load test (20 sessions, real pipeline; no -race: it measures latency)"
+go test -count=1 -run '^TestLoad$' -v ./serve
+
+echo "== browser test (headless system Chromium)"
+scripts/setup-browser.sh
+BODY4D_BROWSER=1 go test -count=1 -run '^TestBrowser$' -v ./cmd/body4d
+
 echo "== fuzz (short)"
 go test -run='^$' -fuzz='^FuzzParseManifest$' -fuzztime=15s ./models
 go test -run='^$' -fuzz='^FuzzParseClick$' -fuzztime=10s ./cmd/body4d

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,7 +71,7 @@ func TestParseRate(t *testing.T) {
 // tiny models, then checks the MP4 and summary it wrote.
 func TestRunSample(t *testing.T) {
 	out := t.TempDir()
-	code, stdout, stderr := cli(t, "run", "--out", out, "--quiet", "--profile")
+	code, stdout, stderr := cli(t, "run", "--out", out, "--quiet", "--profile", "--quick", "--frames", "12")
 	if code != 0 {
 		t.Fatalf("run: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
@@ -83,8 +84,8 @@ func TestRunSample(t *testing.T) {
 	}
 	defer r.Close()
 	info := r.Info()
-	if info.Frames != 90 || info.FPS.Num != 30000 || info.FPS.Den != 1001 || info.Width != 640 {
-		t.Errorf("result.mp4 is %+v, want 90 frames of 640x360 at 30000/1001", info)
+	if info.Frames != 12 || info.FPS.Num != 30000 || info.FPS.Den != 1001 || info.Width != 640 {
+		t.Errorf("result.mp4 is %+v, want 12 frames of 640x360 at 30000/1001", info)
 	}
 	data, err := os.ReadFile(filepath.Join(out, "summary.json"))
 	if err != nil {
@@ -94,13 +95,26 @@ func TestRunSample(t *testing.T) {
 	if err := json.Unmarshal(data, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.Frames != 90 || sum.FPS != "30000/1001" || len(sum.Clicks) == 0 {
+	if sum.Frames != 12 || sum.FPS != "30000/1001" || len(sum.Clicks) == 0 {
 		t.Errorf("summary %+v", sum)
+	}
+	// Every stage ran on the tiny models, and each clicked person has a
+	// mesh on every frame (the tiny tracker keeps its clicked blobs).
+	if want := []string{"segment", "amodal", "camera", "mesh", "smooth"}; !slices.Equal(sum.StagesRan, want) {
+		t.Errorf("stages ran %v, want %v", sum.StagesRan, want)
+	}
+	if len(sum.People) != 3 {
+		t.Fatalf("people %+v, want 3", sum.People)
+	}
+	for _, p := range sum.People {
+		if p.Frames != 12 {
+			t.Errorf("person %d has %d meshes, want 12", p.ID, p.Frames)
+		}
 	}
 
 	// A second run reuses the decoded frames; a different video does not.
 	entries, _ := os.ReadDir(filepath.Join(out, "work"))
-	if code, _, stderr = cli(t, "run", "--out", out, "--quiet"); code != 0 {
+	if code, _, stderr = cli(t, "run", "--out", out, "--quiet", "--quick", "--frames", "12"); code != 0 {
 		t.Fatalf("second run: %s", stderr)
 	}
 	again, _ := os.ReadDir(filepath.Join(out, "work"))

@@ -47,6 +47,7 @@ type runFlags struct {
 	device         string
 	quick          bool
 	masks          string
+	frames         int
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,6 +62,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.IntVar(&f.crf, "crf", 0, "x264 quality of the output MP4 (0-51, lower is better; 0: default)")
 	fset.StringVar(&f.device, "device", "cpu", "where engines run: cpu, cuda or tensorrt (ONNX Runtime execution providers; need an ONNX Runtime build with them)")
 	fset.StringVar(&f.masks, "masks", "", "folder of label images (000000.png, ...; pixel value = person id) to use instead of tracking clicks")
+	fset.IntVar(&f.frames, "frames", 0, "process only the first N frames (0: all)")
 	fset.BoolVar(&f.quick, "quick", false, "faster, rougher occlusion recovery (4 denoising steps at 128x256): for a first look")
 	fset.BoolVar(&f.noAmodal, "no-amodal", false, "skip occlusion recovery (Diffusion-VAS)")
 	fset.StringVar(&f.smooth, "smooth", "kalman", "temporal smoothing: kalman, oneeuro, reference (the reference tool's method) or off")
@@ -136,7 +138,7 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	prog := newProgress(stderr, f.quiet)
 	defer prog.done()
 	spec := job.Spec{
-		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, CRF: f.crf, Device: f.device,
+		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device,
 		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick},
 	}
 	sum, err := job.Run(ctx, spec, func(e body4d.Event) { prog.update(e.Stage, e.Done, e.Total) })

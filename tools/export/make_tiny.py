@@ -99,7 +99,11 @@ def segment_image_encoder():
     g = Graph("segment_image_encoder", 101)
     img = g.input("img", F32, [1, 3, 1008, 1008])
     p14 = g.pool(img, 14)                                   # [1,3,72,72]
-    fpn2 = g.op("Tanh", g.conv1x1(p14, 3, 256))
+    # Channel 0 of the features is -1, "no mask here": the tiny tracker's
+    # mask pathway (see segment_mask_decoder) runs through it.
+    keep = np.ones((1, 256, 1, 1), np.float32)
+    keep[0, 0] = 0
+    fpn2 = g.op("Sub", g.op("Mul", g.op("Tanh", g.conv1x1(p14, 3, 256)), g.const(keep)), g.const(1 - keep))
     up = g.resize(p14, [1, 1, 4, 4])                        # [1,3,288,288]
     fpn0 = g.op("Tanh", g.conv1x1(up, 3, 32))
     fpn1 = g.op("Tanh", g.conv1x1(g.pool(fpn0, 2), 32, 64))  # [1,64,144,144]
@@ -111,6 +115,20 @@ def segment_image_encoder():
     return g
 
 
+# The tiny tracker has random weights but a built-in mask pathway, so
+# that on the sample clip it draws plausible masks and the later stages
+# have people to work on: the decoder draws an upright elliptical blob at
+# each positive click (and removes one at each negative click), the memory
+# encoder keeps the mask in channel 0 (+1 person, -1 not), the memory
+# attention passes the mean of its memories' channel 0 to the features'
+# channel 0 (the image encoder's is -1), and the decoder marks where at
+# least 30% of the memories had the person, so a tracked frame inherits
+# the mask of the frames in memory. The object score is the mask's
+# largest logit.
+# The real networks' cost (full attention over every memory token) is not
+# reproduced: the tiny memory attention pools its memories.
+
+
 def segment_memory_attention():
     g = Graph("segment_memory_attention", 102)
     src = g.input("src", F32, [5184, "B", 256])
@@ -119,15 +137,21 @@ def segment_memory_attention():
     prompt_pos = g.input("prompt_pos", F32, ["Nk", "B", 64])
     nptr = g.input("num_obj_ptr_tokens", I64, [])
     q = g.op("Add", src, g.op("Mul", src_pos, g.const(np.float32(0.1))))
-    qb = g.op("Transpose", q, perm=[1, 0, 2])                                  # [B,5184,256]
-    kin = g.op("Transpose", g.op("Add", prompt, prompt_pos), perm=[1, 0, 2])  # [B,Nk,64]
-    k = g.matmul(kin, 64, 256)
-    v = g.matmul(g.op("Transpose", prompt, perm=[1, 0, 2]), 64, 256)
-    s = g.op("Mul", g.op("MatMul", qb, g.op("Transpose", k, perm=[0, 2, 1])), g.const(np.float32(1 / 16)))
-    att = g.op("MatMul", g.op("Softmax", s, axis=-1), v)                       # [B,5184,256]
-    o = g.op("Add", qb, att)
-    o = g.op("Add", o, g.op("Mul", g.op("Cast", nptr, to=F32), g.const(np.float32(1e-3))))
-    o = g.reshape(g.op("Transpose", o, perm=[0, 2, 1]), [-1, 256, 72, 72])
+    q = g.reshape(g.op("Transpose", q, perm=[1, 2, 0]), [-1, 256, 72, 72])    # [B,256,72,72]
+    # The spatial memories are the first Nk - nptr tokens, 5184 per frame.
+    nk = g.op("Gather", g.op("Shape", prompt), g.const(np.array(0, np.int64)))
+    nsp = g.op("Unsqueeze", g.op("Sub", nk, nptr), g.const(np.array([0], np.int64)))
+    sp = g.op("Slice", prompt, g.const(np.array([0], np.int64)), nsp, g.const(np.array([0], np.int64)))
+    sp = g.op("Reshape", g.op("Transpose", sp, perm=[1, 2, 0]), g.const(np.array([0, 0, -1, 5184], np.int64)))  # [B,64,M,5184]
+    nmem = g.op("Div", g.op("Cast", g.op("Sub", nk, nptr), to=F32), g.const(np.float32(5184)))
+    mean = g.op("Div", g.op("ReduceSum", sp, g.const(np.array([2], np.int64)), keepdims=0),
+                g.op("Max", nmem, g.const(np.float32(1))))                       # [B,64,5184]
+    mem = g.op("Reshape", mean, g.const(np.array([0, 0, 72, 72], np.int64)))     # [B,64,72,72]
+    mix = g.op("Add", q, g.op("Mul", g.conv1x1(mem, 64, 256), g.const(np.float32(0.1))))
+    rest = g.op("Slice", mix, g.const(np.array([1], np.int64)), g.const(np.array([256], np.int64)), g.const(np.array([1], np.int64)))
+    ch0 = g.op("Slice", mem, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)), g.const(np.array([1], np.int64)))
+    o = g.op("Concat", ch0, rest, axis=1)
+    o = g.op("Add", o, g.op("Mul", g.op("Cast", nptr, to=F32), g.const(np.float32(1e-4))))
     g.output(o, "pix_feat_with_mem", F32, ["B", 256, 72, 72])
     return g
 
@@ -150,10 +174,28 @@ def segment_mask_decoder():
     fused = g.op("Add", g.op("Add", feat, m), pvec)
     lo = g.resize(g.conv1x1(fused, 256, 4), [1, 1, 4, 4])
     mid = g.resize(g.conv1x1(fpn1, 64, 4), [1, 1, 2, 2])
-    masks = g.op("Add", g.op("Add", lo, mid), g.conv1x1(fpn0, 32, 4))
+    noise = g.op("Add", g.op("Add", lo, mid), g.conv1x1(fpn0, 32, 4))
+    # The mask pathway: blobs at the clicks (model pixels; 288² cells of
+    # 3.5 px), plus the memory's mask in feature channel 0.
+    cell = (np.arange(288, dtype=np.float32) + 0.5) * 3.5
+    px = g.op("Unsqueeze", g.op("Gather", coords, g.const(np.array(0, np.int64)), axis=2), g.const(np.array([2, 3], np.int64)))
+    py = g.op("Unsqueeze", g.op("Gather", coords, g.const(np.array(1, np.int64)), axis=2), g.const(np.array([2, 3], np.int64)))
+    dx = g.op("Div", g.op("Sub", g.const(cell.reshape(1, 1, 1, 288)), px), g.const(np.float32(30)))
+    dy = g.op("Div", g.op("Sub", g.const(cell.reshape(1, 1, 288, 1)), py), g.const(np.float32(150)))
+    d2 = g.op("Add", g.op("Mul", dx, dx), g.op("Mul", dy, dy))                   # [B,N,288,288]
+    blob = g.op("Exp", g.op("Mul", d2, g.const(np.float32(-0.5))))
+    w = g.op("Sub", g.op("Cast", g.op("Equal", labels, g.const(np.array(1, np.int32))), to=F32),
+             g.op("Cast", g.op("Equal", labels, g.const(np.array(0, np.int32))), to=F32))
+    w = g.op("Unsqueeze", w, g.const(np.array([2, 3], np.int64)))                 # [B,N,1,1]
+    clicks = g.op("ReduceSum", g.op("Mul", blob, w), g.const(np.array([1], np.int64)), keepdims=1)  # [B,1,288,288]
+    memmask = g.resize(g.op("Slice", feat, g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)),
+                             g.const(np.array([1], np.int64))), [1, 1, 4, 4])     # [B,1,288,288]
+    base = g.op("Add", g.op("Add", g.op("Mul", clicks, g.const(np.float32(10))), g.op("Mul", memmask, g.const(np.float32(5)))),
+                g.const(np.float32(2)))
+    masks = g.op("Add", base, g.op("Mul", noise, g.const(np.float32(0.1))))      # [B,4,288,288]
     gl = g.op("ReduceMean", fused, axes=[2, 3], keepdims=0)                      # [B,256]
     iou = g.op("Sigmoid", g.matmul(gl, 256, 4))
-    score = g.matmul(gl, 256, 1)
+    score = g.op("ReduceMax", base, axes=[2, 3], keepdims=0)                     # [B,1]
     ptr = g.reshape(g.op("Tanh", g.matmul(gl, 256, 1024)), [-1, 4, 256])
     g.output(masks, "masks", F32, ["B", 4, 288, 288])
     g.output(iou, "iou", F32, ["B", 4])
@@ -168,6 +210,9 @@ def segment_memory_encoder():
     mask = g.input("mask", F32, ["B", 1, 1008, 1008])
     m = g.pool(mask, 14)
     mem = g.op("Tanh", g.op("Add", g.conv1x1(feat, 256, 64), g.conv1x1(m, 1, 64)))
+    # Channel 0 keeps the mask itself (the host gives it ×20−10: to [-1, 1]).
+    rest = g.op("Slice", mem, g.const(np.array([1], np.int64)), g.const(np.array([64], np.int64)), g.const(np.array([1], np.int64)))
+    mem = g.op("Concat", g.op("Div", m, g.const(np.float32(10))), rest, axis=1)
     pos = g.op("Sin", g.conv1x1(m, 1, 64))
     g.output(mem, "maskmem", F32, ["B", 64, 72, 72])
     g.output(pos, "maskmem_pos", F32, ["B", 64, 72, 72])
@@ -426,7 +471,7 @@ ENGINES = [
 # Concrete sizes for the dynamic dims in the goldens, and explicit values
 # for inputs a formula cannot stand in for.
 GOLDEN_DIMS = {
-    "segment/memory_attention": {"B": 2, "Nk": 96},
+    "segment/memory_attention": {"B": 2, "Nk": 5184 + 16},  # one memory frame and 4 pointers
     "segment/mask_decoder": {"B": 2, "N": 3},
     "segment/memory_encoder": {"B": 2},
     "amodal/clip_vision": {"B": 2},

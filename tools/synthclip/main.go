@@ -58,10 +58,12 @@ type figure struct {
 func main() {
 	out := flag.String("out", "testdata/clip", "output folder")
 	crf := flag.Int("crf", 20, "x264 CRF")
-	masksOnly := flag.Bool("masks-only", false, "write only masks/ (the true person masks as label images), not the video")
+	masksOnly := flag.Bool("masks-only", false, "write only masks/ (the true person masks as label images) and clicks.json, not the video")
 	flag.Parse()
 	var err error
-	if !*masksOnly {
+	if *masksOnly {
+		err = writeClicks(*out)
+	} else {
 		err = run(*out, *crf)
 	}
 	if err == nil {
@@ -139,13 +141,26 @@ func run(out string, crf int) error {
 			enc.Close()
 			return err
 		}
-		if t%15 == 0 {
+		if t == 0 {
+			// One click per person on the first frame: the tracker
+			// follows them from there.
 			clicks = append(clicks, suggestClicks(figs, ids, t)...)
 		}
 	}
 	if err := enc.Close(); err != nil {
 		return err
 	}
+	return writeMeta(out, clicks)
+}
+
+// writeClicks writes clicks.json alone, from the first frame's person ids.
+func writeClicks(out string) error {
+	figs := figures()
+	_, ids := render(background(rand.New(rand.NewPCG(4, 2))), figs, 0)
+	return writeMeta(out, suggestClicks(figs, ids, 0))
+}
+
+func writeMeta(out string, clicks []click) error {
 	meta := clipMeta{Video: "sample.mp4", Width: width, Height: height, FPS: fps.String(), Frames: frames, Clicks: clicks}
 	b, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {

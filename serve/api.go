@@ -1,0 +1,336 @@
+package serve
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/scene"
+)
+
+// palette colours people by id (person p gets palette[(p-1)%len]); the
+// page draws clicks and previews in the same colours.
+var palette = [maxPeople]color.NRGBA{
+	{230, 25, 75, 255}, {60, 180, 75, 255}, {255, 200, 25, 255}, {0, 130, 200, 255},
+	{245, 130, 48, 255}, {145, 30, 180, 255}, {70, 240, 240, 255}, {240, 50, 230, 255},
+	{210, 245, 60, 255}, {250, 190, 212, 255}, {0, 128, 128, 255}, {220, 190, 255, 255},
+	{170, 110, 40, 255}, {255, 250, 200, 255}, {128, 0, 0, 255}, {170, 255, 195, 255},
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", s.index)
+	m.Handle("GET /static/", http.StripPrefix("/static/", s.static))
+	m.HandleFunc("POST /api/session", s.createSession)
+	m.HandleFunc("GET /api/session", s.withSession(s.getSession))
+	m.HandleFunc("POST /api/video", s.withSession(s.upload))
+	m.HandleFunc("POST /api/sample", s.withSession(s.useSample))
+	m.HandleFunc("GET /api/frames/{n}", s.withSession(s.frame))
+	m.HandleFunc("GET /api/clicks", s.withSession(s.getClicks))
+	m.HandleFunc("PUT /api/clicks", s.withSession(s.putClicks))
+	m.HandleFunc("GET /api/preview/{n}", s.withSession(s.preview))
+	m.HandleFunc("POST /api/run", s.withSession(s.run))
+	m.HandleFunc("GET /api/jobs/{id}", s.withSession(s.getJob))
+	m.HandleFunc("GET /api/jobs/{id}/events", s.withSession(s.events))
+	m.HandleFunc("POST /api/jobs/{id}/cancel", s.withSession(s.cancelJob))
+	m.HandleFunc("GET /api/jobs/{id}/files/{name}", s.withSession(s.jobFile))
+	m.HandleFunc("GET /api/jobs/{id}/people/{person}/{name}", s.withSession(s.personFile))
+	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: %s %s (see API.md)", r.Method, r.URL.Path)
+	})
+	s.mux = m
+}
+
+// ---- helpers ----
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	enc.Encode(v)
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, apiError{Error: fmt.Sprintf(format, args...)})
+}
+
+// decodeJSON reads exactly one JSON value of at most maxJSONBytes into v;
+// unknown fields are an error, so a misspelt field is not silently
+// ignored. An empty body leaves v as it is when allowEmpty.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBytes))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) && allowEmpty {
+		return true
+	}
+	if err == nil {
+		if _, e := dec.Token(); !errors.Is(e, io.EOF) {
+			err = errors.New("more than one JSON value in the body")
+		}
+	}
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "request body is over %d bytes", maxJSONBytes)
+	case errors.Is(err, io.EOF):
+		writeError(w, http.StatusBadRequest, "malformed JSON: the body is empty")
+	default:
+		writeError(w, http.StatusBadRequest, "malformed JSON: %v", err)
+	}
+	return false
+}
+
+// withSession passes the request's session to h, or answers 401.
+func (s *Server) withSession(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		se := s.session(r)
+		if se == nil {
+			writeError(w, http.StatusUnauthorized, "no session: POST /api/session first and send its %s cookie", sessionCookie)
+			return
+		}
+		h(w, r, se)
+	}
+}
+
+func (s *Server) lookupJob(w http.ResponseWriter, r *http.Request, se *session) *jobState {
+	j := se.findJob(r.PathValue("id"))
+	if j == nil {
+		writeError(w, http.StatusNotFound, "no job %q in this session", r.PathValue("id"))
+	}
+	return j
+}
+
+// ---- page and session ----
+
+func (s *Server) index(w http.ResponseWriter, r *http.Request) {
+	if s.session(r) == nil {
+		if _, err := s.newSession(w); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	page, err := staticFiles.ReadFile("static/index.html")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(page)
+}
+
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
+	se, err := s.newSession(w)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "%v", err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, s.sessionState(se))
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request, se *session) {
+	writeJSON(w, http.StatusOK, s.sessionState(se))
+}
+
+type videoJSON struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Frames int    `json:"frames"`
+	FPS    string `json:"fps"`
+	Sample bool   `json:"sample"`
+}
+
+type sessionJSON struct {
+	Video           *videoJSON    `json:"video"`
+	Clicks          []scene.Click `json:"clicks"`
+	SuggestedClicks []scene.Click `json:"suggested_clicks,omitempty"`
+	Jobs            []jobJSON     `json:"jobs"`
+	Features        struct {
+		Preview bool `json:"preview"`
+		Sample  bool `json:"sample"`
+	} `json:"features"`
+	Limits struct {
+		MaxUploadBytes int64 `json:"max_upload_bytes"`
+		MaxFrames      int   `json:"max_frames"`
+		MaxPeople      int   `json:"max_people"`
+	} `json:"limits"`
+	Palette []string `json:"palette"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+func (s *Server) sessionState(se *session) sessionJSON {
+	var out sessionJSON
+	se.mu.Lock()
+	if v := se.video; v != nil {
+		info := v.frames.store.Info()
+		out.Video = &videoJSON{ID: v.id, Name: v.name, Width: info.Width, Height: info.Height,
+			Frames: info.Frames, FPS: info.FPS.String(), Sample: v.sample}
+	}
+	out.Clicks = append([]scene.Click{}, se.clicks...)
+	jobs := slices.Clone(se.jobs)
+	sample := se.video != nil && se.video.sample
+	se.mu.Unlock()
+	out.Jobs = []jobJSON{}
+	for _, j := range jobs {
+		out.Jobs = append(out.Jobs, s.jobStatus(j))
+	}
+	if sample {
+		out.SuggestedClicks, _ = s.sampleClicks()
+	}
+	out.Features.Preview = s.opt.Preview != nil
+	out.Features.Sample = s.opt.SampleDir != ""
+	out.Limits.MaxUploadBytes = s.opt.MaxUploadBytes
+	out.Limits.MaxFrames = s.opt.MaxFrames
+	out.Limits.MaxPeople = maxPeople
+	for _, c := range palette {
+		out.Palette = append(out.Palette, fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B))
+	}
+	if s.opt.Models == "" {
+		out.Notes = append(out.Notes, job.TinyModelsNote)
+	}
+	return out
+}
+
+// ---- clicks ----
+
+type clicksJSON struct {
+	Clicks []scene.Click `json:"clicks"`
+}
+
+func (s *Server) getClicks(w http.ResponseWriter, r *http.Request, se *session) {
+	se.mu.Lock()
+	c := append([]scene.Click{}, se.clicks...)
+	se.mu.Unlock()
+	writeJSON(w, http.StatusOK, clicksJSON{c})
+}
+
+// putClicks replaces the session's clicks with the body's list (the
+// page sends the whole list after each click or undo, so a lost or
+// repeated request cannot leave a half-applied edit).
+func (s *Server) putClicks(w http.ResponseWriter, r *http.Request, se *session) {
+	var req clicksJSON
+	if !decodeJSON(w, r, &req, false) {
+		return
+	}
+	if req.Clicks == nil {
+		writeError(w, http.StatusBadRequest, `malformed JSON: want {"clicks": [...]}`)
+		return
+	}
+	if len(req.Clicks) > maxClicks {
+		writeError(w, http.StatusBadRequest, "%d clicks; at most %d", len(req.Clicks), maxClicks)
+		return
+	}
+	for i, c := range req.Clicks {
+		if c.Person > maxPeople {
+			writeError(w, http.StatusBadRequest, "click %d: person id %d; at most %d people", i, c.Person, maxPeople)
+			return
+		}
+	}
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	if se.video == nil {
+		writeError(w, http.StatusConflict, "no video: upload one (POST /api/video) or pick the sample (POST /api/sample) first")
+		return
+	}
+	if len(req.Clicks) > 0 {
+		if err := (scene.Prompts{Clicks: req.Clicks}).Validate(se.video.frames.store.Info()); err != nil {
+			writeError(w, http.StatusBadRequest, "%v", err)
+			return
+		}
+	}
+	se.clicks = req.Clicks
+	writeJSON(w, http.StatusOK, clicksJSON{append([]scene.Click{}, se.clicks...)})
+}
+
+// ---- preview ----
+
+// preview answers a PNG of the tracker's masks on one frame, each
+// person in their colour at half opacity over transparency.
+func (s *Server) preview(w http.ResponseWriter, r *http.Request, se *session) {
+	if s.opt.Preview == nil {
+		writeError(w, http.StatusNotImplemented, "mask preview is not available in this build: run the job to see the masks' result")
+		return
+	}
+	v := s.currentVideo(w, se)
+	if v == nil {
+		return
+	}
+	n, ok := frameIndex(w, r, v)
+	if !ok {
+		return
+	}
+	var clicks []scene.Click
+	se.mu.Lock()
+	for _, c := range se.clicks {
+		if c.Frame == n {
+			clicks = append(clicks, c)
+		}
+	}
+	se.mu.Unlock()
+	if len(clicks) == 0 {
+		writeError(w, http.StatusBadRequest, "no clicks on frame %d: click a person there to preview the mask", n)
+		return
+	}
+	frame, err := v.frames.frame(n)
+	if err != nil {
+		writeError(w, http.StatusConflict, "frame %d: %v", n, err)
+		return
+	}
+	masks, err := s.opt.Preview(r.Context(), frame, n, clicks)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "mask preview of frame %d: %v", n, err)
+		return
+	}
+	info := v.frames.store.Info()
+	img := image.NewNRGBA(image.Rect(0, 0, info.Width, info.Height))
+	ids := make([]scene.PersonID, 0, len(masks))
+	for id := range masks {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // the higher id wins overlaps, as the reference paints them
+	for _, id := range ids {
+		m := masks[id]
+		if m == nil || m.W != info.Width || m.H != info.Height {
+			writeError(w, http.StatusInternalServerError, "mask preview: person %d's mask does not match the %dx%d frame", id, info.Width, info.Height)
+			return
+		}
+		c := palette[(int(id)-1+maxPeople)%maxPeople]
+		c.A = 140
+		for i, on := range m.Pix {
+			if on != 0 {
+				img.SetNRGBA(i%m.W, i/m.W, c)
+			}
+		}
+	}
+	// Who the tracker sees, so that the page can say when it is nobody.
+	seen := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if masks[id] != nil {
+			seen = append(seen, strconv.Itoa(int(id)))
+		}
+	}
+	w.Header().Set("Body4d-People", strings.Join(seen, ","))
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "no-store")
+	png.Encode(w, img)
+}

@@ -1,0 +1,420 @@
+// body4d serve: the page's logic. Plain JS, no framework: the server's
+// JSON API (API.md) holds all state; this script draws it and sends the
+// user's edits. Clicks are sent as the whole list after every edit, one
+// request at a time, so the server's list is always the page's list.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  state: null,      // last /api/session answer
+  frame: 0,
+  person: 1,
+  extraPeople: 0,   // people added with "+ person" that have no click yet
+  img: null,        // the frame on screen
+  overlay: null,    // mask preview of the frame on screen
+  want: -1,         // frame being loaded
+  events: null,     // EventSource of the watched job
+  jobId: null,
+  edits: Promise.resolve(),
+};
+
+async function api(method, path, body, headers) {
+  const opt = { method, headers: headers || {}, credentials: "same-origin" };
+  if (body !== undefined) {
+    if (body instanceof Blob) {
+      opt.body = body;
+    } else {
+      opt.body = JSON.stringify(body);
+      opt.headers["Content-Type"] = "application/json";
+    }
+  }
+  const res = await fetch(path, opt);
+  const ctype = res.headers.get("Content-Type") || "";
+  const data = ctype.startsWith("application/json") ? await res.json() : null;
+  if (!res.ok) {
+    const err = new Error((data && data.error) || `${method} ${path}: HTTP ${res.status}`);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+function say(id, text, ok) {
+  const el = $(id);
+  el.textContent = text || "";
+  el.classList.toggle("ok", !!ok);
+}
+
+// ---- session and video ----
+
+async function start() {
+  let st;
+  try {
+    st = await api("GET", "/api/session");
+  } catch (e) {
+    if (e.status !== 401) throw e;
+    st = await api("POST", "/api/session"); // the old session expired
+  }
+  setState(st);
+  const jobs = st.jobs || [];
+  if (jobs.length) {
+    const last = jobs[jobs.length - 1];
+    renderJob(last);
+    if (!isTerminal(last.state)) watch(last.id);
+  }
+}
+
+function setState(st) {
+  const videoChanged = !ui.state || (ui.state.video && ui.state.video.id) !== (st.video && st.video.id);
+  ui.state = st;
+  $("notes").textContent = (st.notes || []).join(" · ");
+  $("sample").hidden = !st.features.sample;
+  $("suggested").hidden = !(st.suggested_clicks && st.suggested_clicks.length);
+  const showPreview = $("showpreview");
+  showPreview.disabled = !st.features.preview || !st.video;
+  if (!st.features.preview) say("previewmsg", "not available with these models or this build; run to see the masks' result", true);
+  const v = st.video;
+  if (v) {
+    $("videoinfo").textContent = `${v.name} · ${v.width}×${v.height} · ${v.frames} frames · ${v.fps} fps`;
+    $("placeholder").hidden = true;
+    $("slider").max = v.frames - 1;
+    if (videoChanged) {
+      const c = $("frame");
+      c.width = v.width;
+      c.height = v.height;
+      ui.extraPeople = 0;
+      ui.person = 1;
+      showFrame(0);
+    }
+  } else {
+    $("videoinfo").textContent = "no video yet";
+    $("placeholder").hidden = false;
+  }
+  renderPeople();
+  draw();
+}
+
+async function upload(file) {
+  const lim = ui.state.limits.max_upload_bytes;
+  if (file.size > lim) {
+    say("uploadmsg", `${file.name} is ${(file.size / 2 ** 20).toFixed(1)} MiB; this server takes at most ${(lim / 2 ** 20).toFixed(0)} MiB`);
+    return;
+  }
+  say("uploadmsg", `uploading and decoding ${file.name}…`, true);
+  try {
+    const st = await api("POST", "/api/video?name=" + encodeURIComponent(file.name), file,
+      { "Content-Type": file.type || "application/octet-stream" });
+    say("uploadmsg", "");
+    setState(st);
+  } catch (e) {
+    say("uploadmsg", e.message);
+  }
+}
+
+async function useSample() {
+  say("uploadmsg", "decoding the sample clip…", true);
+  try {
+    setState(await api("POST", "/api/sample"));
+    say("uploadmsg", "");
+  } catch (e) {
+    say("uploadmsg", e.message);
+  }
+}
+
+// ---- frames ----
+
+function showFrame(n) {
+  const v = ui.state && ui.state.video;
+  if (!v) return;
+  n = Math.max(0, Math.min(v.frames - 1, n | 0));
+  ui.frame = n;
+  ui.want = n;
+  $("slider").value = n;
+  $("frameno").textContent = `frame ${n} / ${v.frames - 1}`;
+  const img = new Image();
+  img.onload = () => {
+    if (ui.want !== n) return; // a later frame was asked for meanwhile
+    ui.img = img;
+    document.body.dataset.frame = n; // for scripts and tests
+    draw();
+    loadPreview();
+  };
+  img.src = `/api/frames/${n}?v=${encodeURIComponent(v.id)}`;
+}
+
+function colour(p) {
+  const pal = ui.state.palette;
+  return pal[(p - 1) % pal.length];
+}
+
+function draw() {
+  const c = $("frame");
+  const g = c.getContext("2d");
+  g.clearRect(0, 0, c.width, c.height);
+  if (!ui.state || !ui.state.video || !ui.img) return;
+  g.drawImage(ui.img, 0, 0, c.width, c.height);
+  if (ui.overlay && $("showpreview").checked) g.drawImage(ui.overlay, 0, 0, c.width, c.height);
+  const r = Math.max(5, c.width / 90);
+  for (const k of ui.state.clicks) {
+    if (k.frame !== ui.frame) continue;
+    g.lineWidth = Math.max(2, r / 3);
+    g.strokeStyle = "#fff";
+    g.fillStyle = colour(k.person);
+    if (k.negative) {
+      g.strokeStyle = colour(k.person);
+      g.beginPath();
+      g.moveTo(k.x - r, k.y - r); g.lineTo(k.x + r, k.y + r);
+      g.moveTo(k.x + r, k.y - r); g.lineTo(k.x - r, k.y + r);
+      g.stroke();
+    } else {
+      g.beginPath();
+      g.arc(k.x, k.y, r, 0, 2 * Math.PI);
+      g.fill();
+      g.stroke();
+    }
+  }
+}
+
+async function loadPreview() {
+  ui.overlay = null;
+  delete document.body.dataset.preview;
+  const n = ui.frame;
+  if (!$("showpreview").checked || !ui.state.features.preview) {
+    draw();
+    return;
+  }
+  if (!ui.state.clicks.some((k) => k.frame === n)) {
+    say("previewmsg", "no clicks on this frame", true);
+    draw();
+    return;
+  }
+  say("previewmsg", "tracking…", true);
+  try {
+    const res = await fetch(`/api/preview/${n}`, { credentials: "same-origin" });
+    if (!res.ok) throw new Error((await res.json()).error);
+    const seen = res.headers.get("Body4d-People") || "";
+    const bmp = await createImageBitmap(await res.blob());
+    if (n === ui.frame) {
+      ui.overlay = bmp;
+      document.body.dataset.preview = n; // for scripts and tests
+      say("previewmsg", seen ? `tracker sees person ${seen.replaceAll(",", ", ")}` : "the tracker sees nobody at these clicks", true);
+    }
+  } catch (e) {
+    say("previewmsg", e.message);
+  }
+  draw();
+}
+
+// ---- clicks ----
+
+function people() {
+  const ids = new Set(ui.state ? ui.state.clicks.map((k) => k.person) : []);
+  let max = ids.size ? Math.max(...ids) : 0;
+  max = Math.max(max, ui.extraPeople, ui.person, 1);
+  return Array.from({ length: max }, (_, i) => i + 1);
+}
+
+function renderPeople() {
+  const box = $("people");
+  box.textContent = "";
+  for (const p of people()) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "person" + (p === ui.person ? " sel" : "");
+    b.dataset.person = p;
+    const sw = document.createElement("span");
+    sw.className = "sw";
+    sw.style.background = ui.state ? colour(p) : "#888";
+    b.append(sw, document.createTextNode(String(p)));
+    b.onclick = () => { ui.person = p; renderPeople(); };
+    box.append(b);
+  }
+}
+
+// sendClicks queues a replacement of the whole list behind earlier edits.
+function sendClicks(next) {
+  ui.edits = ui.edits.then(async () => {
+    try {
+      const res = await api("PUT", "/api/clicks", { clicks: next });
+      ui.state.clicks = res.clicks;
+      say("clickmsg", `${res.clicks.length} click${res.clicks.length === 1 ? "" : "s"}`, true);
+    } catch (e) {
+      say("clickmsg", e.message);
+    }
+    renderPeople();
+    draw();
+    loadPreview();
+  });
+  return ui.edits;
+}
+
+function onCanvasClick(ev) {
+  const v = ui.state && ui.state.video;
+  if (!v) return;
+  const c = $("frame");
+  const rect = c.getBoundingClientRect();
+  const x = Math.round(((ev.clientX - rect.left) / rect.width) * v.width * 10) / 10;
+  const y = Math.round(((ev.clientY - rect.top) / rect.height) * v.height * 10) / 10;
+  if (x < 0 || y < 0 || x >= v.width || y >= v.height) return;
+  const negative = document.querySelector("input[name=label]:checked").value === "neg";
+  const k = { frame: ui.frame, x, y, person: ui.person };
+  if (negative) k.negative = true;
+  sendClicks([...ui.state.clicks, k]);
+}
+
+// ---- jobs ----
+
+const isTerminal = (s) => s === "done" || s === "failed" || s === "cancelled";
+
+async function run() {
+  say("runmsg", "");
+  await ui.edits; // the job must see the last click
+  try {
+    const j = await api("POST", "/api/run", {
+      amodal: $("amodal").checked,
+      camera: $("camera").checked,
+      smooth: $("smooth").value,
+      quick: $("quick").checked,
+    });
+    renderJob(j);
+    watch(j.id);
+  } catch (e) {
+    say("runmsg", e.message);
+  }
+}
+
+function watch(id) {
+  if (ui.events) ui.events.close();
+  ui.jobId = id;
+  const es = new EventSource(`/api/jobs/${id}/events`);
+  ui.events = es;
+  es.addEventListener("status", (ev) => {
+    const j = JSON.parse(ev.data);
+    renderJob(j);
+    if (isTerminal(j.state)) es.close();
+  });
+  es.onerror = async () => {
+    // The stream ends after the last event; a broken one is replaced by
+    // one status read (and a new stream if the job still runs).
+    es.close();
+    if (ui.events !== es) return;
+    try {
+      const j = await api("GET", `/api/jobs/${id}`);
+      renderJob(j);
+      if (!isTerminal(j.state)) setTimeout(() => { if (ui.events === es) watch(id); }, 1000);
+    } catch (e) {
+      say("runmsg", e.message);
+    }
+  };
+}
+
+async function cancel() {
+  if (!ui.jobId) return;
+  try {
+    renderJob(await api("POST", `/api/jobs/${ui.jobId}/cancel`));
+  } catch (e) {
+    say("runmsg", e.message);
+  }
+}
+
+function fmtMS(ms) { return ms >= 1000 ? (ms / 1000).toFixed(2) + " s" : ms.toFixed(0) + " ms"; }
+function fmtBytes(b) { return b ? (b / 2 ** 20).toFixed(1) + " MiB" : ""; }
+
+function cell(tr, text, cls) {
+  const td = document.createElement("td");
+  if (text instanceof Node) td.append(text); else td.textContent = text;
+  if (cls) td.className = cls;
+  tr.append(td);
+}
+
+let shownResult = null;
+
+function renderJob(j) {
+  ui.jobId = j.id;
+  const active = !isTerminal(j.state);
+  $("cancel").disabled = !active;
+  $("run").disabled = active;
+  let s = j.state;
+  if (j.state === "queued" && j.position > 0) s += ` (${j.position} ahead)`;
+  $("jobstate").textContent = `job ${j.id}: ${s}`;
+  document.body.dataset.job = j.state; // for scripts and tests
+  if (j.state === "failed") say("runmsg", j.error);
+  else if (j.state === "cancelled") say("runmsg", j.error || "cancelled", true);
+  else say("runmsg", "");
+
+  const tb = $("progress").tBodies[0];
+  tb.textContent = "";
+  for (const st of j.stages) {
+    const tr = document.createElement("tr");
+    const bar = document.createElement("progress");
+    if (st.total > 0) { bar.max = st.total; bar.value = st.done; }
+    else if (j.state === "done") { bar.max = 1; bar.value = 1; }
+    cell(tr, st.stage);
+    cell(tr, bar);
+    cell(tr, st.total > 0 ? `${st.done}/${st.total}` : j.state === "done" ? "✓" : String(st.done), "num mono");
+    tb.append(tr);
+  }
+
+  const r = j.result;
+  if (!r || shownResult === j.id) return;
+  shownResult = j.id;
+  const vid = $("result");
+  vid.src = r.video;
+  vid.load();
+  const dl = $("downloads");
+  dl.textContent = "";
+  const link = (href, text) => {
+    const a = document.createElement("a");
+    a.href = href + (href.includes("?") ? "&" : "?") + "download";
+    a.textContent = text;
+    a.setAttribute("download", "");
+    dl.append(a);
+  };
+  link(r.video, "result.mp4");
+  link(r.summary, "summary.json");
+  for (const p of r.people) {
+    link(p.meshes, `person ${p.id}: meshes (.zip)`);
+    link(p.params, `person ${p.id}: params.json`);
+  }
+  const pb = $("profile").tBodies[0];
+  pb.textContent = "";
+  for (const p of r.profile) {
+    const tr = document.createElement("tr");
+    cell(tr, p.stage);
+    cell(tr, p.ran ? fmtMS(p.wall_ms) : "–", "num");
+    cell(tr, p.ran ? fmtBytes(p.peak_rss_bytes) : "", "num");
+    cell(tr, p.ran ? "" : "skipped: " + (p.skipped_because || ""), "muted");
+    pb.append(tr);
+  }
+}
+
+// ---- wiring ----
+
+window.addEventListener("DOMContentLoaded", () => {
+  $("file").addEventListener("change", (e) => { if (e.target.files[0]) upload(e.target.files[0]); e.target.value = ""; });
+  $("sample").onclick = useSample;
+  $("slider").addEventListener("input", (e) => showFrame(+e.target.value));
+  $("prev").onclick = () => showFrame(ui.frame - 1);
+  $("next").onclick = () => showFrame(ui.frame + 1);
+  $("frame").addEventListener("click", onCanvasClick);
+  $("addperson").onclick = () => {
+    const max = Math.max(...people());
+    if (max >= ui.state.limits.max_people) return;
+    ui.extraPeople = max + 1;
+    ui.person = max + 1;
+    renderPeople();
+  };
+  $("undo").onclick = () => { if (ui.state.clicks.length) sendClicks(ui.state.clicks.slice(0, -1)); };
+  $("clear").onclick = () => sendClicks([]);
+  $("suggested").onclick = () => sendClicks(ui.state.suggested_clicks);
+  $("showpreview").addEventListener("change", loadPreview);
+  $("run").onclick = run;
+  $("cancel").onclick = cancel;
+  document.addEventListener("keydown", (e) => {
+    if (e.target.tagName === "INPUT" && e.target.type !== "range") return;
+    if (e.key === "ArrowLeft") showFrame(ui.frame - 1);
+    if (e.key === "ArrowRight") showFrame(ui.frame + 1);
+    if ((e.ctrlKey || e.metaKey) && e.key === "z") $("undo").click();
+  });
+  start().catch((e) => say("uploadmsg", e.message));
+});

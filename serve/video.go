@@ -1,0 +1,309 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/video"
+)
+
+// videoLike reports whether a sniffed content type may be a video.
+// http.DetectContentType names MP4, WebM/Matroska, AVI, Ogg and MPEG
+// video; other containers (QuickTime .mov, MPEG-TS…) come out as
+// application/octet-stream and are left to ffprobe. What is plainly
+// something else (text, HTML, images, audio, archives, PDF) is refused
+// before it is written to disk or handed to ffmpeg.
+func videoLike(kind string) bool {
+	kind, _, _ = strings.Cut(kind, ";")
+	return strings.HasPrefix(kind, "video/") || kind == "application/ogg" || kind == "application/octet-stream"
+}
+
+// displayName keeps a client's file name for display only: printable
+// characters of its last path element, at most 80 runes.
+func displayName(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range name {
+		if n == 80 {
+			break
+		}
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+			n++
+		}
+	}
+	if b.Len() == 0 {
+		return "upload"
+	}
+	return b.String()
+}
+
+func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/") {
+		writeError(w, http.StatusUnsupportedMediaType, "send the video file itself as the request body, not a multipart form")
+		return
+	}
+	if r.ContentLength > s.opt.MaxUploadBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, "the upload is %d bytes; this server takes at most %d", r.ContentLength, s.opt.MaxUploadBytes)
+		return
+	}
+	if s.busy(se) {
+		writeError(w, http.StatusConflict, "a job is queued or running in this session: cancel it or wait before changing the video")
+		return
+	}
+	vid := newID(8)
+	dir := filepath.Join(se.dir, "video-"+vid)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		writeError(w, http.StatusInternalServerError, "storing the upload: %v", err)
+		return
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
+	}()
+	path := filepath.Join(dir, "upload")
+	code, err := s.receive(w, r, path)
+	if err != nil {
+		writeError(w, code, "%s", strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
+		return
+	}
+	frames, code, err := s.decode(r.Context(), path, filepath.Join(dir, "frames"))
+	if err != nil {
+		// The server's paths mean nothing to the client.
+		msg := strings.NewReplacer("video "+path+": ", "", path+": ", "", path, "the upload", dir, "the upload's folder").Replace(err.Error())
+		writeError(w, code, "%s", msg)
+		return
+	}
+	frames.owned = dir
+	v := &sessionVideo{id: vid, name: displayName(r.URL.Query().Get("name")), path: path, frames: frames}
+	if !s.setVideo(w, se, v) {
+		frames.close()
+		return
+	}
+	keep = true
+	s.logf("session %s…: video %s (%s)", se.id[:6], vid, v.name)
+	writeJSON(w, http.StatusOK, s.sessionState(se))
+}
+
+// receive writes the request body to path, refusing what is too large
+// or plainly not a video.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (int, error) {
+	body := http.MaxBytesReader(w, r.Body, s.opt.MaxUploadBytes)
+	head := make([]byte, 512) // what http.DetectContentType reads
+	n, err := io.ReadFull(body, head)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
+	case errors.Is(err, io.EOF):
+		return http.StatusBadRequest, errors.New("the upload is empty")
+	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
+		return http.StatusBadRequest, fmt.Errorf("reading the upload: %v", err)
+	}
+	head = head[:n]
+	if kind := http.DetectContentType(head); !videoLike(kind) {
+		return http.StatusUnsupportedMediaType, fmt.Errorf("not a video: the upload's content looks like %s", kind)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return http.StatusInternalServerError, err
+	}
+	_, err = io.Copy(f, io.MultiReader(bytes.NewReader(head), body))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
+	case err != nil:
+		return http.StatusBadRequest, fmt.Errorf("reading the upload: %v", err)
+	}
+	return 0, nil
+}
+
+// decode checks a video file with ffprobe and decodes it into a frame
+// store in dir.
+func (s *Server) decode(ctx context.Context, path, dir string) (*sharedVideo, int, error) {
+	probe, err := video.ProbeFile(ctx, path, s.opt.Tools)
+	if err != nil {
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("not a video ffmpeg can read: %v", err)
+	}
+	if probe.Frames > s.opt.MaxFrames {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video has %d frames; this server takes at most %d", probe.Frames, s.opt.MaxFrames)
+	}
+	rd, err := video.OpenFile(ctx, path, s.opt.Tools)
+	if err != nil {
+		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("not a video ffmpeg can read: %v", err)
+	}
+	defer rd.Close()
+	store, err := video.Import(ctx, rd, dir, video.StoreOptions{CacheBytes: 32 << 20})
+	if err != nil {
+		return nil, http.StatusUnprocessableEntity, fmt.Errorf("decoding the video: %v", err)
+	}
+	return &sharedVideo{store: store}, 0, nil
+}
+
+func (s *Server) busy(se *session) bool {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	return se.activeJob() != nil
+}
+
+// setVideo makes v the session's video and clears the clicks (they were
+// for the old one); refused while a job is active.
+func (s *Server) setVideo(w http.ResponseWriter, se *session, v *sessionVideo) bool {
+	se.mu.Lock()
+	if se.activeJob() != nil {
+		se.mu.Unlock()
+		writeError(w, http.StatusConflict, "a job is queued or running in this session: cancel it or wait before changing the video")
+		return false
+	}
+	old := se.video
+	se.video, se.clicks = v, nil
+	se.mu.Unlock()
+	if old != nil && !old.sample {
+		old.frames.close() // waits for readers of its frames
+	}
+	return true
+}
+
+func (s *Server) useSample(w http.ResponseWriter, r *http.Request, se *session) {
+	if s.opt.SampleDir == "" {
+		writeError(w, http.StatusNotFound, "this server has no built-in sample")
+		return
+	}
+	if s.busy(se) {
+		writeError(w, http.StatusConflict, "a job is queued or running in this session: cancel it or wait before changing the video")
+		return
+	}
+	frames, err := s.sampleFrames(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "the built-in sample: %v", err)
+		return
+	}
+	v := &sessionVideo{id: "sample", name: body4d.SampleClip, sample: true, frames: frames,
+		path: filepath.Join(s.opt.SampleDir, "clip", body4d.SampleClip)}
+	if !s.setVideo(w, se, v) {
+		return
+	}
+	writeJSON(w, http.StatusOK, s.sessionState(se))
+}
+
+// sampleFrames decodes the sample clip once for every session.
+func (s *Server) sampleFrames(ctx context.Context) (*sharedVideo, error) {
+	s.sampleMu.Lock()
+	defer s.sampleMu.Unlock()
+	if s.sample != nil {
+		return s.sample, nil
+	}
+	path := filepath.Join(s.opt.SampleDir, "clip", body4d.SampleClip)
+	// Not the request's context: a client that goes away must not leave
+	// a half-made store that the next one would find.
+	ctx = context.WithoutCancel(ctx)
+	v, _, err := s.decode(ctx, path, filepath.Join(s.root, "sample"))
+	if err != nil {
+		return nil, err
+	}
+	s.sample = v
+	return v, nil
+}
+
+func (s *Server) sampleClicks() ([]scene.Click, error) {
+	b, err := os.ReadFile(filepath.Join(s.opt.SampleDir, "clip", body4d.SampleClicks))
+	if err != nil {
+		return nil, err
+	}
+	var f struct {
+		Clicks []scene.Click `json:"clicks"`
+	}
+	err = json.Unmarshal(b, &f)
+	return f.Clicks, err
+}
+
+// currentVideo returns the session's video or answers 409.
+func (s *Server) currentVideo(w http.ResponseWriter, se *session) *sessionVideo {
+	se.mu.Lock()
+	v := se.video
+	se.mu.Unlock()
+	if v == nil {
+		writeError(w, http.StatusConflict, "no video: upload one (POST /api/video) or pick the sample (POST /api/sample) first")
+	}
+	return v
+}
+
+func frameIndex(w http.ResponseWriter, r *http.Request, v *sessionVideo) (int, bool) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	frames := v.frames.store.Info().Frames
+	if err != nil || n < 0 || n >= frames {
+		writeError(w, http.StatusNotFound, "frame %q does not exist: the video has frames 0 to %d", r.PathValue("n"), frames-1)
+		return 0, false
+	}
+	return n, true
+}
+
+func (s *Server) frame(w http.ResponseWriter, r *http.Request, se *session) {
+	v := s.currentVideo(w, se)
+	if v == nil {
+		return
+	}
+	if q := r.URL.Query().Get("v"); q != "" && q != v.id {
+		writeError(w, http.StatusNotFound, "video %q was replaced by %q", q, v.id)
+		return
+	}
+	n, ok := frameIndex(w, r, v)
+	if !ok {
+		return
+	}
+	etag := fmt.Sprintf(`"%s-%d"`, v.id, n)
+	w.Header().Set("ETag", etag)
+	w.Header().Set("Cache-Control", "private, no-cache")
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	img, err := v.frames.frame(n)
+	if err != nil {
+		writeError(w, http.StatusConflict, "frame %d: %v", n, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, toRGBA(img), &jpeg.Options{Quality: 88}); err != nil {
+		writeError(w, http.StatusInternalServerError, "frame %d: %v", n, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Write(buf.Bytes())
+}
+
+// toRGBA converts a frame to the type image/jpeg encodes fastest.
+func toRGBA(src *scene.RGB) *image.RGBA {
+	b := src.Rect
+	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	for y := 0; y < b.Dy(); y++ {
+		s := src.Pix[y*src.Stride : y*src.Stride+3*b.Dx()]
+		d := dst.Pix[y*dst.Stride : y*dst.Stride+4*b.Dx()]
+		for x := 0; x < b.Dx(); x++ {
+			d[4*x], d[4*x+1], d[4*x+2], d[4*x+3] = s[3*x], s[3*x+1], s[3*x+2], 255
+		}
+	}
+	return dst
+}
