@@ -93,3 +93,32 @@ func benchTrackFrame(b *testing.B, dir string) {
 	b.ReportMetric(float64((total-engTime).Nanoseconds())/float64(b.N), "host-ns/op")
 	b.ReportMetric(float64(total-engTime)/float64(total), "host_share")
 }
+
+// BenchmarkParityClip times the whole tracker, Segment, on the 6 frames
+// of the parity test with two people clicked on frame 0, on the shrunk
+// reference engines: the Go half of tools/golden/segment/bench.sh, which
+// times the reference sam3 tracker on the same networks and frames.
+func BenchmarkParityClip(b *testing.B) {
+	tr := openTiny(b, parityDir, Options{})
+	files := loadFrames(b, clipFrames, 6)
+	frames := &memFrames{info: files.info}
+	for i := range 6 {
+		img, err := files.Frame(i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		frames.imgs = append(frames.imgs, img)
+	}
+	prompts := scene.Prompts{Clicks: []scene.Click{{Frame: 0, X: 90, Y: 175, Person: 1}, {Frame: 0, X: 520, Y: 172, Person: 2}}}
+	ctx := context.Background()
+	for b.Loop() {
+		m, err := tr.Segment(ctx, frames, prompts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := m.Mask(5, 2); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/clip")
+}
