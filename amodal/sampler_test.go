@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
-	"github.com/body4d/body4d/models"
+	"github.com/body4d/body4d/engine/ort/orttest"
 )
 
 func TestKarrasScheduleEnds(t *testing.T) {
@@ -218,22 +216,8 @@ func TestGaussianNoiseSeeded(t *testing.T) {
 // library the test fails unless BODY4D_SKIP_ORT=1.
 func tinyUNet(t testing.TB) engine.Engine {
 	t.Helper()
-	if os.Getenv("BODY4D_SKIP_ORT") == "1" {
-		t.Skip("BODY4D_SKIP_ORT=1: skipping tests that need the ONNX Runtime library")
-	}
-	lib, err := ort.FindLibrary()
-	if err != nil {
-		t.Fatalf("the ONNX Runtime library is needed: run scripts/setup.sh (or set BODY4D_SKIP_ORT=1): %v", err)
-	}
-	rt, err := ort.Open(ort.Options{Library: lib})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	dir, err := models.Open(filepath.Join("..", "testdata", "models", "tiny"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt := orttest.Runtime(t, ort.Options{})
+	dir := orttest.Tiny(t)
 	p, err := dir.EnginePath("amodal", "unet")
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
-	"github.com/body4d/body4d/models"
+	"github.com/body4d/body4d/engine/ort/orttest"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -87,22 +87,8 @@ func rect(x0, y0, x1, y1 int) *image.Rectangle { r := image.Rect(x0, y0, x1, y1)
 // tinyEngines loads the committed tiny amodal engines.
 func tinyEngines(t testing.TB) Engines {
 	t.Helper()
-	if os.Getenv("BODY4D_SKIP_ORT") == "1" {
-		t.Skip("BODY4D_SKIP_ORT=1: skipping tests that need the ONNX Runtime library")
-	}
-	lib, err := ort.FindLibrary()
-	if err != nil {
-		t.Fatalf("the ONNX Runtime library is needed: run scripts/setup.sh (or set BODY4D_SKIP_ORT=1): %v", err)
-	}
-	rt, err := ort.Open(ort.Options{Library: lib, IntraOpThreads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
-	dir, err := models.Open(filepath.Join("..", "testdata", "models", "tiny"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt := orttest.Runtime(t, ort.Options{IntraOpThreads: 1})
+	dir := orttest.Tiny(t)
 	c, err := Open(dir, rt.Load, Options{})
 	if err != nil {
 		t.Fatal(err)

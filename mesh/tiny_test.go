@@ -3,7 +3,6 @@ package mesh
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
+	"github.com/body4d/body4d/engine/ort/orttest"
 	"github.com/body4d/body4d/mesh/mhr"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
@@ -22,17 +22,7 @@ var tinyDir = filepath.Join("..", "testdata", "models", "tiny")
 // Runtime (installed into .deps by scripts/setup.sh).
 func openTiny(t testing.TB, opts Options) *Recoverer {
 	t.Helper()
-	if os.Getenv("BODY4D_SKIP_ORT") == "1" {
-		t.Skip("BODY4D_SKIP_ORT=1: skipping tests that need the ONNX Runtime library")
-	}
-	lib, err := ort.FindLibrary()
-	if err != nil {
-		t.Fatalf("the ONNX Runtime library is needed: run scripts/setup.sh (or set BODY4D_SKIP_ORT=1): %v", err)
-	}
-	rt, err := ort.Open(ort.Options{Library: lib, IntraOpThreads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rt := orttest.Runtime(t, ort.Options{IntraOpThreads: 1})
 	dir, err := models.Open(tinyDir)
 	if err != nil {
 		t.Fatal(err)
@@ -43,9 +33,6 @@ func openTiny(t testing.TB, opts Options) *Recoverer {
 	}
 	t.Cleanup(func() {
 		if err := r.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := rt.Close(); err != nil {
 			t.Error(err)
 		}
 	})

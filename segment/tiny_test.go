@@ -12,6 +12,7 @@ import (
 
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
+	"github.com/body4d/body4d/engine/ort/orttest"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 )
@@ -21,18 +22,7 @@ import (
 // fails unless BODY4D_SKIP_ORT=1.
 func openTiny(t testing.TB, dir string, opts Options) *Tracker {
 	t.Helper()
-	if os.Getenv("BODY4D_SKIP_ORT") == "1" {
-		t.Skip("BODY4D_SKIP_ORT=1: skipping tests that need the ONNX Runtime library")
-	}
-	lib, err := ort.FindLibrary()
-	if err != nil {
-		t.Fatalf("the ONNX Runtime library is needed: run scripts/setup.sh (or set BODY4D_SKIP_ORT=1): %v", err)
-	}
-	rt, err := ort.Open(ort.Options{Library: lib})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close() })
+	rt := orttest.Runtime(t, ort.Options{})
 	d, err := models.Open(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -67,11 +67,7 @@ func run(ctx context.Context, clip, maskDir, modelDir, out string) error {
 	if err != nil {
 		return err
 	}
-	lib, err := ort.FindLibrary()
-	if err != nil {
-		return err
-	}
-	rt, err := ort.Open(ort.Options{Library: lib})
+	rt, err := ort.Open(ort.Options{}) // the library ort.FindLibrary finds
 	if err != nil {
 		return err
 	}

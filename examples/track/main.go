@@ -77,11 +77,7 @@ func run(ctx context.Context, clip string, clicks []scene.Click, modelDir, out s
 	if err != nil {
 		return err
 	}
-	lib, err := ort.FindLibrary()
-	if err != nil {
-		return err
-	}
-	rt, err := ort.Open(ort.Options{Library: lib})
+	rt, err := ort.Open(ort.Options{}) // the library ort.FindLibrary finds
 	if err != nil {
 		return err
 	}

@@ -13,17 +13,21 @@ import (
 	"github.com/body4d/body4d/models"
 )
 
-// Runtime opens the ONNX Runtime for the test and closes it at cleanup.
-func Runtime(tb testing.TB) *ort.Runtime {
+// Runtime opens the ONNX Runtime with opts for the test and closes it
+// at cleanup; an empty opts.Library means ort.FindLibrary's.
+func Runtime(tb testing.TB, opts ort.Options) *ort.Runtime {
 	tb.Helper()
 	if os.Getenv("BODY4D_SKIP_ORT") == "1" {
 		tb.Skip("BODY4D_SKIP_ORT=1: skipping tests that need the ONNX Runtime library")
 	}
-	lib, err := ort.FindLibrary()
-	if err != nil {
-		tb.Fatalf("the ONNX Runtime library is needed: run scripts/setup.sh (or set BODY4D_SKIP_ORT=1): %v", err)
+	if opts.Library == "" {
+		lib, err := ort.FindLibrary()
+		if err != nil {
+			tb.Fatalf("the ONNX Runtime library is needed: run scripts/setup.sh (or set BODY4D_SKIP_ORT=1): %v", err)
+		}
+		opts.Library = lib
 	}
-	rt, err := ort.Open(ort.Options{Library: lib})
+	rt, err := ort.Open(opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
