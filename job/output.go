@@ -33,43 +33,31 @@ type frameParams struct {
 	Mesh    string       `json:"mesh,omitempty"` // PLY file name in the same folder
 }
 
-// writePeople writes each person's outputs under dir/<id>/, filed by
-// person id (never by position in a list, so gaps in ids cannot mix
-// people up): params.json with every frame's smoothed parameters and,
-// when a body model is given, one PLY mesh per present frame and
-// keypoints.json with the 70 keypoints of each present frame in 3D
-// (camera frame, metres) and 2D (pixels, through that frame's camera).
+// writePeople writes each person's parameters under dir/<id>/, filed
+// by person id (never by position in a list, so gaps in ids cannot mix
+// people up): params.json and params.npz with every frame's smoothed
+// parameters. The meshes and keypoints named there are written by
+// writeVideo, which poses each body once for both.
 func writePeople(ctx context.Context, dir string, res *body4d.Result, body *mesh.Body) ([]PersonOutput, error) {
 	var out []PersonOutput
 	for _, tr := range res.Tracks {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		pdir := filepath.Join(dir, strconv.Itoa(int(tr.ID)))
 		if err := os.MkdirAll(pdir, 0o755); err != nil {
 			return out, err
 		}
 		po := PersonOutput{ID: tr.ID, Dir: pdir}
 		rows := make([]frameParams, len(tr.Params))
-		var kps []frameKeypoints
 		for i, p := range tr.Params {
-			if err := ctx.Err(); err != nil {
-				return out, err
-			}
 			f := tr.Start + i
 			rows[i] = frameParams{Frame: f, Present: tr.Present[i], Visible: tr.Visible[i],
 				Model: p.Model, Shape: p.Shape, CamT: p.CamT, Focal: p.Focal}
-			if body == nil || !tr.Present[i] {
-				continue
+			if body != nil && tr.Present[i] {
+				rows[i].Mesh = meshName(f)
+				po.Frames++
 			}
-			m, kp, err := body.Pose(p)
-			if err != nil {
-				return out, fmt.Errorf("person %d, frame %d: %w", tr.ID, f, err)
-			}
-			kps = append(kps, keypoints(f, kp, res.Cameras[f]))
-			name := fmt.Sprintf("mesh_%06d.ply", f)
-			if err := writePLY(filepath.Join(pdir, name), m); err != nil {
-				return out, err
-			}
-			rows[i].Mesh = name
-			po.Frames++
 		}
 		if err := writeJSON(filepath.Join(pdir, "params.json"), rows); err != nil {
 			return out, err
@@ -77,15 +65,12 @@ func writePeople(ctx context.Context, dir string, res *body4d.Result, body *mesh
 		if err := writeParamsNPZ(filepath.Join(pdir, "params.npz"), tr); err != nil {
 			return out, err
 		}
-		if body != nil {
-			if err := writeJSON(filepath.Join(pdir, "keypoints.json"), kps); err != nil {
-				return out, err
-			}
-		}
 		out = append(out, po)
 	}
 	return out, nil
 }
+
+func meshName(frame int) string { return fmt.Sprintf("mesh_%06d.ply", frame) }
 
 // writeParamsNPZ writes a track as NumPy arrays, one row per frame:
 // frame, present, visible, model [T,204], shape [T,45], expr [T,72],
@@ -173,15 +158,24 @@ func writePLY(path string, m *scene.Mesh) error {
 
 // writeVideo encodes the result video: each frame with the people's
 // meshes drawn over it when there is a body model, else their masks
-// painted in their colours, and the clicks marked.
+// painted in their colours, and the clicks marked. With a body model it
+// also writes each present person's mesh (PLY) into their folder of
+// people, and at the end their keypoints.json: the 70 keypoints of each
+// present frame in 3D (camera frame, metres) and 2D (pixels, through that
+// frame's camera).
 func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Result, body *mesh.Body,
-	spec Spec, path string, progress func(body4d.Event)) error {
+	people []PersonOutput, spec Spec, path string, progress func(body4d.Event)) error {
 	info := frames.Info()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
+	dirs := map[scene.PersonID]string{}
+	for _, p := range people {
+		dirs[p.ID] = p.Dir
+	}
 	var rend *render.Renderer
-	if body != nil && len(res.Tracks) > 0 && len(res.Cameras) == info.Frames {
+	kps := map[scene.PersonID][]frameKeypoints{}
+	if body != nil {
 		var err error
 		if rend, err = render.New(render.Options{Opacity: 0.85}); err != nil {
 			return err
@@ -216,10 +210,14 @@ func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Resul
 				if k < 0 || k >= len(tr.Params) || !tr.Present[k] {
 					continue
 				}
-				m, err := body.Mesh(tr.Params[k])
+				m, kp, err := body.Pose(tr.Params[k])
 				if err != nil {
 					return fail(fmt.Errorf("person %d, frame %d: %w", tr.ID, i, err))
 				}
+				if err := writePLY(filepath.Join(dirs[tr.ID], meshName(i)), m); err != nil {
+					return fail(err)
+				}
+				kps[tr.ID] = append(kps[tr.ID], keypoints(i, kp, res.Cameras[i]))
 				items = append(items, render.Item{Person: tr.ID, Mesh: m})
 			}
 			if err := rend.Render(&img, items, res.Cameras[i]); err != nil {
@@ -235,6 +233,17 @@ func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Resul
 			return fail(fmt.Errorf("encoding frame %d: %w", i, err))
 		}
 		progress(body4d.Event{Stage: "render", Done: i + 1, Total: info.Frames})
+	}
+	if rend != nil {
+		for _, p := range people {
+			rows := kps[p.ID]
+			if rows == nil {
+				rows = []frameKeypoints{} // "[]", not "null", for a person never present
+			}
+			if err := writeJSON(filepath.Join(p.Dir, "keypoints.json"), rows); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	return enc.Close()
 }

@@ -165,7 +165,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 	out := filepath.Join(spec.Out, "result.mp4")
 	if err := timed("render", func() error {
-		return writeVideo(ctx, frames, res, st.body, spec, out, progress)
+		return writeVideo(ctx, frames, res, st.body, sum.People, spec, out, progress)
 	}); err != nil {
 		return sum, err
 	}
