@@ -215,12 +215,7 @@ func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, di
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	r, err := video.Open(ctx, videoPath, video.Options{FPS: rate})
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	return video.Import(ctx, r, dir, video.StoreOptions{
+	return video.ImportFile(ctx, videoPath, video.Options{FPS: rate}, dir, video.StoreOptions{
 		Progress: func(done, total int) { progress(body4d.Event{Stage: "decode", Done: done, Total: total}) },
 	})
 }

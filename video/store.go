@@ -67,6 +67,17 @@ type Store struct {
 // whose import did not finish; such a store must be imported again.
 var ErrIncompleteStore = errors.New("frame store is incomplete (import did not finish)")
 
+// ImportFile opens the video file or image folder at path (with Open)
+// and imports it into a new store in dir.
+func ImportFile(ctx context.Context, path string, opt Options, dir string, sopt StoreOptions) (*Store, error) {
+	r, err := Open(ctx, path, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return Import(ctx, r, dir, sopt)
+}
+
 // Import decodes every frame of r into a new store in dir (created if
 // needed; a previous store there is replaced). The store is marked complete
 // only after the last frame is on disk, so a crash or cancellation leaves

@@ -172,3 +172,19 @@ func TestStoreFromVideo(t *testing.T) {
 		t.Errorf("disabled cache holds %d bytes (peak %d)", b, peak)
 	}
 }
+
+func TestImportFile(t *testing.T) {
+	requireFFmpeg(t)
+	s, err := ImportFile(context.Background(), sampleClip, Options{}, t.TempDir(), StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if info := s.Info(); info.Frames != 90 || info.Width != 640 {
+		t.Errorf("info %+v, want 90 frames of 640x360", info)
+	}
+	if _, err := ImportFile(context.Background(), "missing.mp4", Options{}, t.TempDir(), StoreOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "missing.mp4") {
+		t.Errorf("missing file: err %v", err)
+	}
+}

@@ -43,16 +43,11 @@ func main() {
 
 func run(ctx context.Context, clip, maskDir, modelDir, out string) error {
 	// Decode into an on-disk frame store, so memory stays bounded.
-	r, err := video.Open(ctx, clip, video.Options{})
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	store := filepath.Join(out, "frames")
 	if err := os.RemoveAll(store); err != nil {
 		return err
 	}
-	frames, err := video.Import(ctx, r, store, video.StoreOptions{})
+	frames, err := video.ImportFile(ctx, clip, video.Options{}, store, video.StoreOptions{})
 	if err != nil {
 		return err
 	}

@@ -55,13 +55,8 @@ func run(ctx context.Context, clip, click, modelDir, out string) error {
 	prompts := body4d.Prompts{Clicks: []body4d.Click{{Frame: 0, X: x, Y: y, Person: 1}}}
 
 	// Frames go to an on-disk store once; every stage reads from it.
-	r, err := video.Open(ctx, clip, video.Options{})
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	os.RemoveAll(filepath.Join(out, "frames"))
-	frames, err := video.Import(ctx, r, filepath.Join(out, "frames"), video.StoreOptions{})
+	frames, err := video.ImportFile(ctx, clip, video.Options{}, filepath.Join(out, "frames"), video.StoreOptions{})
 	if err != nil {
 		return err
 	}

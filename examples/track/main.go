@@ -61,13 +61,8 @@ func main() {
 }
 
 func run(ctx context.Context, clip string, clicks []scene.Click, modelDir, out string) error {
-	r, err := video.Open(ctx, clip, video.Options{})
-	if err != nil {
-		return err
-	}
-	defer r.Close()
 	os.RemoveAll(filepath.Join(out, "frames"))
-	frames, err := video.Import(ctx, r, filepath.Join(out, "frames"), video.StoreOptions{})
+	frames, err := video.ImportFile(ctx, clip, video.Options{}, filepath.Join(out, "frames"), video.StoreOptions{})
 	if err != nil {
 		return err
 	}
