@@ -3,12 +3,10 @@ package amodal
 import (
 	"image"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
-
+	"github.com/body4d/body4d/internal/npytest"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -17,17 +15,7 @@ import (
 const occN, occH, occW = 24, 40, 60
 
 func readUint8Npy(t *testing.T, name string) []uint8 {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", "amodal", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var v []uint8
-	if err := npyio.Read(f, &v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return v
+	return npytest.Read[uint8](t, filepath.Join("..", "testdata", "amodal", name))
 }
 
 func TestOcclusionMatchesReference(t *testing.T) {

@@ -3,11 +3,10 @@ package amodal
 import (
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
+	"github.com/body4d/body4d/internal/npytest"
 )
 
 // Goldens from tools/golden/amodal/make_golden.py (diffusers
@@ -15,17 +14,7 @@ import (
 const goldenF, goldenH, goldenW = 3, 8, 16
 
 func readNpy[T float32 | float64](t testing.TB, name string) []T {
-	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", "amodal", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var v []T
-	if err := npyio.Read(f, &v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return v
+	return npytest.Read[T](t, filepath.Join("..", "testdata", "amodal", name))
 }
 
 func relErr(got, want float64) float64 {

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
+	"github.com/body4d/body4d/internal/npytest"
 )
 
 const goldenDir = "../testdata/fov"
@@ -41,17 +41,7 @@ func loadGolden(t testing.TB) []goldenCase {
 }
 
 func readNpy[T any](t testing.TB, name string) []T {
-	t.Helper()
-	f, err := os.Open(filepath.Join(goldenDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var v []T
-	if err := npyio.Read(f, &v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return v
+	return npytest.Read[T](t, filepath.Join(goldenDir, name))
 }
 
 func (c goldenCase) load(t testing.TB) (points []float32, mask []bool) {

@@ -10,8 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
-
+	"github.com/body4d/body4d/internal/npytest"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -39,17 +38,7 @@ func loadGolden(t *testing.T) map[string]goldenScene {
 }
 
 func readNpy[T any](t *testing.T, name string) []T {
-	t.Helper()
-	f, err := os.Open(filepath.Join(goldenDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var v []T
-	if err := npyio.Read(f, &v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return v
+	return npytest.Read[T](t, filepath.Join(goldenDir, name))
 }
 
 // renderRGBA renders people on a black and on a white frame and recovers

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"codeberg.org/sbinet/npyio"
+	"github.com/body4d/body4d/internal/npytest"
 )
 
 // Goldens come from tools/golden/smooth/make_golden.py.
@@ -26,17 +26,7 @@ func readJSON(t *testing.T, name string, v any) {
 }
 
 func readNpy32(t *testing.T, name string) []float32 {
-	t.Helper()
-	f, err := os.Open(filepath.Join(goldenDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var v []float32
-	if err := npyio.Read(f, &v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return v
+	return npytest.Read[float32](t, filepath.Join(goldenDir, name))
 }
 
 func clone(y [][]float64) [][]float64 {
