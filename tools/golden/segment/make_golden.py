@@ -36,6 +36,7 @@ import hashlib
 import io
 import json
 import os
+import sys
 import zipfile
 
 import numpy as np
@@ -45,21 +46,10 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."
 OUT = os.path.join(ROOT, "testdata", "segment")
 
 
-def cpu_patch():
-    def cpu(kw):
-        d = kw.get("device")
-        if d is not None and "cuda" in str(d):
-            kw["device"] = "cpu"
-        return kw
+sys.path.insert(0, os.path.join(ROOT, "tools", "export", "segment"))
+import export as ex  # noqa: E402
 
-    for name in ["zeros", "ones", "full", "empty", "arange", "tensor", "randn", "rand", "linspace"]:
-        f = getattr(torch, name)
-        setattr(torch, name, (lambda f: lambda *a, **kw: f(*a, **cpu(kw)))(f))
-    torch.Tensor.cuda = lambda self, *a, **kw: self
-    torch.Tensor.pin_memory = lambda self, *a, **kw: self
-
-
-cpu_patch()
+ex.cpu_patch()
 from sam3.model_builder import build_tracker  # noqa: E402
 from sam3.model.utils.sam2_utils import _load_img_as_tensor  # noqa: E402
 
