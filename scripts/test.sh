@@ -37,3 +37,5 @@ BODY4D_BROWSER=1 go test -count=1 -run '^TestBrowser$' -v ./cmd/body4d
 echo "== fuzz (short)"
 go test -run='^$' -fuzz='^FuzzParseManifest$' -fuzztime=15s ./models
 go test -run='^$' -fuzz='^FuzzParseClick$' -fuzztime=10s ./cmd/body4d
+go test -run='^$' -fuzz='^FuzzParseClicksJSON$' -fuzztime=10s ./cmd/body4d
+go test -run='^$' -fuzz='^FuzzParseRate$' -fuzztime=5s ./video

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -42,10 +43,14 @@ type probeJSON struct {
 		Tags struct {
 			Rotate string `json:"rotate"`
 		} `json:"tags"`
-		SideData []struct {
-			Rotation *float64 `json:"rotation"`
-		} `json:"side_data_list"`
+		SideData []sideData `json:"side_data_list"`
 	} `json:"streams"`
+}
+
+// sideData is an entry of a stream's side data; only the display matrix's
+// rotation is read.
+type sideData struct {
+	Rotation *float64 `json:"rotation"`
 }
 
 // ProbeFile reads the facts of path's first video stream with ffprobe.
@@ -163,25 +168,29 @@ func gcd(a, b int) int {
 	return a
 }
 
-// rotation returns the clockwise display rotation in degrees, normalised to
-// 0, 90, 180 or 270. ffprobe reports the display matrix's angle, which is
-// counter-clockwise, in side data; old files carry a "rotate" tag
-// (clockwise).
-func rotation(tag string, side []struct {
-	Rotation *float64 `json:"rotation"`
-}) int {
-	deg := 0
+// rotation returns the clockwise display rotation in degrees, rounded to
+// the nearest multiple of 90 and normalised to 0, 90, 180 or 270 (frames
+// are only ever turned by quarter turns). ffprobe reports the display
+// matrix's angle, which is counter-clockwise and may carry rounding
+// (-89.99), in side data; old files carry a "rotate" tag (clockwise).
+func rotation(tag string, side []sideData) int {
+	deg := 0.0
 	for _, sd := range side {
 		if sd.Rotation != nil {
-			deg = -int(*sd.Rotation)
+			deg = -*sd.Rotation
 		}
 	}
 	if deg == 0 && tag != "" {
-		deg, _ = strconv.Atoi(tag)
+		if v, err := strconv.ParseFloat(tag, 64); err == nil {
+			deg = v
+		}
 	}
-	deg %= 360
-	if deg < 0 {
-		deg += 360
+	if math.IsNaN(deg) || math.IsInf(deg, 0) {
+		return 0
 	}
-	return deg
+	q := int(math.Mod(math.Round(deg/90), 4))
+	if q < 0 {
+		q += 4
+	}
+	return q * 90
 }

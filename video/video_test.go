@@ -297,6 +297,52 @@ func TestParseRate(t *testing.T) {
 	}
 }
 
+// FuzzParseRate: no rate string panics, and an accepted rate is positive
+// and reduced.
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"30000/1001", "60/2", "25", "0/0", "/", "-1/-1", "9223372036854775807/1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseRate(s)
+		if err != nil {
+			return
+		}
+		if r.Num <= 0 || r.Den <= 0 || gcd(r.Num, r.Den) != 1 {
+			t.Fatalf("parseRate(%q) accepted %v", s, r)
+		}
+	})
+}
+
+func TestRotationAngle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tag  string
+		side float64 // counter-clockwise display-matrix angle; 0: none
+		want int
+	}{
+		{"none", "", 0, 0},
+		{"tag 90", "90", 0, 90},
+		{"tag -90", "-90", 0, 270},
+		{"tag 450", "450", 0, 90},
+		{"tag junk", "x", 0, 0},
+		{"matrix -90 is 90 clockwise", "", -90, 90},
+		{"matrix 90", "", 90, 270},
+		{"matrix with rounding", "", -89.99, 90},
+		{"matrix 180", "", 180, 180},
+		{"matrix wins over tag", "180", -90, 90},
+		{"odd angle rounds to a quarter turn", "", -30, 0},
+	} {
+		var sd []sideData
+		if tc.side != 0 {
+			sd = []sideData{{Rotation: &tc.side}}
+		}
+		if got := rotation(tc.tag, sd); got != tc.want {
+			t.Errorf("%s: rotation(%q, %v) = %d, want %d", tc.name, tc.tag, tc.side, got, tc.want)
+		}
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

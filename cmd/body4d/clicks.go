@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -113,10 +114,18 @@ func parseClicksJSON(data []byte, name string) ([]scene.Click, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("clicks file %s: %v", name, err)
 	}
+	// Decode stops after the first value; anything after it is a broken
+	// file, not something to ignore.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("clicks file %s: unexpected data after the clicks array", name)
+	}
 	out := make([]scene.Click, len(raw))
 	for i, r := range raw {
 		if r.Person < 1 {
 			return nil, fmt.Errorf("clicks file %s: entry %d: person %d must be ≥ 1", name, i, r.Person)
+		}
+		if r.Frame < 0 {
+			return nil, fmt.Errorf("clicks file %s: entry %d: frame %d must be ≥ 0", name, i, r.Frame)
 		}
 		out[i] = scene.Click{Frame: r.Frame, X: r.X, Y: r.Y, Person: scene.PersonID(r.Person), Negative: r.Negative}
 	}

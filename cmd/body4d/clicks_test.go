@@ -56,6 +56,9 @@ func TestParseClicksJSON(t *testing.T) {
 		`{"frame":0}`:                                         "no \"clicks\" array",
 		`{"clicks":{"frame":0}}`:                              "cannot unmarshal",
 		`[`:                                                   "unexpected EOF",
+		`[{"frame":-1,"x":1,"y":2,"person":1}]`:               "frame -1",
+		`[] [{"frame":0,"x":1,"y":2,"person":1}]`:             "after the clicks array",
+		`{"clicks":[]} x`:                                     "invalid character",
 	} {
 		if _, err := parseClicksJSON([]byte(in), "f"); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseClicksJSON(%s) err = %v, want %q", in, err, want)
@@ -76,6 +79,29 @@ func FuzzParseClick(f *testing.F) {
 		}
 		if c.Person < 1 || c.Frame < 0 || c.X != c.X || c.Y != c.Y {
 			t.Fatalf("parseClick(%q) accepted %+v", s, c)
+		}
+	})
+}
+
+// FuzzParseClicksJSON: no clicks file panics, and every accepted click has
+// a person ≥ 1 and a frame ≥ 0.
+func FuzzParseClicksJSON(f *testing.F) {
+	for _, s := range []string{
+		`[{"frame":2,"x":1,"y":2,"person":3,"negative":true}]`,
+		`{"video":"a.mp4","clicks":[{"frame":1,"x":5,"y":6,"person":2}]}`,
+		`[]`, `{}`, `[{"frame":-1}]`, `[] 1`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		clicks, err := parseClicksJSON(data, "f")
+		if err != nil {
+			return
+		}
+		for _, c := range clicks {
+			if c.Person < 1 || c.Frame < 0 {
+				t.Fatalf("parseClicksJSON(%q) accepted %+v", data, c)
+			}
 		}
 	})
 }
