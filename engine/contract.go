@@ -23,6 +23,10 @@ const AnyDim = -2
 type Contract struct {
 	Stage, Engine   string
 	Inputs, Outputs []TensorInfo
+	// Optional marks an engine that only some modes of the stage use
+	// (mesh's full mode): a model directory may leave it out, and is
+	// checked against the contract when it has it.
+	Optional bool
 }
 
 // A Mismatch is one way an engine or a tensor differs from its contract.

@@ -59,7 +59,11 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 	}
 	amoKey := key("amodal", models, segKey, spec.Stages.NoAmodal)
 	camKey := key(spec.Stages.NoCamera, spec.Stages.FOVX, spec.Stages.CameraPerFrame)
-	meshKey := key("mesh", models, amoKey, camKey)
+	meshMode, err := mesh.ParseMode(spec.Stages.Mesh)
+	if err != nil {
+		return s, err
+	}
+	meshKey := key("mesh", models, amoKey, camKey, meshMode)
 	if spec.Masks != "" {
 		m, err := masks.OpenFolder(spec.Masks, info)
 		if err != nil {
@@ -112,7 +116,7 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 	if _, err := dir.EnginePath("mesh", "backbone"); err != nil {
 		s.notes = append(s.notes, "no mesh engines in the model directory: no body meshes")
 	} else {
-		opts := mesh.Options{Dir: filepath.Join(workDir, "mesh-"+meshKey)}
+		opts := mesh.Options{Dir: filepath.Join(workDir, "mesh-"+meshKey), Mode: meshMode}
 		if spec.Device == "" || spec.Device == "cpu" {
 			// On the CPU a batch beyond a few crops buys no speed (the
 			// runtime already uses every core per crop) and costs memory.

@@ -40,6 +40,11 @@ type Stages struct {
 	FOVX           float64 // known horizontal field of view in degrees (skips estimation)
 	CameraPerFrame bool    // estimate intrinsics on every frame, not once per video
 	Smooth         string  // "kalman" (default), "oneeuro", "reference" or "off"
+	// Mesh is "body" (default: one pass, hands from the body decoder) or
+	// "full": the reference's hand refinement (hand crops, the hand
+	// decoder, wrist and elbow re-prompts); about 3 backbone and 4
+	// decoder passes per person instead of 1 and 1.
+	Mesh string
 	// Quick trades fidelity for speed where a stage allows it: occlusion
 	// recovery with 4 denoising steps at 128×256 instead of 25 at
 	// 512×1024. For a first look, and for tests on the tiny models.

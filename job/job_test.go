@@ -53,6 +53,8 @@ func TestBadSpec(t *testing.T) {
 		{"bad device", Spec{Video: "x.mp4", Out: t.TempDir(), Device: "tpu"}, `"tpu"`},
 		{"bad smoothing", Spec{Video: sampleClip(t), Out: t.TempDir(), Stages: Stages{Smooth: "median"},
 			Prompts: scene.Prompts{Clicks: []scene.Click{{X: 10, Y: 10, Person: 1}}}}, `"median"`},
+		{"bad mesh mode", Spec{Video: sampleClip(t), Out: t.TempDir(), Stages: Stages{Mesh: "hands"},
+			Prompts: scene.Prompts{Clicks: []scene.Click{{X: 10, Y: 10, Person: 1}}}}, `"hands"`},
 		{"click outside", Spec{Video: sampleClip(t), Out: t.TempDir(),
 			Prompts: scene.Prompts{Clicks: []scene.Click{{X: 900, Y: 10, Person: 1}}}}, "outside the 640x360 frame"},
 	} {

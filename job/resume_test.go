@@ -175,3 +175,32 @@ func TestResume(t *testing.T) {
 		}
 	}
 }
+
+// TestMeshModes runs the job in body and in full mesh mode: full mode
+// (hand refinement) must run through the whole job and change the
+// parameters it writes, and each mode keeps its own stage cache.
+func TestMeshModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole job twice")
+	}
+	spec := Spec{Video: shortClip(t, 3), FPS: scene.Rational{Num: 30, Den: 1}, Masks: shortMasks(t, 3),
+		Stages: Stages{NoAmodal: true}, Out: t.TempDir()}
+	params := func(mode string) string {
+		spec.Stages.Mesh = mode
+		if _, err := Run(context.Background(), spec, nil); err != nil {
+			t.Fatalf("mesh mode %q: %v", mode, err)
+		}
+		b, err := os.ReadFile(filepath.Join(spec.Out, "people", "1", "params.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	body, full := params("body"), params("full")
+	if body == full {
+		t.Error("full mode wrote the same parameters as body mode")
+	}
+	if again := params("body"); again != body {
+		t.Error("body mode after full mode gave other parameters")
+	}
+}

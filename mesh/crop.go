@@ -56,13 +56,16 @@ func BoxFromMask(m *scene.Mask) ([4]float64, error) {
 // The reference builds M with cv2.getAffineTransform from float32 points;
 // that rounds M's entries to about 1e-7 relative, which is below every
 // tolerance that matters here, so M is computed in closed form.
-func NewCrop(box [4]float64) (Crop, error) {
+func NewCrop(box [4]float64) (Crop, error) { return newCrop(box, BoxPadding) }
+
+// newCrop is NewCrop with the box padding of GetBBoxCenterScale.
+func newCrop(box [4]float64, padding float64) (Crop, error) {
 	w, h := box[2]-box[0], box[3]-box[1]
 	if !(w > 0 && h > 0) || math.IsInf(w+h, 0) {
 		return Crop{}, fmt.Errorf("box %v is empty", box)
 	}
 	cx, cy := (box[0]+box[2])/2, (box[1]+box[3])/2
-	w, h = w*BoxPadding, h*BoxPadding
+	w, h = w*padding, h*padding
 	// fix_aspect_ratio(·, 0.75): w > 0.75h ? (w, w/0.75) : (0.75h, h);
 	// then to 1 the side is the larger of the two.
 	if w > h*aspect {

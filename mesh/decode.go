@@ -157,50 +157,14 @@ type Decoded struct {
 // mean + PCA; global translation 0; expression 0.
 func (h *Head) Decode(pose []float32) (Decoded, error) {
 	var d Decoded
-	if len(pose) != NumPose {
-		return d, fmt.Errorf("pose has %d values, want %d", len(pose), NumPose)
+	p, err := h.decodeParams(pose)
+	if err != nil {
+		return d, err
 	}
-	for i, v := range pose {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return d, fmt.Errorf("pose value %d is %v", i, v)
-		}
-	}
-	p := make([]float64, NumPose)
-	for i, v := range pose {
-		p[i] = float64(v)
-	}
-	d.GlobalRot = matrixToEulerZYX(rot6DToMatrix(p[offRot : offRot+6]))
-	body := bodyContToParams(p[offBody : offBody+numBodyCont])
-	for i := bodyHandFirst; i <= bodyHandLast; i++ {
-		body[i] = 0
-	}
-	var full [numModel - numScales]float64 // 3 translation (0), 3 rotation, 130 body
-	copy(full[3:6], d.GlobalRot[:])
-	copy(full[6:], body[:130])
-	for side, idx := range [2][27]int{h.HandLeft, h.HandRight} {
-		var cont [numHandCont]float64
-		src := p[offHand+side*numHandCont : offHand+(side+1)*numHandCont]
-		for j := range numHandCont {
-			s := float64(h.HandMean[j])
-			for a := range numHandCont {
-				s += src[a] * float64(h.HandComps[a][j])
-			}
-			cont[j] = s
-		}
-		hp := handContToParams(cont[:])
-		for k, i := range idx {
-			full[i] = hp[k]
-		}
-	}
-	for i, v := range full {
+	d.GlobalRot = p.GlobalRot
+	m := h.modelParams(&p, [3]float64{})
+	for i, v := range m {
 		d.Model[i] = float32(v)
-	}
-	for j := range numScales {
-		s := float64(h.ScaleMean[j])
-		for a := range numScale {
-			s += p[offScale+a] * float64(h.ScaleComps[a][j])
-		}
-		d.Model[numModel-numScales+j] = float32(s)
 	}
 	for i := range d.Shape {
 		d.Shape[i] = pose[offShape+i]
@@ -214,8 +178,14 @@ func (h *Head) Decode(pose []float32) (Decoded, error) {
 // ty' = ty + 2(cy_b−cy_K)/bs. The translation lives in the full-image
 // camera (OpenCV axes, metres).
 func CameraT(raw [3]float32, c Crop, K scene.Intrinsics) [3]float64 {
+	return cameraT(raw, c, K, 1)
+}
+
+// cameraT is CameraT with the head's default_scale_factor (1 for the
+// body, 10 for the hand camera head): bs = S·s·factor + 1e-8.
+func cameraT(raw [3]float32, c Crop, K scene.Intrinsics, factor float64) [3]float64 {
 	s, tx, ty := -float64(raw[0]), float64(raw[1]), -float64(raw[2])
-	bs := c.Side*s + 1e-8
+	bs := c.Side*s*factor + 1e-8
 	return [3]float64{tx + 2*(c.Center[0]-K.Cx)/bs, ty + 2*(c.Center[1]-K.Cy)/bs, 2 * K.Fx / bs}
 }
 

@@ -51,10 +51,46 @@
 // JSON file (written to a temporary name and renamed), and a later run
 // reads a frame's file instead of recomputing it.
 //
+// # Full mode
+//
+// Options.Mode ModeFull is the reference's inference_type "full"
+// (sam3d_body.py run_inference): after the body pass, the body decoder's
+// hand boxes are made square and mapped to the frame, each hand is
+// cropped with padding 0.9 and run through the backbone and the hand
+// decoder (engines hand_decoder and hand_decoder_layerI, with MHR in Go
+// between layers as for the body), the left hand on the mirrored frame
+// and then un-mirrored; a hand is accepted by the reference's four tests
+// (wrist angle, crop size, keypoints inside the crop, wrist distance);
+// the body decoder runs again from its first estimate with the wrists
+// and elbows as keypoint prompts (engine decoder_prompt, then the body's
+// layer engines); the accepted hands' pose, scales and shape are merged,
+// the wrists' XZY angles replaced (fix_wrist_euler), and MHR runs a
+// final time. Every step runs over the whole batch (hand crops of a
+// batch go through the engines together, left then right), and the
+// results are written only at the end, so halving on out-of-memory
+// loses and repeats nothing. The full-mode engines and the hand head
+// (file hand_head) are optional in a model directory: body mode never
+// reads them, and full mode names the first one missing. hand.go lists
+// each reference quirk kept (the flipped left hand projected with the
+// unflipped camera, the wrist distances divided by the other hand's crop,
+// the final reprojection about (W/2, H/2) with fx, the lone-person prompt
+// rule), each where it is applied.
+//
 // # Not done
 //
-// Only the "body" inference of the reference: "full" mode (hand crops,
-// the hand decoder on the flipped left hand, wrist and elbow re-prompts
-// and the merge) is not implemented, so hands come from the body decoder,
-// as in the reference's "body" mode.
+//   - The full-mode engines have only been exported as tiny stand-ins
+//     (tools/export/make_tiny.py); tools/export/mesh/export.py writes the
+//     real ones but has never run on the gated checkpoint.
+//   - Full mode evaluates MHR in full (Forward, with correctives and all
+//     vertices) where the reference needs joint rotations: the first body
+//     pass, each hand's last layer, the FK before the merge. mhr.Model has
+//     no rotations-only evaluation yet; the intermediate layers use
+//     Keypoints as in body mode.
+//   - The reference batches one image's people, and its prompt rule
+//     depends on that count (dummies with several people, dropped prompts
+//     with one); this package counts the people present on the frame,
+//     which is the same when the caller gives every person of a frame.
+//   - The hand decoder's own hand boxes and hand_logits, and the body
+//     decoder's hand_logits, are not exported or used (the reference does
+//     not use them either).
 package mesh

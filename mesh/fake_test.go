@@ -123,6 +123,14 @@ func newFakeStage() *fakeStage {
 	return s
 }
 
+func (s *fakeStage) layerEngines() []engine.Engine {
+	layers := make([]engine.Engine, len(s.layers))
+	for i, l := range s.layers {
+		layers[i] = l
+	}
+	return layers
+}
+
 func (s *fakeStage) recoverer(t testing.TB, opts Options) *Recoverer {
 	t.Helper()
 	layers := make([]engine.Engine, len(s.layers))

@@ -290,15 +290,3 @@ func TestGoldenCamera(t *testing.T) {
 	}
 	t.Logf("max relative error: cam_t %.2g, keypoints 2D %.2g, crop keypoints %.2g", worstT, worst2D, worstCrop)
 }
-
-// eulerZYXMatrix is Rz(a[0])·Ry(a[1])·Rx(a[2]).
-func eulerZYXMatrix(a [3]float64) [9]float64 {
-	cz, sz := math.Cos(a[0]), math.Sin(a[0])
-	cy, sy := math.Cos(a[1]), math.Sin(a[1])
-	cx, sx := math.Cos(a[2]), math.Sin(a[2])
-	return [9]float64{
-		cz * cy, cz*sy*sx - sz*cx, cz*sy*cx + sz*sx,
-		sz * cy, sz*sy*sx + cz*cx, sz*sy*cx - cz*sx,
-		-sy, cy * sx, cy * cx,
-	}
-}

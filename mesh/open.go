@@ -21,11 +21,16 @@ const (
 	// FileHead is the MHR head's buffers from the SAM-3D-Body checkpoint
 	// (see ReadHead).
 	FileHead = "head"
+	// FileHandHead is full mode's head buffers (see ReadHandHead);
+	// optional like the full-mode engines.
+	FileHandHead = "hand_head"
 )
 
 // Open loads the stage from a model directory: the backbone, decoder and
 // decoder layer engines through load, the MHR asset and the head buffers.
-// Close releases the engines.
+// With Options.Mode ModeFull it also loads the full-mode engines and the
+// hand head, and a directory without them is an error naming the first
+// one missing; body mode does not read them. Close releases the engines.
 func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts Options) (r *Recoverer, err error) {
 	var engines []engine.Engine
 	defer func() {
@@ -61,7 +66,42 @@ func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts O
 			return nil, err
 		}
 	}
-	if errs := checkContracts(backbone, decoder, layers); len(errs) > 0 {
+	var hands *Hands
+	byName := map[string]engine.Engine{EngineBackbone: backbone, EngineDecoder: decoder}
+	for i, l := range layers {
+		byName[RefineEngine(i+1)] = l
+	}
+	if opts.Mode == ModeFull {
+		for _, name := range FullEngines() {
+			if _, ok := dir.Manifest.Engine("mesh", name); !ok {
+				return nil, fmt.Errorf("mesh: full mode needs engine mesh/%s, which model directory %s does not list", name, dir.Path)
+			}
+		}
+		hands = &Hands{Layers: make([]engine.Engine, Layers-1)}
+		if hands.DecoderPrompt, err = get(EngineDecoderPrompt); err != nil {
+			return nil, err
+		}
+		if hands.Decoder, err = get(EngineHandDecoder); err != nil {
+			return nil, err
+		}
+		for i := range hands.Layers {
+			if hands.Layers[i], err = get(HandRefineEngine(i + 1)); err != nil {
+				return nil, err
+			}
+		}
+		byName[EngineDecoderPrompt], byName[EngineHandDecoder] = hands.DecoderPrompt, hands.Decoder
+		for i, l := range hands.Layers {
+			byName[HandRefineEngine(i+1)] = l
+		}
+		hp, err := dir.FilePath("mesh", FileHandHead)
+		if err != nil {
+			return nil, fmt.Errorf("mesh: full mode needs file mesh/%s: %w", FileHandHead, err)
+		}
+		if hands.Head, err = ReadHandHead(hp); err != nil {
+			return nil, err
+		}
+	}
+	if errs := checkContracts(byName); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	mp, err := dir.FilePath("mesh", FileMHR)
@@ -85,7 +125,7 @@ func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts O
 	if err != nil {
 		return nil, err
 	}
-	r, err = New(backbone, decoder, layers, body, head, opts)
+	r, err = NewFull(backbone, decoder, layers, hands, body, head, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -95,15 +135,14 @@ func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts O
 	return r, nil
 }
 
-// checkContracts checks the engines' I/O against Contracts.
-func checkContracts(backbone, decoder engine.Engine, layers []engine.Engine) []error {
-	byName := map[string]engine.Engine{EngineBackbone: backbone, EngineDecoder: decoder}
-	for i, l := range layers {
-		byName[RefineEngine(i+1)] = l
-	}
+// checkContracts checks the loaded engines' I/O against Contracts
+// (full-mode engines only where loaded).
+func checkContracts(byName map[string]engine.Engine) []error {
 	var errs []error
 	for _, c := range Contracts() {
-		errs = append(errs, c.Check(byName[c.Engine].Info())...)
+		if e := byName[c.Engine]; e != nil {
+			errs = append(errs, c.Check(e.Info())...)
+		}
 	}
 	return errs
 }
@@ -176,4 +215,77 @@ func ReadHead(path string) (*Head, error) {
 		return nil, fmt.Errorf("mesh: head %s: %w", path, err)
 	}
 	return &h, nil
+}
+
+// ReadHandHead reads full mode's head buffers from an .npz file written
+// by tools/export/mesh or tools/export/make_tiny.py: head_pose_hand's
+// buffers under ReadHead's names, plus
+//
+//	local_to_world_wrist   float32 [3,3]
+//	right_wrist_coords     float32 [3]
+//	root_coords            float32 [3]
+//	nonhand_param_idxs     int64   [K]     model parameters the hand model zeroes
+//	joints                 int64   [6]     MHR joints: lower arm, twist, wrist; left then right
+//	twist_joint_rotation   float32 [2,3,3] the body head's joint_rotation at the twist joints
+func ReadHandHead(path string) (*HandHead, error) {
+	head, err := ReadHead(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := npz.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: hand head: %w", err)
+	}
+	defer r.Close()
+	hh := &HandHead{Head: *head}
+	f32 := func(name string, dst []float64, shape ...int) error {
+		hd := r.Header(name + ".npy")
+		if hd == nil || !slices.Equal(hd.Descr.Shape, shape) {
+			return fmt.Errorf("mesh: hand head %s: array %s is missing or not %v", path, name, shape)
+		}
+		var v []float32
+		if err := r.Read(name+".npy", &v); err != nil {
+			return fmt.Errorf("mesh: hand head %s: %w", path, err)
+		}
+		for i, x := range v {
+			dst[i] = float64(x)
+		}
+		return nil
+	}
+	ints := func(name string, n int) ([]int, error) {
+		hd := r.Header(name + ".npy")
+		if hd == nil || len(hd.Descr.Shape) != 1 || (n >= 0 && hd.Descr.Shape[0] != n) {
+			return nil, fmt.Errorf("mesh: hand head %s: array %s is missing or has the wrong shape", path, name)
+		}
+		var v []int64
+		if err := r.Read(name+".npy", &v); err != nil {
+			return nil, fmt.Errorf("mesh: hand head %s: %w", path, err)
+		}
+		out := make([]int, len(v))
+		for i, x := range v {
+			out[i] = int(x)
+		}
+		return out, nil
+	}
+	twist := make([]float64, 18)
+	nonhand, err1 := ints("nonhand_param_idxs", -1)
+	joints, err2 := ints("joints", 6)
+	err = errors.Join(
+		f32("local_to_world_wrist", hh.LocalToWorldWrist[:], 3, 3),
+		f32("right_wrist_coords", hh.RightWristCoords[:], 3),
+		f32("root_coords", hh.RootCoords[:], 3),
+		f32("twist_joint_rotation", twist, 2, 3, 3),
+		err1, err2,
+	)
+	if err != nil {
+		return nil, err
+	}
+	hh.NonHand = nonhand
+	copy(hh.Joints[:], joints)
+	copy(hh.TwistRotation[0][:], twist[:9])
+	copy(hh.TwistRotation[1][:], twist[9:])
+	if err := hh.check(1 << 30); err != nil {
+		return nil, fmt.Errorf("mesh: hand head %s: %w", path, err)
+	}
+	return hh, nil
 }

@@ -39,6 +39,10 @@ type Options struct {
 	// Meshes attaches each present person's camera-frame mesh to the
 	// emitted people.
 	Meshes bool
+	// Mode is the reference's inference type: ModeBody (the zero value)
+	// or ModeFull, which needs the full-mode engines (NewFull; Open loads
+	// them from the model directory).
+	Mode Mode
 }
 
 // DefaultCropBytes is an estimate of the activation memory of one crop
@@ -60,6 +64,7 @@ type Recoverer struct {
 	layers            []engine.Engine // decoder layers 1..Layers-1
 	body              *mhr.Model
 	head              *Head
+	hands             *Hands // full mode only
 	opts              Options
 	closers           []func() error
 }
@@ -68,6 +73,10 @@ type Recoverer struct {
 // per decoder layer after the first, Layers−1 in all), MHR model and
 // head buffers.
 func New(backbone, decoder engine.Engine, layers []engine.Engine, body *mhr.Model, head *Head, opts Options) (*Recoverer, error) {
+	return newRecoverer(backbone, decoder, layers, body, head, opts, false)
+}
+
+func newRecoverer(backbone, decoder engine.Engine, layers []engine.Engine, body *mhr.Model, head *Head, opts Options, full bool) (*Recoverer, error) {
 	if backbone == nil || decoder == nil || body == nil || head == nil {
 		return nil, errors.New("mesh: backbone, decoder, body model and head are all required")
 	}
@@ -84,6 +93,15 @@ func New(backbone, decoder engine.Engine, layers []engine.Engine, body *mhr.Mode
 	}
 	if err := head.check(); err != nil {
 		return nil, fmt.Errorf("mesh: head: %w", err)
+	}
+	switch opts.Mode {
+	case ModeBody:
+	case ModeFull:
+		if !full {
+			return nil, fmt.Errorf("mesh: full mode needs engine mesh/%s and the hand engines (use NewFull or Open)", EngineDecoderPrompt)
+		}
+	default:
+		return nil, fmt.Errorf("mesh: unknown mode %v", opts.Mode)
 	}
 	if opts.MaxBatch < 0 {
 		return nil, fmt.Errorf("mesh: max batch %d is negative", opts.MaxBatch)
@@ -140,13 +158,23 @@ type PersonResult struct {
 	Keypoints2D [][2]float32 `json:"keypoints_2d,omitempty"`
 	Keypoints3D [][3]float32 `json:"keypoints_3d,omitempty"`
 	// HandBoxes are the decoder's (cx, cy, w, h) hand boxes, left then
-	// right, as fractions of the crop.
+	// right, as fractions of the crop (of the first pass in full mode).
 	HandBoxes [2][4]float32 `json:"hand_boxes"`
+	// LeftHandBox and RightHandBox are full mode's hand crops (x0, y0,
+	// x1, y1) in frame pixels, the reference's lhand_bbox and rhand_bbox;
+	// HandsAccepted says which hand (left, right) passed the acceptance
+	// test and was merged. All three are nil in body mode.
+	LeftHandBox   *[4]float64 `json:"lhand_bbox,omitempty"`
+	RightHandBox  *[4]float64 `json:"rhand_bbox,omitempty"`
+	HandsAccepted *[2]bool    `json:"hands_accepted,omitempty"`
 }
 
 // FrameResult is one frame's people.
 type FrameResult struct {
-	Frame  int            `json:"frame"`
+	Frame int `json:"frame"`
+	// Mode is "full" for full mode; empty (body mode) in files written
+	// before modes existed.
+	Mode   string         `json:"mode,omitempty"`
 	People []PersonResult `json:"people"`
 }
 
@@ -158,7 +186,7 @@ func (r *Recoverer) Recover(ctx context.Context, in Input, emit func(frame int, 
 	return r.RecoverFrames(ctx, in, func(fr *FrameResult) error {
 		people := make([]scene.Person, len(fr.People))
 		for i, p := range fr.People {
-			people[i] = scene.Person{ID: p.ID, Present: p.Present, Params: p.Params}
+			people[i] = scene.Person{ID: p.ID, Present: p.Present, Params: p.Params, LeftHandBox: p.LeftHandBox, RightHandBox: p.RightHandBox}
 			if r.opts.Meshes && p.Present {
 				m, err := r.Body().Mesh(p.Params)
 				if err != nil {
@@ -193,7 +221,7 @@ func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*Fram
 		}
 	}
 	ids := in.Masks.People()
-	st := store{dir: r.opts.Dir}
+	st := store{dir: r.opts.Dir, mode: r.opts.Mode}
 	if err := st.init(); err != nil {
 		return err
 	}
@@ -248,6 +276,9 @@ type job struct {
 	mask  *scene.Mask
 	crop  Crop
 	K     scene.Intrinsics
+	// people is the number of people present on the frame (full mode's
+	// prompt rule differs for a lone person).
+	people int
 }
 
 func (j *job) errorf(format string, args ...any) error {
@@ -303,6 +334,12 @@ func (r *Recoverer) prepare(in Input, f int, ids []scene.PersonID) (*FrameResult
 		fr.People[i].Box = box
 		jobs = append(jobs, &job{frame: f, res: &fr.People[i], img: src, mask: m, crop: crop, K: in.Cameras[f]})
 	}
+	for _, j := range jobs {
+		j.people = len(jobs)
+	}
+	if r.opts.Mode == ModeFull {
+		fr.Mode = ModeFull.String()
+	}
 	return fr, jobs, nil
 }
 
@@ -354,106 +391,181 @@ func IsOutOfMemory(err error) bool {
 // runBatch runs the engines and MHR over one batch of crops.
 func (r *Recoverer) runBatch(ctx context.Context, jobs []*job) error {
 	n := len(jobs)
+	crops := make([]Crop, n)
+	Ks := make([]scene.Intrinsics, n)
+	imgs := make([]*scene.RGB, n)
+	masks := make([]*scene.Mask, n)
+	for b, j := range jobs {
+		crops[b], Ks[b], imgs[b], masks[b] = j.crop, j.K, j.img, j.mask
+	}
+	in := cropInputs(crops, Ks, imgs, masks)
+	features, err := r.runBackbone(ctx, jobs, in.image)
+	if err != nil {
+		return err
+	}
+	dec := decoderInputs(in, features, int64(n))
+	out, err := r.runPass(ctx, bodyPass(r), jobs, crops, Ks, dec)
+	if err != nil {
+		return err
+	}
+	if r.opts.Mode == ModeFull {
+		return r.refine(ctx, jobs, in, features, out)
+	}
+	if err := r.finishBody(jobs, out.pose, out.camera); err != nil {
+		return err
+	}
+	for b, j := range jobs {
+		for h := range 2 {
+			copy(j.res.HandBoxes[h][:], out.handBoxes[8*b+4*h:8*b+4*h+4])
+		}
+	}
+	return nil
+}
+
+// cropBatch is a batch's crop-level inputs.
+type cropBatch struct {
+	n                              int
+	image, mask, score, cond, rays []float32
+}
+
+// cropInputs warps and normalises the crops and computes their mask,
+// CLIFF condition and rays. A nil mask is a crop without one (a hand
+// crop): mask 0 and mask_score 0, as prepare_batch without masks.
+func cropInputs(crops []Crop, Ks []scene.Intrinsics, imgs []*scene.RGB, masks []*scene.Mask) cropBatch {
+	n := len(crops)
 	const px = CropSize * CropSize
-	image := make([]float32, n*3*px)
-	mask := make([]float32, n*px)
-	score := make([]float32, n)
-	cond := make([]float32, n*3)
-	rays := make([]float32, n*2*Grid*Grid)
-	prompt := make([]float32, n*3)
+	c := cropBatch{n: n, image: make([]float32, n*3*px), mask: make([]float32, n*px), score: make([]float32, n),
+		cond: make([]float32, n*3), rays: make([]float32, n*2*Grid*Grid)}
 	parallel(n, func(b int) {
-		j := jobs[b]
 		buf := make([]uint8, 3*px)
-		j.crop.WarpRGB(buf, j.img)
-		Normalize(image[b*3*px:(b+1)*3*px], buf)
-		m := buf[:px]
-		j.crop.WarpMask(m, j.mask)
-		for i, v := range m {
-			mask[b*px+i] = float32(v)
+		crops[b].WarpRGB(buf, imgs[b])
+		Normalize(c.image[b*3*px:(b+1)*3*px], buf)
+		if masks[b] != nil {
+			m := buf[:px]
+			crops[b].WarpMask(m, masks[b])
+			for i, v := range m {
+				c.mask[b*px+i] = float32(v)
+			}
+			c.score[b] = 1 // the reference's score for a given mask
 		}
-		score[b] = 1 // the reference's score for a given mask
-		c := j.crop.Condition(j.K)
-		copy(cond[3*b:], c[:])
-		j.crop.Rays(rays[b*2*Grid*Grid:(b+1)*2*Grid*Grid], j.K)
-		prompt[3*b+2] = -2 // one dummy point: (0, 0, invalid)
+		cd := crops[b].Condition(Ks[b])
+		copy(c.cond[3*b:], cd[:])
+		crops[b].Rays(c.rays[b*2*Grid*Grid:(b+1)*2*Grid*Grid], Ks[b])
 	})
-	N := int64(n)
-	t := func(shape engine.Shape, data []float32) *engine.Tensor {
-		x, err := engine.FromFloat32(shape, data)
-		if err != nil {
-			panic(err) // shapes are built here to match data
-		}
-		return x
-	}
-	out, err := r.backbone.Run(ctx, map[string]*engine.Tensor{"image": t(engine.Shape{N, 3, CropSize, CropSize}, image)})
+	return c
+}
+
+// mkTensor wraps data built here to match shape.
+func mkTensor(shape engine.Shape, data []float32) *engine.Tensor {
+	x, err := engine.FromFloat32(shape, data)
 	if err != nil {
-		return fmt.Errorf("mesh: %s: backbone: %w", span(jobs), err)
+		panic(err) // shapes are built here to match data
 	}
-	features, err := output(out, "backbone", "features", jobs, N, FeatureDim, Grid, Grid)
+	return x
+}
+
+func (r *Recoverer) runBackbone(ctx context.Context, jobs []*job, image []float32) (*engine.Tensor, error) {
+	N := int64(len(image) / (3 * CropSize * CropSize))
+	out, err := r.backbone.Run(ctx, map[string]*engine.Tensor{"image": mkTensor(engine.Shape{N, 3, CropSize, CropSize}, image)})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("mesh: %s: backbone: %w", span(jobs), err)
 	}
-	out, err = r.decoder.Run(ctx, map[string]*engine.Tensor{
-		"features": features, "mask": t(engine.Shape{N, 1, CropSize, CropSize}, mask),
-		"mask_score": t(engine.Shape{N, 1}, score), "condition": t(engine.Shape{N, 3}, cond),
-		"rays": t(engine.Shape{N, 2, Grid, Grid}, rays), "prompt": t(engine.Shape{N, 1, 3}, prompt),
-	})
-	if err != nil {
-		return fmt.Errorf("mesh: %s: decoder: %w", span(jobs), err)
+	return output(out, "backbone", "features", jobs, N, FeatureDim, Grid, Grid)
+}
+
+// decoderInputs are a first decoder engine's inputs with the dummy
+// prompt (0, 0, −2) of the first pass.
+func decoderInputs(c cropBatch, features *engine.Tensor, N int64) map[string]*engine.Tensor {
+	prompt := make([]float32, 3*N)
+	for b := range N {
+		prompt[3*b+2] = -2
 	}
-	ctxFeat, err := output(out, "decoder", "context", jobs, N, FeatureDim, Grid, Grid)
+	return map[string]*engine.Tensor{
+		"features": features, "mask": mkTensor(engine.Shape{N, 1, CropSize, CropSize}, c.mask),
+		"mask_score": mkTensor(engine.Shape{N, 1}, c.score), "condition": mkTensor(engine.Shape{N, 3}, c.cond),
+		"rays": mkTensor(engine.Shape{N, 2, Grid, Grid}, c.rays), "prompt": mkTensor(engine.Shape{N, 1, 3}, prompt),
+	}
+}
+
+// pass is one decoder: its first engine, its layer engines and how its
+// intermediate predictions become keypoints.
+type pass struct {
+	first     engine.Engine
+	firstName string
+	layers    []engine.Engine
+	layerName func(int) string
+	hand      *HandHead // the hand decoder's head; nil for the body decoder
+}
+
+func bodyPass(r *Recoverer) pass {
+	return pass{first: r.decoder, firstName: EngineDecoder, layers: r.layers, layerName: RefineEngine}
+}
+
+// passOut is a decoder's last-layer heads.
+type passOut struct {
+	pose, camera, handBoxes []float32
+}
+
+// runPass runs a decoder over a batch: the first engine on in, then each
+// layer engine on the keypoints that MHR gives for the previous layer's
+// prediction. owners[b] names item b in errors.
+func (r *Recoverer) runPass(ctx context.Context, p pass, owners []*job, crops []Crop, Ks []scene.Intrinsics, in map[string]*engine.Tensor) (passOut, error) {
+	N := int64(len(crops))
+	out, err := p.first.Run(ctx, in)
 	if err != nil {
-		return err
+		return passOut{}, fmt.Errorf("mesh: %s: %s: %w", span(owners), p.firstName, err)
+	}
+	ctxFeat, err := output(out, p.firstName, "context", owners, N, FeatureDim, Grid, Grid)
+	if err != nil {
+		return passOut{}, err
 	}
 	for layer := 1; ; layer++ {
-		name := EngineDecoder
+		name := p.firstName
 		if layer > 1 {
-			name = RefineEngine(layer - 1)
+			name = p.layerName(layer - 1)
 		}
-		pose, err := output(out, name, "pose", jobs, N, NumPose)
+		pose, err := output(out, name, "pose", owners, N, NumPose)
 		if err != nil {
-			return err
+			return passOut{}, err
 		}
-		camera, err := output(out, name, "camera", jobs, N, 3)
+		camera, err := output(out, name, "camera", owners, N, 3)
 		if err != nil {
-			return err
+			return passOut{}, err
 		}
-		tokens, err := output(out, name, "tokens", jobs, N, -1, TokenDim)
+		tokens, err := output(out, name, "tokens", owners, N, -1, TokenDim)
 		if err != nil {
-			return err
+			return passOut{}, err
 		}
-		augment, err := output(out, name, "augment", jobs, N, tokens.Shape()[1], TokenDim)
+		augment, err := output(out, name, "augment", owners, N, tokens.Shape()[1], TokenDim)
 		if err != nil {
-			return err
+			return passOut{}, err
 		}
-		hands, err := output(out, name, "hand_boxes", jobs, N, 2, 4)
-		if err != nil {
-			return err
-		}
-		kp, err := r.keypoints(jobs, pose.Float32(), camera.Float32(), layer == Layers)
-		if err != nil {
-			return err
+		var hands []float32
+		if p.hand == nil {
+			h, err := output(out, name, "hand_boxes", owners, N, 2, 4)
+			if err != nil {
+				return passOut{}, err
+			}
+			hands = h.Float32()
 		}
 		if layer == Layers {
-			hb := hands.Float32()
-			for b, j := range jobs {
-				for h := range 2 {
-					copy(j.res.HandBoxes[h][:], hb[8*b+4*h:8*b+4*h+4])
-				}
-			}
-			return nil
+			return passOut{pose: pose.Float32(), camera: camera.Float32(), handBoxes: hands}, nil
+		}
+		kp, err := r.layerKeypoints(p.hand, owners, crops, Ks, pose.Float32(), camera.Float32())
+		if err != nil {
+			return passOut{}, err
 		}
 		if err := ctx.Err(); err != nil {
-			return err
+			return passOut{}, err
 		}
-		out, err = r.layers[layer-1].Run(ctx, map[string]*engine.Tensor{
+		out, err = p.layers[layer-1].Run(ctx, map[string]*engine.Tensor{
 			"prev_tokens": tokens, "prev_augment": augment, "context": ctxFeat,
-			"keypoints_2d":    t(engine.Shape{N, NumKeypoints, 2}, kp.crop2D),
-			"keypoints_valid": t(engine.Shape{N, NumKeypoints}, kp.valid),
-			"keypoints_3d":    t(engine.Shape{N, NumKeypoints, 3}, kp.centred3D),
+			"keypoints_2d":    mkTensor(engine.Shape{N, NumKeypoints, 2}, kp.crop2D),
+			"keypoints_valid": mkTensor(engine.Shape{N, NumKeypoints}, kp.valid),
+			"keypoints_3d":    mkTensor(engine.Shape{N, NumKeypoints, 3}, kp.centred3D),
 		})
 		if err != nil {
-			return fmt.Errorf("mesh: %s: %s: %w", span(jobs), RefineEngine(layer), err)
+			return passOut{}, fmt.Errorf("mesh: %s: %s: %w", span(owners), p.layerName(layer), err)
 		}
 	}
 }
@@ -495,54 +607,61 @@ type layerKeypoints struct {
 	crop2D, valid, centred3D []float32
 }
 
-// keypoints decodes the heads' outputs of a batch, runs MHR and derives
-// the keypoints the next layer reads (the reference's
-// keypoint_token_update_fn and keypoint3d_token_update_fn inputs). On
-// the last layer it fills the jobs' results instead.
-func (r *Recoverer) keypoints(jobs []*job, pose, camera []float32, final bool) (layerKeypoints, error) {
-	n := len(jobs)
-	dec := make([]Decoded, n)
+// layerKeypoints decodes the heads' outputs of a batch, runs MHR and
+// derives the keypoints the next layer reads (the reference's
+// keypoint_token_update_fn(_hand) and keypoint3d_token_update_fn(_hand)
+// inputs). hh selects the hand decoder's head (its wrist-centric MHR
+// call, the hand keypoints only and the camera scale 10).
+func (r *Recoverer) layerKeypoints(hh *HandHead, owners []*job, crops []Crop, Ks []scene.Intrinsics, pose, camera []float32) (layerKeypoints, error) {
+	n := len(crops)
 	in := make([]mhr.Input, n)
-	for b, j := range jobs {
-		var err error
-		if dec[b], err = r.head.Decode(pose[b*NumPose : (b+1)*NumPose]); err != nil {
-			return layerKeypoints{}, j.errorf("%w", err)
+	for b := range n {
+		var m [numModel]float64
+		var shape []float32
+		if hh == nil {
+			d, err := r.head.Decode(pose[b*NumPose : (b+1)*NumPose])
+			if err != nil {
+				return layerKeypoints{}, owners[b].errorf("%w", err)
+			}
+			in[b] = mhr.Input{Identity: d.Shape[:], Model: d.Model[:]}
+			continue
 		}
-		in[b] = mhr.Input{Identity: dec[b].Shape[:], Model: dec[b].Model[:]}
+		p, err := hh.Head.decodeParams(pose[b*NumPose : (b+1)*NumPose])
+		if err != nil {
+			return layerKeypoints{}, owners[b].errorf("hand decoder: %w", err)
+		}
+		m = hh.handModelParams(&p)
+		shape = pose[b*NumPose+offShape : b*NumPose+offShape+45]
+		in[b] = mhr.Input{Identity: shape, Model: f32s(m[:])}
 	}
-	// Only the keypoints are needed here, final pass included: meshes
-	// come from Body when asked for.
 	bodies, err := r.body.Keypoints(in)
 	if err != nil {
-		return layerKeypoints{}, fmt.Errorf("mesh: %s: %w", span(jobs), err)
+		return layerKeypoints{}, fmt.Errorf("mesh: %s: %w", span(owners), err)
 	}
 	kp := layerKeypoints{
 		crop2D:    make([]float32, n*NumKeypoints*2),
 		valid:     make([]float32, n*NumKeypoints),
 		centred3D: make([]float32, n*NumKeypoints*3),
 	}
-	for b, j := range jobs {
+	factor := 1.0
+	if hh != nil {
+		factor = handCameraScale
+	}
+	for b := range n {
 		k3 := bodies[b]
-		mhr.CameraFrame(k3)
-		camT := CameraT([3]float32(camera[3*b:3*b+3]), j.crop, j.K)
-		if final {
-			j.res.Params = scene.Params{Shape: dec[b].Shape, Model: dec[b].Model, CamT: camT, Focal: j.K.Fx}
-			j.res.Keypoints2D = make([][2]float32, NumKeypoints)
-			j.res.Keypoints3D = make([][3]float32, NumKeypoints)
+		if hh != nil {
+			zeroNonHand(k3)
 		}
+		mhr.CameraFrame(k3)
+		camT := cameraT([3]float32(camera[3*b:3*b+3]), crops[b], Ks[b], factor)
 		var pelvis [3]float64
 		for c := range 3 {
 			pelvis[c] = (float64(k3[3*9+c]) + float64(k3[3*10+c])) / 2
 		}
 		for k := range NumKeypoints {
 			p := [3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}
-			u, v, z := Project(p, camT, j.K)
-			if final {
-				j.res.Keypoints2D[k] = [2]float32{float32(u), float32(v)}
-				j.res.Keypoints3D[k] = [3]float32(k3[3*k : 3*k+3])
-				continue
-			}
-			cx, cy := j.crop.ToCrop(u, v)
+			u, v, z := Project(p, camT, Ks[b])
+			cx, cy := crops[b].ToCrop(u, v)
 			x, y := cx/CropSize-0.5, cy/CropSize-0.5
 			o := b*NumKeypoints + k
 			kp.crop2D[2*o], kp.crop2D[2*o+1] = float32(x), float32(y)
@@ -555,6 +674,57 @@ func (r *Recoverer) keypoints(jobs []*job, pose, camera []float32, final bool) (
 		}
 	}
 	return kp, nil
+}
+
+// zeroNonHand zeroes the keypoints that the hand model does not keep
+// (model_keypoints_pred[:, :21] = 0 and [:, 42:] = 0).
+func zeroNonHand(k3 []float32) {
+	clear(k3[:3*kpHandFirst])
+	clear(k3[3*kpHandEnd:])
+}
+
+func f32s(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+// finishBody fills the jobs' results from the body decoder's last heads
+// (body mode): parameters, camera translation and keypoints.
+func (r *Recoverer) finishBody(jobs []*job, pose, camera []float32) error {
+	n := len(jobs)
+	dec := make([]Decoded, n)
+	in := make([]mhr.Input, n)
+	for b, j := range jobs {
+		var err error
+		if dec[b], err = r.head.Decode(pose[b*NumPose : (b+1)*NumPose]); err != nil {
+			return j.errorf("%w", err)
+		}
+		in[b] = mhr.Input{Identity: dec[b].Shape[:], Model: dec[b].Model[:]}
+	}
+	// Only the keypoints are needed here: meshes come from Body when
+	// asked for.
+	bodies, err := r.body.Keypoints(in)
+	if err != nil {
+		return fmt.Errorf("mesh: %s: %w", span(jobs), err)
+	}
+	for b, j := range jobs {
+		k3 := bodies[b]
+		mhr.CameraFrame(k3)
+		camT := CameraT([3]float32(camera[3*b:3*b+3]), j.crop, j.K)
+		j.res.Params = scene.Params{Shape: dec[b].Shape, Model: dec[b].Model, CamT: camT, Focal: j.K.Fx}
+		j.res.Keypoints2D = make([][2]float32, NumKeypoints)
+		j.res.Keypoints3D = make([][3]float32, NumKeypoints)
+		for k := range NumKeypoints {
+			p := [3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}
+			u, v, _ := Project(p, camT, j.K)
+			j.res.Keypoints2D[k] = [2]float32{float32(u), float32(v)}
+			j.res.Keypoints3D[k] = [3]float32(k3[3*k : 3*k+3])
+		}
+	}
+	return nil
 }
 
 // AvailableMemory returns the CPU memory available to new allocations

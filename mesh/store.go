@@ -17,7 +17,10 @@ import (
 // store keeps one JSON file per frame in the work directory. A file is
 // written under a temporary name and renamed, so a crash leaves either
 // the whole frame or nothing.
-type store struct{ dir string }
+type store struct {
+	dir  string
+	mode Mode // a frame stored by another mode is recomputed
+}
 
 func (s store) init() error {
 	if s.dir == "" {
@@ -51,7 +54,11 @@ func (s store) load(f int, ids []scene.PersonID) (*FrameResult, bool) {
 		return nil, false
 	}
 	var fr FrameResult
-	if err := json.Unmarshal(raw, &fr); err != nil || fr.Frame != f || len(fr.People) != len(ids) {
+	want := ""
+	if s.mode == ModeFull {
+		want = ModeFull.String()
+	}
+	if err := json.Unmarshal(raw, &fr); err != nil || fr.Frame != f || fr.Mode != want || len(fr.People) != len(ids) {
 		return nil, false
 	}
 	for i, p := range fr.People {

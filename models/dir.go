@@ -105,7 +105,9 @@ func (d *Dir) Check(ctx context.Context, backends map[string]engine.Backend, con
 		known[key] = true
 		e, ok := d.Manifest.Engine(c.Stage, c.Engine)
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: engine missing from the manifest", key))
+			if !c.Optional {
+				errs = append(errs, fmt.Errorf("%s: engine missing from the manifest", key))
+			}
 			continue
 		}
 		b, ok := backends[e.Backend]

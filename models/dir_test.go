@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,6 +121,20 @@ func TestDirCheck(t *testing.T) {
 		if !strings.Contains(joined, want) {
 			t.Errorf("report %q lacks %q", joined, want)
 		}
+	}
+
+	// An optional engine may be missing; one that is there is checked.
+	opt := slices.Clone(contracts)
+	opt[1].Optional = true
+	if errs := d.Check(ctx, backends, opt); len(errs) != 0 {
+		t.Errorf("a missing optional engine was reported: %v", errs)
+	}
+	dSwapped, err := Open(writeDir(t, map[string]string{"enc": "enc", "dec": "enc"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := dSwapped.Check(ctx, backends, opt); len(errs) == 0 {
+		t.Error("a present optional engine was not checked against its contract")
 	}
 
 	// An engine that no contract describes.

@@ -191,6 +191,10 @@ type Person struct {
 	Present bool // false when the tracker reports the person out of view
 	Params  Params
 	Mesh    *Mesh // nil until the mesh stage has run
+	// LeftHandBox and RightHandBox are the hand boxes (x0, y0, x1, y1,
+	// frame pixels) of the mesh stage's "full" mode; nil otherwise.
+	LeftHandBox  *[4]float64 `json:",omitempty"`
+	RightHandBox *[4]float64 `json:",omitempty"`
 }
 
 // Track is one person's parameters over a run of frames, the unit that

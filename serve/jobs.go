@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -23,6 +24,7 @@ type runJSON struct {
 	FOVX           float64 `json:"fovx"`
 	Smooth         string  `json:"smooth"` // kalman (default), oneeuro, reference, off
 	Quick          bool    `json:"quick"`  // faster, rougher occlusion recovery
+	Mesh           string  `json:"mesh"`   // body (default) or full
 	Frames         int     `json:"frames"` // only the first N frames; 0: all
 }
 
@@ -58,6 +60,10 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, se *session) {
 		writeError(w, http.StatusBadRequest, "smooth %q: want kalman, oneeuro, reference or off", req.Smooth)
 		return
 	}
+	if _, err := mesh.ParseMode(req.Mesh); err != nil {
+		writeError(w, http.StatusBadRequest, "mesh %q: want body or full", req.Mesh)
+		return
+	}
 	if req.Frames < 0 {
 		writeError(w, http.StatusBadRequest, "frames %d: want a positive number, or 0 for all", req.Frames)
 		return
@@ -73,6 +79,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, se *session) {
 		CameraPerFrame: req.CameraPerFrame,
 		Smooth:         req.Smooth,
 		Quick:          req.Quick,
+		Mesh:           req.Mesh,
 	}
 	spec, ok := s.spec(w, se, st)
 	if !ok {

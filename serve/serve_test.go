@@ -255,6 +255,7 @@ func TestMalformedJSON(t *testing.T) {
 	}
 	c.setClicks(scene.Click{X: 1, Y: 1, Person: 1})
 	c.wantError("POST", "/api/run", `{"smooth": "gauss"}`, http.StatusBadRequest, `smooth "gauss"`)
+	c.wantError("POST", "/api/run", `{"mesh": "hands"}`, http.StatusBadRequest, `mesh "hands"`)
 	c.wantError("POST", "/api/run", `{"fovx": 200}`, http.StatusBadRequest, "fovx 200")
 	c.wantError("POST", "/api/run", `{"amodal": "yes"}`, http.StatusBadRequest, "malformed JSON")
 	c.wantError("POST", "/api/run", `{"stages": {}}`, http.StatusBadRequest, `unknown field "stages"`)

@@ -44,6 +44,7 @@ type runFlags struct {
 	fovX           float64
 	perFrameCamera bool
 	smooth         string
+	meshMode       string
 	device         string
 	quick          bool
 	masks          string
@@ -66,6 +67,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.BoolVar(&f.quick, "quick", false, "faster, rougher occlusion recovery (4 denoising steps at 128x256): for a first look")
 	fset.BoolVar(&f.noAmodal, "no-amodal", false, "skip occlusion recovery (Diffusion-VAS)")
 	fset.StringVar(&f.smooth, "smooth", "kalman", "temporal smoothing: kalman, oneeuro, reference (the reference tool's method) or off")
+	fset.StringVar(&f.meshMode, "mesh-mode", "body", "mesh recovery: body (one pass) or full (the reference's hand refinement: hand crops, hand decoder, wrist re-prompts; needs the full-mode engines)")
 	fset.BoolVar(&f.noCamera, "no-camera", false, "skip camera estimation; use the default camera (focal = image diagonal)")
 	fset.Float64Var(&f.fovX, "fovx", 0, "known horizontal field of view in degrees (skips camera estimation)")
 	fset.BoolVar(&f.perFrameCamera, "camera-per-frame", false, "estimate the camera on every frame (default: once per video, median of 8 frames)")
@@ -139,7 +141,7 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	defer prog.done()
 	spec := job.Spec{
 		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device,
-		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick},
+		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, Mesh: f.meshMode},
 	}
 	sum, err := job.Run(ctx, spec, func(e body4d.Event) { prog.update(e.Stage, e.Done, e.Total) })
 	prog.done()

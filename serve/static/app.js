@@ -275,6 +275,7 @@ async function run() {
       camera: $("camera").checked,
       smooth: $("smooth").value,
       quick: $("quick").checked,
+      mesh: $("hands").checked ? "full" : "body",
     });
     renderJob(j);
     watch(j.id);

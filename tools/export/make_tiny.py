@@ -421,6 +421,127 @@ def mesh_decoder_layer(i):
     return build
 
 
+def mesh_decoder_prompt():
+    """decoder_prompt: the decoder started from a previous estimate
+    (run_keypoint_prompt), prev_estimate [B, 522] feeding the
+    previous-estimate token instead of the constant initial estimate."""
+    g = Graph("mesh_decoder_prompt", 430)
+    feat = g.input("features", F32, ["B", 1280, 32, 32])
+    mask = g.input("mask", F32, ["B", 1, 512, 512])
+    score = g.input("mask_score", F32, ["B", 1])
+    cond = g.input("condition", F32, ["B", 3])
+    rays = g.input("rays", F32, ["B", 2, 32, 32])
+    prompt = g.input("prompt", F32, ["B", "N", 3])
+    prev = g.input("prev_estimate", F32, ["B", 522])
+    m = g.op("Mul", g.conv1x1(g.pool(g.op("Mul", mask, g.const(np.float32(1 / 255))), 16), 1, 1280),
+             g.reshape(score, [-1, 1, 1, 1]))
+    ctx = g.op("Tanh", g.op("Add", g.op("Add", feat, m), g.conv1x1(rays, 2, 1280)))
+    gl = g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0)
+    h = g.op("Tanh", g.op("Add", mesh_lowrank(g, gl, 1280, MESH_TOKENS), g.matmul(cond, 3, MESH_TOKENS)))
+    b = g.op("Slice", g.op("Shape", cond), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)))
+    const_tok = lambda k: g.op("Expand", g.op("MatMul", g.weight(1, k, MESH_RANK), g.weight(MESH_RANK, MESH_TOKENS)),
+                               g.op("Concat", b, g.const(np.array([k, MESH_TOKENS], np.int64)), axis=0))
+    t0 = g.op("Unsqueeze", h, g.const(np.array([1], np.int64)))
+    tprev = g.op("Unsqueeze", g.op("Tanh", mesh_lowrank(g, prev, 522, MESH_TOKENS)), g.const(np.array([1], np.int64)))
+    tokens = g.op("Concat", t0, tprev, g.op("Tanh", g.matmul(prompt, 3, MESH_TOKENS)), const_tok(142), axis=1)
+    g.output(ctx, "context", F32, ["B", 1280, 32, 32])
+    g.output(tokens, "tokens", F32, ["B", "T", MESH_TOKENS])
+    g.output(g.op("Tanh", g.op("Mul", tokens, g.const(np.float32(0.5)))), "augment", F32, ["B", "T", MESH_TOKENS])
+    mesh_heads(g, tokens)
+    return g
+
+
+def mesh_hand_heads(g, tokens):
+    """The hand decoder's heads on the pose token: pose = small FFN +
+    init_pose, camera = small FFN + init_camera; no hand boxes."""
+    t0 = g.op("Tanh", g.op("Gather", tokens, g.const(np.array(0, np.int64)), axis=1))
+    pose = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 519, 0.02), g.const(mesh_init_pose()))
+    cam = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 3, 0.01), g.const(np.array([-0.3, 0, 0], np.float32)))
+    g.output(pose, "pose", F32, ["B", 519])
+    g.output(cam, "camera", F32, ["B", 3])
+
+
+def mesh_hand_decoder():
+    g = Graph("mesh_hand_decoder", 440)
+    feat = g.input("features", F32, ["B", 1280, 32, 32])
+    mask = g.input("mask", F32, ["B", 1, 512, 512])
+    score = g.input("mask_score", F32, ["B", 1])
+    cond = g.input("condition", F32, ["B", 3])
+    rays = g.input("rays", F32, ["B", 2, 32, 32])
+    prompt = g.input("prompt", F32, ["B", "N", 3])
+    # A hand crop has mask_score 0: the no-mask embedding, a constant here.
+    m = g.op("Mul", g.conv1x1(g.pool(g.op("Mul", mask, g.const(np.float32(1 / 255))), 16), 1, 1280),
+             g.reshape(score, [-1, 1, 1, 1]))
+    ctx = g.op("Tanh", g.op("Add", g.op("Add", feat, m), g.conv1x1(rays, 2, 1280)))
+    gl = g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0)
+    h = g.op("Tanh", g.op("Add", mesh_lowrank(g, gl, 1280, MESH_TOKENS), g.matmul(cond, 3, MESH_TOKENS)))
+    b = g.op("Slice", g.op("Shape", cond), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)))
+    const_tok = lambda k: g.op("Expand", g.op("MatMul", g.weight(1, k, MESH_RANK), g.weight(MESH_RANK, MESH_TOKENS)),
+                               g.op("Concat", b, g.const(np.array([k, MESH_TOKENS], np.int64)), axis=0))
+    t0 = g.op("Unsqueeze", h, g.const(np.array([1], np.int64)))
+    tokens = g.op("Concat", t0, const_tok(1), g.op("Tanh", g.matmul(prompt, 3, MESH_TOKENS)), const_tok(142), axis=1)
+    g.output(ctx, "context", F32, ["B", 1280, 32, 32])
+    g.output(tokens, "tokens", F32, ["B", "T", MESH_TOKENS])
+    g.output(g.op("Tanh", g.op("Mul", tokens, g.const(np.float32(0.5)))), "augment", F32, ["B", "T", MESH_TOKENS])
+    mesh_hand_heads(g, tokens)
+    return g
+
+
+def mesh_hand_decoder_layer(i):
+    def build():
+        g = Graph(f"mesh_hand_decoder_layer{i}", 440 + i)
+        tokens = g.input("prev_tokens", F32, ["B", "T", MESH_TOKENS])
+        augment = g.input("prev_augment", F32, ["B", "T", MESH_TOKENS])
+        ctx = g.input("context", F32, ["B", 1280, 32, 32])
+        kp2 = g.input("keypoints_2d", F32, ["B", 70, 2])
+        valid = g.input("keypoints_valid", F32, ["B", 70])
+        kp3 = g.input("keypoints_3d", F32, ["B", 70, 3])
+        grid = g.op("Unsqueeze", g.op("Mul", kp2, g.const(np.float32(2))), g.const(np.array([2], np.int64)))
+        smp = g.op("GridSample", ctx, grid, mode="bilinear", padding_mode="zeros", align_corners=0)
+        smp = g.op("Transpose", g.reshape(smp, [0, 1280, 70]), perm=[0, 2, 1])
+        vmask = g.op("Unsqueeze", valid, g.const(np.array([2], np.int64)))
+        upd = g.op("Mul", mesh_lowrank(g, smp, 1280, MESH_TOKENS), vmask)
+        upd = g.op("Add", upd, g.op("Tanh", g.matmul(kp3, 3, MESH_TOKENS)))
+        x = g.op("Add", tokens, g.op("ReduceMean", upd, axes=[1], keepdims=1))
+        x = g.op("Add", x, g.op("Tanh", mesh_lowrank(g, g.op("Add", x, augment), MESH_TOKENS, MESH_TOKENS, 0.5)))
+        gl = g.op("Unsqueeze", g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0), g.const(np.array([1], np.int64)))
+        x = g.op("Add", x, mesh_lowrank(g, gl, 1280, MESH_TOKENS, 0.5))
+        g.output(x, "tokens", F32, ["B", "T", MESH_TOKENS])
+        aug = g.op("Add", augment, g.op("Mul", g.op("ReduceMean", upd, axes=[1], keepdims=1), g.const(np.float32(0.1))))
+        g.output(aug, "augment", F32, ["B", "T", MESH_TOKENS])
+        mesh_hand_heads(g, x)
+        return g
+    return build
+
+
+def mesh_hand_head():
+    """Full mode's head buffers (mesh.ReadHandHead): the hand head's own
+    scale and hand PCA (as mesh_head), its wrist transfer buffers, the
+    non-hand parameters it zeroes, and the body head's rest rotations of
+    the two wrist twist joints. The tiny MHR character has 16 joints, so
+    `joints` names six of them for the reference's lower-arm, twist and
+    wrist joints (76, 77, 78 and 40, 41, 42 in MHR's 127)."""
+    rng = np.random.default_rng(450)
+    h = mesh_head()
+    h["scale_mean"] = (rng.standard_normal(68) * 0.05).astype(np.float32)
+    h["scale_comps"] = (rng.standard_normal((28, 68)) * 0.02).astype(np.float32)
+
+    def rot(v):
+        th = np.linalg.norm(v)
+        k = v / th
+        K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+        return (np.eye(3) + np.sin(th) * K + (1 - np.cos(th)) * K @ K).astype(np.float32)
+
+    h["local_to_world_wrist"] = rot(rng.standard_normal(3) * 0.8)
+    h["right_wrist_coords"] = (rng.standard_normal(3) * 20).astype(np.float32)
+    h["root_coords"] = (rng.standard_normal(3) * 5).astype(np.float32)
+    keep = set(range(0, 6)) | set(range(95, 122)) | set(range(136, 204))
+    h["nonhand_param_idxs"] = np.array([i for i in range(204) if i not in keep], np.int64)
+    h["joints"] = np.array([10, 11, 12, 13, 14, 15], np.int64)
+    h["twist_joint_rotation"] = np.stack([rot(rng.standard_normal(3) * 0.5), rot(rng.standard_normal(3) * 0.5)])
+    return h
+
+
 def mesh_head():
     """The MHR head's buffers (mesh.ReadHead): random scale PCA, the
     zero-pose hand mean, identity hand components (as the reference sets
@@ -466,7 +587,10 @@ ENGINES = [
     ("fov", "moge", fov_moge),
     ("mesh", "backbone", mesh_backbone),
     ("mesh", "decoder", mesh_decoder),
-] + [("mesh", f"decoder_layer{i}", mesh_decoder_layer(i)) for i in range(1, 6)]
+] + [("mesh", f"decoder_layer{i}", mesh_decoder_layer(i)) for i in range(1, 6)] + [
+    ("mesh", "decoder_prompt", mesh_decoder_prompt),
+    ("mesh", "hand_decoder", mesh_hand_decoder),
+] + [("mesh", f"hand_decoder_layer{i}", mesh_hand_decoder_layer(i)) for i in range(1, 6)]
 
 # Concrete sizes for the dynamic dims in the goldens, and explicit values
 # for inputs a formula cannot stand in for.
@@ -483,6 +607,9 @@ GOLDEN_DIMS = {
     "mesh/backbone": {"B": 2},
     "mesh/decoder": {"B": 2, "N": 1},
     **{f"mesh/decoder_layer{i}": {"B": 2, "T": 145} for i in range(1, 6)},
+    "mesh/decoder_prompt": {"B": 2, "N": 4},
+    "mesh/hand_decoder": {"B": 2, "N": 1},
+    **{f"mesh/hand_decoder_layer{i}": {"B": 2, "T": 145} for i in range(1, 6)},
 }
 GOLDEN_VALUES = {
     ("segment/memory_attention", "num_obj_ptr_tokens"): np.array(16, np.int64),
@@ -580,7 +707,8 @@ def main():
     write_npz(consts, segment_constants())
     manifest += ["files:", "  - stage: segment", "    name: constants", "    file: segment_constants.npz",
                  f"    sha256: {sha256(consts)}"]
-    for name, write in [("head", lambda p: write_npz(p, mesh_head())), ("mhr", mesh_mhr_zip)]:
+    for name, write in [("head", lambda p: write_npz(p, mesh_head())), ("mhr", mesh_mhr_zip),
+                        ("hand_head", lambda p: write_npz(p, mesh_hand_head()))]:
         path = os.path.join(out, f"mesh_{name}.npz")
         write(path)
         manifest += ["  - stage: mesh", f"    name: {name}", f"    file: mesh_{name}.npz", f"    sha256: {sha256(path)}"]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Export SAM-3D-Body (body decoder) to the engines package mesh runs.
+"""Export SAM-3D-Body (body and hand decoders) to the engines package mesh runs.
 
     SAM3DB_SRC=/path/to/sam-3d-body python tools/export/mesh/export.py \
         CHECKPOINT_DIR OUT_DIR [--opset 17]
@@ -22,6 +22,28 @@ Writes, for the mesh stage's contract (mesh/contract.go):
                               -> tokens, augment, pose, camera, hand_boxes
     mesh_head.npz             the MHR head's buffers (mesh.ReadHead)
 
+and for "full" mode (optional in a model directory; mesh.FullEngines):
+
+    mesh_decoder_prompt.onnx       the decoder's inputs + prev_estimate[B,522]
+                                   (run_keypoint_prompt: the previous pass's
+                                   519 head outputs, face zeroed, and its raw
+                                   camera) -> as mesh_decoder
+    mesh_hand_decoder.onnx         decoder_hand's token construction, its
+                                   hand_pe_layer, ray_cond_emb_hand, layer 0
+                                   and the hand heads (mask 0 and mask_score 0
+                                   select the no-mask embedding)
+                                   -> context, tokens, augment, pose, camera
+    mesh_hand_decoder_layerI.onnx  keypoint_token_update_fn_hand +
+                                   keypoint3d_token_update_fn_hand, layer I,
+                                   the hand heads -> tokens, augment, pose, camera
+    mesh_hand_head.npz             head_pose_hand's buffers (mesh.ReadHandHead)
+                                   plus local_to_world_wrist, right_wrist_coords,
+                                   root_coords, nonhand_param_idxs, joints
+                                   [76,77,78,40,41,42] and twist_joint_rotation =
+                                   head_pose.joint_rotation[[77, 41]]
+
+The hand path reuses mesh_backbone.onnx on the hand crops.
+
 The decoder is cut after each layer because the reference refreshes the
 keypoint tokens from a full MHR pass between layers; package mesh runs MHR
 in Go there (see mesh/doc.go). Each wrapper below re-traces the reference's
@@ -34,14 +56,16 @@ Fourier features, 1x1 conv and LayerNorm2d are kept.
 
 The MHR asset comes from tools/export/mhr/convert.py (with --sam3db-ckpt for
 the keypoint mapping); zip that directory's files at its root into
-mesh_mhr.npz and list mesh_mhr.npz and mesh_head.npz under `files:` of the
-manifest (stage mesh, names mhr and head), with the engines under
-`engines:`.
+mesh_mhr.npz and list mesh_mhr.npz, mesh_head.npz and mesh_hand_head.npz
+under `files:` of the manifest (stage mesh, names mhr, head and hand_head),
+with the engines under `engines:`.
 
-NEVER RUN: this was written against the public code (b5c765a) without the
-gated weights; expect to fix details on first contact. Only the "body"
-decoder is exported; "full" mode (hand decoder) is not implemented in
-package mesh.
+STATUS: NEVER RUN on the real weights: this was written against the public
+code (b5c765a) without the gated checkpoint; expect to fix details on first
+contact. The hand decoder wrappers (Decoder(hand=True), Layer(hand=True),
+the prompted Decoder) and mesh_hand_head.npz are as untested against real
+weights as the body ones; package mesh's full mode is checked only on tiny
+engines with the same I/O (tools/export/make_tiny.py).
 """
 import argparse
 import os
@@ -79,11 +103,31 @@ def ray_condition(enc, feats, rays):
     return enc.norm(enc.conv(torch.cat([feats, emb], dim=1)))
 
 
-def heads(m, tokens, hand_start):
-    out = m.decoder.norm_final(tokens)
+def parts(m, hand):
+    """The body decoder's modules, or decoder_hand's own (forward_decoder_hand)."""
+    if not hand:
+        return dict(decoder=m.decoder, init_pose=m.init_pose, init_camera=m.init_camera,
+                    init_to_token=m.init_to_token_mhr, prev_to_token=m.prev_to_token_mhr,
+                    dense_pe=lambda hw: m.prompt_encoder.get_dense_pe(hw), ray=m.ray_cond_emb,
+                    kp=m.keypoint_embedding, kp3=m.keypoint3d_embedding, head_pose=m.head_pose,
+                    head_camera=m.head_camera, posemb=m.keypoint_posemb_linear, feat=m.keypoint_feat_linear,
+                    posemb3=m.keypoint3d_posemb_linear)
+    return dict(decoder=m.decoder_hand, init_pose=m.init_pose_hand, init_camera=m.init_camera_hand,
+                init_to_token=m.init_to_token_mhr_hand, prev_to_token=m.prev_to_token_mhr_hand,
+                dense_pe=lambda hw: m.hand_pe_layer(hw).unsqueeze(0), ray=m.ray_cond_emb_hand,
+                kp=m.keypoint_embedding_hand, kp3=m.keypoint3d_embedding_hand, head_pose=m.head_pose_hand,
+                head_camera=m.head_camera_hand, posemb=m.keypoint_posemb_linear_hand,
+                feat=m.keypoint_feat_linear_hand, posemb3=m.keypoint3d_posemb_linear_hand)
+
+
+def heads(m, tokens, hand_start, hand=False):
+    p = parts(m, hand)
+    out = p["decoder"].norm_final(tokens)
     B = tokens.shape[0]
-    pose = m.head_pose.proj(out[:, 0]) + m.init_pose.weight.expand(B, -1)
-    cam = m.head_camera.proj(out[:, 0]) + m.init_camera.weight.expand(B, -1)
+    pose = p["head_pose"].proj(out[:, 0]) + p["init_pose"].weight.expand(B, -1)
+    cam = p["head_camera"].proj(out[:, 0]) + p["init_camera"].weight.expand(B, -1)
+    if hand:  # the hand decoder's hand boxes are never read
+        return pose, cam
     hands = m.bbox_embed(out[:, hand_start:hand_start + 2]).sigmoid()
     return pose, cam, hands
 
@@ -93,66 +137,70 @@ def flat(x):
 
 
 class Decoder(nn.Module):
-    """forward_pose_branch's mask conditioning + forward_decoder's token
-    construction + layer 0 + the heads."""
+    """forward_pose_branch's mask conditioning + forward_decoder's (or,
+    with hand, forward_decoder_hand's) token construction + layer 0 + the
+    heads. With prompted, the previous-estimate token comes from a
+    prev_estimate input (run_keypoint_prompt) instead of the initial
+    estimate."""
 
-    def __init__(self, m):
+    def __init__(self, m, hand=False, prompted=False):
         super().__init__()
-        self.m = m
+        self.m, self.hand, self.prompted = m, hand, prompted
 
-    def forward(self, features, mask, mask_score, condition, rays, prompt):
+    def forward(self, features, mask, mask_score, condition, rays, prompt, prev_estimate=None):
         m = self.m
+        p = parts(m, self.hand)
         B = features.shape[0]
         memb, no_memb = m.prompt_encoder.get_mask_embeddings(mask, B, features.shape[2:])
         s = mask_score.view(-1, 1, 1, 1)
         feats = features + torch.where(s > 0, s * memb, no_memb)
-        init_pose = m.init_pose.weight.expand(B, -1).unsqueeze(1)
-        init_cam = m.init_camera.weight.expand(B, -1).unsqueeze(1)
+        init_pose = p["init_pose"].weight.expand(B, -1).unsqueeze(1)
+        init_cam = p["init_camera"].weight.expand(B, -1).unsqueeze(1)
         init_est = torch.cat([init_pose, init_cam], dim=-1)
-        tok = m.init_to_token_mhr(torch.cat([condition.view(B, 1, -1), init_est], dim=-1)).view(B, 1, -1)
-        prev = m.prev_to_token_mhr(init_est).view(B, 1, -1)
-        image_augment = m.prompt_encoder.get_dense_pe(features.shape[-2:])
-        context = ray_condition(m.ray_cond_emb, feats, rays)
+        tok = p["init_to_token"](torch.cat([condition.view(B, 1, -1), init_est], dim=-1)).view(B, 1, -1)
+        prev_est = init_est if prev_estimate is None else prev_estimate.view(B, 1, -1)
+        prev = p["prev_to_token"](prev_est).view(B, 1, -1)
+        image_augment = p["dense_pe"](features.shape[-2:])
+        context = ray_condition(p["ray"], feats, rays)
         pemb, _ = m.prompt_encoder(keypoints=prompt)
         pemb = m.prompt_to_token(pemb)
         hand = m.hand_box_embedding.weight[None].expand(B, -1, -1)
-        kp = m.keypoint_embedding.weight[None].expand(B, -1, -1)
-        kp3 = m.keypoint3d_embedding.weight[None].expand(B, -1, -1)
+        kp = p["kp"].weight[None].expand(B, -1, -1)
+        kp3 = p["kp3"].weight[None].expand(B, -1, -1)
         tokens = torch.cat([tok, prev, pemb, hand, kp, kp3], dim=1)
         augment = torch.cat([torch.zeros_like(tok), prev, pemb, torch.zeros_like(hand),
                              torch.zeros_like(kp), torch.zeros_like(kp3)], dim=1)
         hand_start = 2 + prompt.shape[1]
-        tokens, _ = m.decoder.layers[0](tokens, flat(context), augment,
-                                        flat(image_augment).expand(B, -1, -1), None)
-        pose, cam, hands = heads(m, tokens, hand_start)
-        return context, tokens, augment, pose, cam, hands
+        tokens, _ = p["decoder"].layers[0](tokens, flat(context), augment,
+                                           flat(image_augment).expand(B, -1, -1), None)
+        return (context, tokens, augment) + heads(m, tokens, hand_start, self.hand)
 
 
 class Layer(nn.Module):
     """keypoint_token_update_fn + keypoint3d_token_update_fn with the
     keypoints of the previous layer's MHR pass, then layer i and the heads."""
 
-    def __init__(self, m, i):
+    def __init__(self, m, i, hand=False):
         super().__init__()
-        self.m, self.i = m, i
+        self.m, self.i, self.hand = m, i, hand
 
     def forward(self, prev_tokens, prev_augment, context, keypoints_2d, keypoints_valid, keypoints_3d):
         m = self.m
+        p = parts(m, self.hand)
         B, T = prev_tokens.shape[:2]
         k2, k3 = T - 2 * NUM_KP, T - NUM_KP
         valid = keypoints_valid.unsqueeze(-1)
-        pos2 = m.keypoint_posemb_linear(keypoints_2d) * valid
+        pos2 = p["posemb"](keypoints_2d) * valid
         feats = F.grid_sample(context, (keypoints_2d * 2).unsqueeze(2), mode="bilinear",
                               padding_mode="zeros", align_corners=False).squeeze(3).permute(0, 2, 1)
-        upd = m.keypoint_feat_linear(feats * valid)
-        pos3 = m.keypoint3d_posemb_linear(keypoints_3d)
+        upd = p["feat"](feats * valid)
+        pos3 = p["posemb3"](keypoints_3d)
         tokens = torch.cat([prev_tokens[:, :k2], prev_tokens[:, k2:k3] + upd, prev_tokens[:, k3:]], dim=1)
         augment = torch.cat([prev_augment[:, :k2], pos2, pos3], dim=1)
-        image_augment = m.prompt_encoder.get_dense_pe(context.shape[-2:])
-        tokens, _ = m.decoder.layers[self.i](tokens, flat(context), augment,
-                                             flat(image_augment).expand(B, -1, -1), None)
-        pose, cam, hands = heads(m, tokens, k2 - 2)
-        return tokens, augment, pose, cam, hands
+        image_augment = p["dense_pe"](context.shape[-2:])
+        tokens, _ = p["decoder"].layers[self.i](tokens, flat(context), augment,
+                                                flat(image_augment).expand(B, -1, -1), None)
+        return (tokens, augment) + heads(m, tokens, k2 - 2, self.hand)
 
 
 def export(module, args, names_in, names_out, dynamic, path, opset):
@@ -195,7 +243,43 @@ def main():
                 dyn[n] = {0: "B", 1: "T"}
             export(Layer(m, i), lin, names, ["tokens", "augment", "pose", "camera", "hand_boxes"], dyn,
                    os.path.join(a.out_dir, f"mesh_decoder_layer{i}.onnx"), a.opset)
+        # Full mode: the prompted body decoder (4 prompts at export; N is
+        # dynamic), the hand decoder and its layers.
+        prompt4 = torch.zeros(B, 4, 3)
+        prompt4[..., 2] = -2
+        din = ["features", "mask", "mask_score", "condition", "rays", "prompt"]
+        dyn = {n: {0: "B"} for n in din + ["prev_estimate", "context", "pose", "camera", "hand_boxes"]}
+        dyn.update(prompt={0: "B", 1: "N"}, tokens={0: "B", 1: "T"}, augment={0: "B", 1: "T"})
+        export(Decoder(m, prompted=True), dec_in[:5] + (prompt4, torch.randn(B, 522) * 0.1), din + ["prev_estimate"],
+               outs, dyn, os.path.join(a.out_dir, "mesh_decoder_prompt.onnx"), a.opset)
+        hin = dec_in[:1] + (torch.zeros(B, 1, 512, 512), torch.zeros(B, 1)) + dec_in[3:]
+        hdyn = {k: v for k, v in dyn.items() if k not in ("prev_estimate", "hand_boxes")}
+        export(Decoder(m, hand=True), hin, din, outs[:5], hdyn,
+               os.path.join(a.out_dir, "mesh_hand_decoder.onnx"), a.opset)
+        hctx, htok, haug, _, _ = Decoder(m, hand=True)(*hin)
+        for i in range(1, len(m.decoder_hand.layers)):
+            lin = (htok, haug, hctx, torch.rand(B, NUM_KP, 2) - 0.5, torch.ones(B, NUM_KP), torch.randn(B, NUM_KP, 3) * 0.3)
+            names = ["prev_tokens", "prev_augment", "context", "keypoints_2d", "keypoints_valid", "keypoints_3d"]
+            ldyn = {n: {0: "B"} for n in names + ["pose", "camera"]}
+            for n in ["prev_tokens", "prev_augment", "tokens", "augment"]:
+                ldyn[n] = {0: "B", 1: "T"}
+            export(Layer(m, i, hand=True), lin, names, ["tokens", "augment", "pose", "camera"], ldyn,
+                   os.path.join(a.out_dir, f"mesh_hand_decoder_layer{i}.onnx"), a.opset)
     h = m.head_pose
+    hh = m.head_pose_hand
+    np.savez(os.path.join(a.out_dir, "mesh_hand_head.npz"),
+             scale_mean=hh.scale_mean.detach().float().numpy(), scale_comps=hh.scale_comps.detach().float().numpy(),
+             hand_pose_mean=hh.hand_pose_mean.detach().float().numpy(),
+             hand_pose_comps=hh.hand_pose_comps.detach().float().numpy(),
+             hand_joint_idxs_left=hh.hand_joint_idxs_left.detach().long().numpy(),
+             hand_joint_idxs_right=hh.hand_joint_idxs_right.detach().long().numpy(),
+             local_to_world_wrist=hh.local_to_world_wrist.detach().float().numpy(),
+             right_wrist_coords=hh.right_wrist_coords.detach().float().numpy(),
+             root_coords=hh.root_coords.detach().float().numpy(),
+             nonhand_param_idxs=hh.nonhand_param_idxs.detach().long().numpy(),
+             joints=np.array([76, 77, 78, 40, 41, 42], np.int64),
+             twist_joint_rotation=h.joint_rotation.detach()[[77, 41]].float().numpy())
+    print(os.path.join(a.out_dir, "mesh_hand_head.npz"))
     np.savez(os.path.join(a.out_dir, "mesh_head.npz"),
              scale_mean=h.scale_mean.detach().float().numpy(), scale_comps=h.scale_comps.detach().float().numpy(),
              hand_pose_mean=h.hand_pose_mean.detach().float().numpy(),

@@ -16,7 +16,11 @@ PerspectiveHead.perspective_projection and SAM3DBody._full_to_crop.
     /work/venvs/mesh/bin/pip install -r tools/golden/mesh/requirements.txt
     SAM3DB_SRC=/path/to/sam-3d-body /work/venvs/mesh/bin/python tools/golden/mesh/golden.py
 
-Writes testdata/mesh/golden.npz. The frame image is a formula that the Go
+Writes testdata/mesh/golden.npz; with --hand, testdata/mesh/hand.npz:
+full mode's functions (roma's XZY Euler angles, fix_wrist_euler,
+rotation_angle_difference, _get_hand_box with the left box mirrored and
+transform_hand's crops, and the hand head's MHRHead.forward with
+enable_hand_model). The frame image is a formula that the Go
 test recomputes (see image()).
 """
 import os
@@ -204,5 +208,101 @@ def main():
         print(f"{k}: {v.dtype} {list(v.shape)}")
 
 
+# ---- "full" mode's functions (python golden.py --hand -> testdata/mesh/hand.npz) ----
+
+def hand_functions(rng):
+    import roma
+    from sam_3d_body.models.modules.mhr_utils import fix_wrist_euler, rotation_angle_difference
+    out = {}
+    # roma's intrinsic XZY Euler angles, both ways.
+    ang = torch.from_numpy(rng.uniform(-1.5, 1.5, (8, 3)))
+    R = roma.euler_to_rotmat("XZY", ang)
+    out["xzy_angles"], out["xzy_rotmat"] = ang.numpy(), R.numpy()
+    out["xzy_back"] = roma.rotmat_to_euler("XZY", R).numpy()
+    # fix_wrist_euler on angles across (−π, π), both branches.
+    a = torch.from_numpy(rng.uniform(-np.pi, np.pi, (24, 3)))
+    out["fix_in"], out["fix_out"] = a.numpy(), fix_wrist_euler(a).numpy()
+    # rotation_angle_difference, with an identical pair and a near-π one.
+    A = roma.random_rotmat(8, dtype=torch.float64)
+    B = roma.random_rotmat(8, dtype=torch.float64)
+    B[0] = A[0]
+    B[1] = A[1] @ roma.rotvec_to_rotmat(torch.tensor([0, 0, np.pi - 1e-3], dtype=torch.float64))
+    out["angle_a"], out["angle_b"], out["angle"] = A.numpy(), B.numpy(), rotation_angle_difference(A, B).numpy()
+    return out
+
+
+def hand_boxes(rng, batch):
+    """_get_hand_box on the person crops of crops(), then the left box
+    mirrored and both cut by transform_hand, as run_inference does."""
+    P = len(RECTS)
+    fake = types.SimpleNamespace(cfg=Cfg(MODEL=Cfg(IMAGE_SIZE=[512, 512])))
+    hb = torch.from_numpy(rng.uniform(0.05, 0.95, (P, 2, 4)).astype(np.float32))
+    hb[0, 0, 2:] = torch.tensor([0.001, 0.0005])  # a tiny box
+    hb[1, 1, :2] = torch.tensor([0.999, 0.001])   # a box at the crop's corner
+    pose_output = {"mhr": {"hand_box": hb}}
+    b = dict(batch)
+    left, right = SAM3DBody._get_hand_box(fake, pose_output, b)
+    flipped = left.copy()
+    flipped[:, 0] = W - left[:, 2] - 1
+    flipped[:, 2] = W - left[:, 0] - 1
+    transform_hand = Compose([GetBBoxCenterScale(padding=0.9), TopdownAffine(input_size=(512, 512), use_udp=False),
+                              VisionTransformWrapper(ToTensor())])
+    img = image()
+    bl = prepare_batch(img[:, ::-1], transform_hand, flipped, cam_int=torch.from_numpy(K)[None])
+    br = prepare_batch(img, transform_hand, right, cam_int=torch.from_numpy(K)[None])
+    return {"fractions": hb.double().numpy(), "left": left.astype(np.float64), "right": right.astype(np.float64),
+            "left_flipped": flipped.astype(np.float64),
+            "left_center": bl["bbox_center"][0].double().numpy(), "left_scale": bl["bbox_scale"][0].double().numpy(),
+            "left_affine": bl["affine_trans"][0].double().numpy(),
+            "right_center": br["bbox_center"][0].double().numpy(), "right_scale": br["bbox_scale"][0].double().numpy(),
+            "right_affine": br["affine_trans"][0].double().numpy(),
+            "left_crops": torch.round(bl["img"][0] * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()}
+
+
+def hand_decoding(rng):
+    """MHRHead.forward of the hand head (enable_hand_model): the
+    wrist-centric global rotation and translation, non-hand parameters
+    zeroed; MHR replaced by a recorder as in decoding()."""
+    import roma
+    d = decoding(np.random.default_rng(7))  # the body head's buffers, reused
+    head = MHRHead.__new__(MHRHead)
+    nn.Module.__init__(head)
+    head.num_shape_comps, head.num_scale_comps, head.num_hand_comps, head.num_face_comps = 45, 28, 54, 72
+    head.enable_hand_model, head.body_cont_dim, head.npose, head.num_hand_pose_comps = True, 260, 519, 54
+    head.proj = nn.Identity()
+    bufs = {k: d[k] for k in ["scale_mean", "scale_comps", "hand_pose_mean", "hand_pose_comps",
+                              "hand_joint_idxs_left", "hand_joint_idxs_right"]}
+    bufs["local_to_world_wrist"] = roma.random_rotmat(1, dtype=torch.float32)[0].numpy()
+    bufs["right_wrist_coords"] = rng.standard_normal(3).astype(np.float32) * 0.3
+    bufs["root_coords"] = rng.standard_normal(3).astype(np.float32) * 0.1
+    bufs["nonhand_param_idxs"] = np.sort(rng.permutation(204)[:145]).astype(np.int64)
+    for k, v in bufs.items():
+        setattr(head, k, nn.Parameter(torch.from_numpy(v), requires_grad=False))
+    head.keypoint_mapping = nn.Parameter(torch.zeros(70, 4 + 127), requires_grad=False)
+    head.faces = nn.Parameter(torch.zeros(1, 3).long(), requires_grad=False)
+    head.mhr = RecordMHR(4)
+    pose = (rng.standard_normal((5, 519)) * 0.7).astype(np.float32)
+    out = head.forward(torch.from_numpy(pose))
+    shape, model_params, _ = head.mhr.seen
+    return {**bufs, "pose": pose, "global_rot": out["global_rot"].double().numpy(),
+            "body_pose": out["body_pose"].double().numpy(),
+            "model_params": model_params.double().numpy(), "shape": shape.double().numpy()}
+
+
+def main_hand():
+    rng = np.random.default_rng(20251128)
+    torch.manual_seed(20251128)  # roma.random_rotmat draws from torch's generator
+    _, batch = crops()
+    arrays = {**{"fn_" + k: v for k, v in hand_functions(rng).items()},
+              **{"box_" + k: v for k, v in hand_boxes(rng, batch).items()},
+              **{"hdec_" + k: v for k, v in hand_decoding(rng).items()}}
+    np.savez_compressed(os.path.join(OUT, "hand.npz"), **arrays)
+    for k, v in sorted(arrays.items()):
+        print(f"{k}: {v.dtype} {list(v.shape)}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--hand"]:
+        main_hand()
+    else:
+        main()

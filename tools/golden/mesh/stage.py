@@ -18,7 +18,12 @@ outputs for the same character) and refuses to run if it differs.
 
     SAM3DB_SRC=/path/to/sam-3d-body /work/venvs/mesh/bin/python tools/golden/mesh/stage.py
 
-Writes testdata/mesh/stage.npz.
+Writes testdata/mesh/stage.npz; with --full, testdata/mesh/stage_full.npz:
+the whole stage in "full" mode on a three-frame clip, through the
+reference's own SAM3DBody.run_inference (hand boxes, mirrored left hand,
+unflip, acceptance test, keypoint-prompt re-run, wrist fix and merge, the
+final reprojection), with forward_step and forward_decoder replaced by the
+tiny engines and the reference heads around them.
 """
 import json
 import os
@@ -245,5 +250,436 @@ def main():
     print(json.dumps({k: v.shape for k, v in out.items() if k.startswith("f0_p1")}, default=list))
 
 
+# ---- full mode (run_inference with inference_type="full") ----
+
+FULL_W, FULL_H = 160, 120
+# Frame 0 has two people (the reference's multi-person prompt rule), frames
+# 1 and 2 one each (the lone-person rule); None is an absent person.
+FULL_RECTS = {1: [(30, 20, 70, 110), (34, 22, 76, 112), None], 2: [(90, 50, 150, 80), None, (40, 10, 120, 115)]}
+FULL_FRAMES = 3
+# An off-centre camera: the final reprojection's (W/2, H/2) quirk shows.
+FULL_K = np.array([[190.0, 0, 84.5], [0, 190.0, 57.25], [0, 0, 1]], np.float32)
+# The tiny MHR has 16 joints; the hand head file names the six that stand
+# for the reference's joints 76, 77, 78 (left lower arm, twist, wrist) and
+# 40, 41, 42 (right). The stand-in MHR below lays its joints into a
+# 127-joint skeleton state at those slots (the others in place), so that
+# run_inference's hard-coded indices read them.
+REF_JOINTS = [76, 77, 78, 40, 41, 42]
+
+
+def rotmat_to_quat(R):
+    import roma
+    return roma.rotmat_to_unitquat(torch.from_numpy(np.asarray(R, np.float64))).numpy()
+
+
+class MHRModule127(nn.Module):
+    """MHR as MHRHead calls it, with the tiny joints in a 127-joint state
+    (translation, xyzw quaternion of the global rotation, scale)."""
+
+    def __init__(self, m, slots):
+        super().__init__()
+        self.m, self.slots = m, slots
+
+    def forward(self, shape, model_params, expr):
+        vs, sk = [], []
+        for b in range(shape.shape[0]):
+            v, j, R = self.m.forward_rot(shape[b].double().numpy(), model_params[b].double().numpy())
+            vs.append(v)
+            s = np.zeros((127, 8))
+            s[:, 6], s[:, 7] = 1, 1
+            for k, slot in enumerate(self.slots):
+                s[slot, 0:3] = j[k]
+                s[slot, 3:7] = rotmat_to_quat(R[k])
+            sk.append(s)
+        return torch.tensor(np.array(vs), dtype=torch.float32), torch.tensor(np.array(sk), dtype=torch.float32)
+
+
+def forward_rot(self, ident, params):
+    """NumpyMHR.forward plus the joints' global rotations."""
+    a, J = self.a, self.J
+    jp = a["parameter_transform"].astype(np.float64) @ params.astype(np.float64)
+    gR = [None] * J
+    for j in range(J):
+        R = rot_quat(a["pre_rotations"][j]) @ rot_xyz(jp[7 * j + 3:7 * j + 6])
+        par = a["parents"][j]
+        gR[j] = gR[par] @ R if par >= 0 else R
+    v, joints, _ = self.forward(ident, params)
+    return v, joints, gR
+
+
+NumpyMHR.forward_rot = forward_rot
+
+
+def make_head(m, path, slots, hand):
+    hd = np.load(path)
+    head = G.MHRHead.__new__(G.MHRHead)
+    nn.Module.__init__(head)
+    head.num_shape_comps, head.num_scale_comps, head.num_hand_comps, head.num_face_comps = 45, 28, 54, 72
+    head.enable_hand_model, head.body_cont_dim, head.npose, head.num_hand_pose_comps = hand, 260, 519, 54
+    head.proj = nn.Identity()
+    for k in ["scale_mean", "scale_comps", "hand_pose_mean", "hand_pose_comps", "hand_joint_idxs_left",
+              "hand_joint_idxs_right"] + (["local_to_world_wrist", "right_wrist_coords", "root_coords",
+                                           "nonhand_param_idxs"] if hand else []):
+        setattr(head, k, nn.Parameter(torch.from_numpy(hd[k]), requires_grad=False))
+    a = m.a
+    km = np.zeros((308, m.V + 127), np.float32)  # 308 rows as the real mapping; 70 used
+    cols = np.where(a["keypoint_col"] < m.V, a["keypoint_col"], m.V + np.asarray(slots)[np.maximum(a["keypoint_col"] - m.V, 0)])
+    np.add.at(km, (a["keypoint_row"], cols), a["keypoint_weight"])
+    head.keypoint_mapping = nn.Parameter(torch.from_numpy(km), requires_grad=False)
+    head.faces = nn.Parameter(torch.zeros(1, 3).long(), requires_grad=False)
+    head.mhr = MHRModule127(m, slots)
+    return head
+
+
+def full(scenario=False):
+    import types
+    import cv2
+    import sam_3d_body.models.meta_arch.sam3d_body as S
+    S.recursive_to = lambda x, device: x  # everything stays on the CPU
+    m = NumpyMHR(MHR_DIR)
+    m.check()
+    hh = np.load(os.path.join(TINY, "mesh_hand_head.npz"))
+    slots = list(range(m.J))
+    for k, j in enumerate(hh["joints"]):
+        slots[int(j)] = REF_JOINTS[k]
+    body_head = make_head(m, os.path.join(TINY, "mesh_head.npz"), slots, False)
+    jr = np.tile(np.eye(3, dtype=np.float32), (127, 1, 1))
+    jr[77], jr[41] = hh["twist_joint_rotation"][0], hh["twist_joint_rotation"][1]
+    body_head.joint_rotation = nn.Parameter(torch.from_numpy(jr), requires_grad=False)
+    hand_head = make_head(m, os.path.join(TINY, "mesh_hand_head.npz"), slots, True)
+    sess = {n: ort.InferenceSession(os.path.join(TINY, f"mesh_{n}.onnx"), providers=["CPUExecutionProvider"])
+            for n in ["backbone", "decoder", "decoder_prompt", "hand_decoder"] + [f"decoder_layer{i}" for i in range(1, 6)]
+            + [f"hand_decoder_layer{i}" for i in range(1, 6)]}
+
+    def run(name, feeds):
+        sx = sess[name]
+        return dict(zip([o.name for o in sx.get_outputs()], sx.run(None, feeds)))
+
+    # The model object: run_inference, run_keypoint_prompt, _get_hand_box,
+    # _full_to_crop, camera_project(_hand), get_ray_condition and
+    # _get_decoder_condition are the reference's; forward_step and
+    # forward_decoder run the tiny engines in place of the networks.
+    model = S.SAM3DBody.__new__(S.SAM3DBody)
+    nn.Module.__init__(model)
+    model.cfg = G.Cfg(MODEL=G.Cfg(IMAGE_SIZE=[512, 512], DECODER=G.Cfg(CONDITION_TYPE="cliff", USE_INTRIN_CENTER=True)))
+    model.head_pose, model.head_pose_hand = body_head, hand_head
+    model.head_camera = G.PerspectiveHead(input_dim=8, img_size=(512, 512))
+    model.head_camera_hand = G.PerspectiveHead(input_dim=8, img_size=(512, 512), default_scale_factor=10)
+    model.init_camera = True  # run_keypoint_prompt appends pred_cam when the model has one
+    store = {}
+
+    def rays_of(batch, P):
+        enc = G.CameraEncoder(8, 16)
+        seen = {}
+
+        class Record(nn.Module):
+            def forward(self, pos):
+                seen["pos"] = pos
+                return torch.zeros(pos.shape[0], pos.shape[1], 99)
+
+        enc.camera = Record()
+        enc(torch.zeros(P, 8, 32, 32), S.SAM3DBody.get_ray_condition(model, batch)[0])
+        return seen["pos"][..., :2].reshape(P, 32, 32, 2).permute(0, 3, 1, 2).contiguous().numpy()
+
+    def layers(batch, first, prefix, head, hand):
+        """The decoder's layers with MHR between them; returns the last
+        pose_output as the reference's token_to_pose_output_fn makes it."""
+        ctx, cur = first["context"], first
+        P = cur["pose"].shape[0]
+        for layer in range(1, 7):
+            po = head.forward(torch.from_numpy(cur["pose"]))
+            po["pred_cam"] = torch.from_numpy(cur["camera"])
+            if hand:
+                po = S.SAM3DBody.camera_project_hand(model, po, batch)
+                po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.hand_batch_idx)
+            else:
+                po = S.SAM3DBody.camera_project(model, po, batch)
+                po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.body_batch_idx)
+            if layer == 6:
+                return po, cur
+            kpc = po["pred_keypoints_2d_cropped"]
+            kp01 = kpc + 0.5
+            invalid = ((kp01[..., 0] < 0) | (kp01[..., 0] > 1) | (kp01[..., 1] < 0) | (kp01[..., 1] > 1)
+                       | (po["pred_keypoints_2d_depth"] < 1e-5))
+            j3d = po["pred_keypoints_3d"]
+            pel = (j3d[:, [9]] + j3d[:, [10]]) / 2
+            cur = run(f"{prefix}_layer{layer}", {
+                "prev_tokens": cur["tokens"], "prev_augment": cur["augment"], "context": ctx,
+                "keypoints_2d": kpc.numpy().astype(np.float32), "keypoints_valid": (~invalid).numpy().astype(np.float32),
+                "keypoints_3d": (j3d - pel).numpy().astype(np.float32)})
+
+    def inputs(batch):
+        P = batch["img"].shape[1]
+        cond = S.SAM3DBody._get_decoder_condition(model, batch).numpy()
+        rays = rays_of(batch, P)
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
+        std = torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
+        feats = run("backbone", {"image": ((batch["img"][0] - mean) / std).numpy()})["features"]
+        prompt = np.zeros((P, 1, 3), np.float32)
+        prompt[:, :, 2] = -2
+        return {"features": feats, "mask": batch["mask"][0].numpy().astype(np.float32),
+                "mask_score": batch["mask_score"][0].numpy().reshape(P, 1).astype(np.float32),
+                "condition": cond, "rays": rays, "prompt": prompt}
+
+    def forward_step(batch, decoder_type="body"):
+        P = batch["img"].shape[1]
+        model.body_batch_idx = list(range(P)) if decoder_type == "body" else []
+        model.hand_batch_idx = list(range(P)) if decoder_type == "hand" else []
+        feeds = inputs(batch)
+        if decoder_type == "body":
+            store["body"] = feeds
+            po, last = layers(batch, run("decoder", feeds), "decoder", body_head, False)
+            po["hand_box"] = torch.from_numpy(last["hand_boxes"])
+            return {"mhr": po, "mhr_hand": None, "condition_info": torch.from_numpy(feeds["condition"]),
+                    "image_embeddings": torch.from_numpy(feeds["features"])}
+        po, _ = layers(batch, run("hand_decoder", feeds), "hand_decoder", hand_head, True)
+        return {"mhr": None, "mhr_hand": po}
+
+    def forward_decoder(image_embeddings, init_estimate=None, keypoints=None, prev_estimate=None,
+                        condition_info=None, batch=None):
+        feeds = dict(store["body"])
+        feeds["prompt"] = keypoints.numpy().astype(np.float32)
+        feeds["prev_estimate"] = prev_estimate[:, 0].numpy().astype(np.float32)
+        store["prompts"] = feeds["prompt"]
+        po, _ = layers(batch, run("decoder_prompt", feeds), "decoder", body_head, False)
+        return None, [po]
+
+    model.forward_step = forward_step
+    model.forward_decoder = forward_decoder
+    transform = G.Compose([G.GetBBoxCenterScale(), G.TopdownAffine(input_size=(512, 512), use_udp=False),
+                           G.VisionTransformWrapper(G.ToTensor())])
+    transform_hand = G.Compose([G.GetBBoxCenterScale(padding=0.9), G.TopdownAffine(input_size=(512, 512), use_udp=False),
+                                G.VisionTransformWrapper(G.ToTensor())])
+    if scenario:
+        return scenario_run(model, S, body_head, hand_head, store, transform, transform_hand, slots, hh)
+    out = {"K": FULL_K.astype(np.float64)}
+    for f in range(FULL_FRAMES):
+        img = full_frame(f)
+        ids = [pid for pid in sorted(FULL_RECTS) if FULL_RECTS[pid][f] is not None]
+        masks = np.zeros((len(ids), FULL_H, FULL_W, 1), np.uint8)
+        boxes = []
+        for i, pid in enumerate(ids):
+            x0, y0, x1, y1 = FULL_RECTS[pid][f]
+            masks[i, y0:y1, x0:x1] = 255
+            bx, by, bw, bh = cv2.boundingRect(masks[i, :, :, 0])
+            boxes.append([bx, by, bx + bw, by + bh])
+        batch = G.prepare_batch(img, transform, np.array(boxes, np.float32), masks, np.ones(len(ids), np.float32),
+                                cam_int=torch.from_numpy(FULL_K)[None])
+        model._initialize_batch(batch)
+        store.pop("prompts", None)
+        po, bl, br, lo, ro = S.SAM3DBody.run_inference(model, img, batch, inference_type="full", transform_hand=transform_hand)
+        mh = po["mhr"]
+        for i, pid in enumerate(ids):
+            key = f"f{f}_p{pid}"
+            out[key + "_model"] = mh["mhr_model_params"][i].double().numpy()
+            out[key + "_shape"] = mh["shape"][i].double().numpy()
+            out[key + "_cam_t"] = mh["pred_cam_t"][i].double().numpy()
+            out[key + "_kp2d"] = mh["pred_keypoints_2d"][i].double().numpy()
+            out[key + "_kp3d"] = mh["pred_keypoints_3d"][i].double().numpy()
+            for side, b in [("lhand", bl), ("rhand", br)]:
+                c, sc = b["bbox_center"].flatten(0, 1)[i], b["bbox_scale"].flatten(0, 1)[i]
+                out[f"{key}_{side}_bbox"] = np.array([c[0] - sc[0] / 2, c[1] - sc[1] / 2, c[0] + sc[0] / 2, c[1] + sc[1] / 2], np.float64)
+            # Which hands were merged: the merged hand pose is the hand pass's.
+            acc = [bool(torch.equal(mh["hand"][i, :54], lo["mhr_hand"]["hand"][i, :54])),
+                   bool(torch.equal(mh["hand"][i, 54:], ro["mhr_hand"]["hand"][i, 54:]))]
+            out[key + "_accepted"] = np.array(acc)
+            if "prompts" in store:
+                out[key + "_prompt"] = store["prompts"][i].astype(np.float64)
+            print(key, "accepted", acc, "prompt", store.get("prompts", [None] * (i + 1))[i] if "prompts" in store else None)
+    np.savez_compressed(os.path.join(ROOT, "testdata", "mesh", "stage_full.npz"), **out)
+
+
+# ---- full mode with accepted hands: a scenario of chosen head outputs ----
+#
+# The tiny engines' hands never pass run_inference's acceptance test
+# (their wrists land far from the body's). The scenario replaces the
+# engines by chosen head outputs: each person's body pose and camera, the
+# body decoder's hand boxes centred on the body's projected wrists, hand
+# poses whose camera puts the hand's wrist (keypoint 41) at its crop's
+# centre, and a re-run pose a little off the first. The twist joints' rest
+# rotations are chosen so that person f0_p1's fused wrists equal its
+# body's. Everything else (decoding, MHR, projections, run_inference
+# itself) is the reference's. The Go test feeds the same head outputs
+# through fake engines (keyed by the crops' CLIFF conditions).
+
+SCEN_BOX = {(0, 1): (0.5, 0.55), (0, 2): (0.6, 0.15), (1, 1): (0.12, 0.5), (2, 2): (0.45, 0.7)}  # left, right box fraction
+# f2_p2's right hand box is moved off the body's wrist by 0.17 of the body
+# crop (23 px): within 0.25 of its own crop's side (112 px) but not of the
+# left one's (72 px), which the reference divides by (a quirk).
+SCEN_SHIFT = {(2, 2): (0.0, 0.17)}
+SCEN_HAND_S = 0.04
+
+
+def scenario_run(model, S, body_head, hand_head, store, transform, transform_hand, slots, hh):
+    import cv2
+    rng = np.random.default_rng(4242)
+    init = np.zeros(519, np.float32)
+    init[0:6] = [1, 0, 0, 0, 1, 0]
+    init[6:144] = np.tile([1, 0, 0, 0, 1, 0], 23)
+    init[144:260] = np.tile([0, 1], 58)
+    tables = {}
+    for f in range(FULL_FRAMES):
+        for pid in sorted(FULL_RECTS):
+            if FULL_RECTS[pid][f] is None:
+                continue
+            pose = init + (rng.standard_normal(519) * 0.05).astype(np.float32)
+            pose[447:] = 0
+            cam = np.array([-1.0, 0.0, 0.0], np.float32) + (rng.standard_normal(3) * 0.05).astype(np.float32)
+            hands = [init + (rng.standard_normal(519) * 0.05).astype(np.float32) for _ in range(2)]
+            rerun = pose + (rng.standard_normal(519) * 0.02).astype(np.float32)
+            recam = cam + (rng.standard_normal(3) * 0.01).astype(np.float32)
+            tables[(f, pid)] = dict(pose=pose, cam=cam, hands=hands, rerun=rerun, recam=recam)
+    rec = {}
+
+    def project(po, batch, hand):
+        if hand:
+            po = S.SAM3DBody.camera_project_hand(model, po, batch)
+            po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.hand_batch_idx)
+        else:
+            po = S.SAM3DBody.camera_project(model, po, batch)
+            po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.body_batch_idx)
+        return po
+
+    def cond_of(batch):
+        return S.SAM3DBody._get_decoder_condition(model, batch).numpy()
+
+    def forward_step(batch, decoder_type="body"):
+        f, ids = store["frame"], store["ids"]
+        P = len(ids)
+        model.body_batch_idx = list(range(P)) if decoder_type == "body" else []
+        model.hand_batch_idx = list(range(P)) if decoder_type == "hand" else []
+        cond = cond_of(batch)
+        if decoder_type == "body":
+            pose = np.stack([tables[(f, pid)]["pose"] for pid in ids])
+            cam = np.stack([tables[(f, pid)]["cam"] for pid in ids])
+            po = body_head.forward(torch.from_numpy(pose))
+            po["pred_cam"] = torch.from_numpy(cam)
+            po = project(po, batch, False)
+            hb = np.zeros((P, 2, 4), np.float32)
+            for i, pid in enumerate(ids):
+                for side, k in enumerate([62, 41]):  # left wrist, right wrist
+                    c = po["pred_keypoints_2d_cropped"][i, k].numpy().astype(np.float64) + 0.5
+                    c[0] += SCEN_SHIFT.get((f, pid), (0.0, 0.0))[side]
+                    w = SCEN_BOX[(f, pid)][side]
+                    hb[i, side] = [c[0], c[1], w, w * 0.8]
+                rec[(f, pid, "body")] = dict(cond=cond[i], pose=pose[i].copy(), camera=cam[i].copy(), hand_boxes=hb[i].copy())
+            po["hand_box"] = torch.from_numpy(hb)
+            store["body_cond"] = cond
+            return {"mhr": po, "mhr_hand": None, "condition_info": torch.from_numpy(cond),
+                    "image_embeddings": torch.zeros(P, 1)}
+        side = store["hand_calls"]
+        store["hand_calls"] += 1
+        pose = np.stack([tables[(f, pid)]["hands"][side] for pid in ids])
+        po = hand_head.forward(torch.from_numpy(pose))
+        x41 = po["pred_keypoints_3d"][:, 41].double().numpy()
+        K = batch["cam_int"][0].double().numpy()
+        cxb = batch["bbox_center"][0].double().numpy()
+        # raw camera (-s, tx, -ty) that projects keypoint 41 onto the crop's centre.
+        tx = (cxb[:, 0] - K[0, 2]) * x41[:, 2] / K[0, 0] - x41[:, 0]
+        ty = (cxb[:, 1] - K[1, 2]) * x41[:, 2] / K[0, 0] * K[0, 0] / K[1, 1] - x41[:, 1]
+        cam = np.stack([np.full(P, -SCEN_HAND_S), tx, -ty], 1).astype(np.float32)
+        po["pred_cam"] = torch.from_numpy(cam)
+        po = project(po, batch, True)
+        for i, pid in enumerate(ids):
+            rec[(f, pid, ["left", "right"][side])] = dict(cond=cond[i], pose=pose[i].copy(), camera=cam[i].copy())
+        return {"mhr": None, "mhr_hand": po}
+
+    def forward_decoder(image_embeddings, init_estimate=None, keypoints=None, prev_estimate=None,
+                        condition_info=None, batch=None):
+        f, ids = store["frame"], store["ids"]
+        store["prompts"] = keypoints.numpy().astype(np.float32)
+        store["prev"] = prev_estimate[:, 0].numpy()
+        pose = np.stack([tables[(f, pid)]["rerun"] for pid in ids])
+        cam = np.stack([tables[(f, pid)]["recam"] for pid in ids])
+        po = body_head.forward(torch.from_numpy(pose))
+        po["pred_cam"] = torch.from_numpy(cam)
+        po = project(po, batch, False)
+        for i, pid in enumerate(ids):
+            rec[(f, pid, "rerun")] = dict(cond=store["body_cond"][i], pose=pose[i].copy(), camera=cam[i].copy())
+        return None, [po]
+
+    # Copies: run_inference writes into its outputs' hand, scale and shape,
+    # which are views of the head's input (the head's FFN is the identity
+    # here), so the recorded engine outputs must not share their memory.
+    model.forward_step = forward_step
+    model.forward_decoder = forward_decoder
+
+    def run_all(capture):
+        out = {}
+        angles = []
+        orig = S.rotation_angle_difference
+
+        def rad(a, b):
+            angles.append((a.clone(), b.clone()))
+            return orig(a, b)
+
+        S.rotation_angle_difference = rad
+        try:
+            for f in range(FULL_FRAMES):
+                img = full_frame(f)
+                ids = [pid for pid in sorted(FULL_RECTS) if FULL_RECTS[pid][f] is not None]
+                masks = np.zeros((len(ids), FULL_H, FULL_W, 1), np.uint8)
+                boxes = []
+                for i, pid in enumerate(ids):
+                    x0, y0, x1, y1 = FULL_RECTS[pid][f]
+                    masks[i, y0:y1, x0:x1] = 255
+                    bx, by, bw, bh = cv2.boundingRect(masks[i, :, :, 0])
+                    boxes.append([bx, by, bx + bw, by + bh])
+                batch = G.prepare_batch(img, transform, np.array(boxes, np.float32), masks, np.ones(len(ids), np.float32),
+                                        cam_int=torch.from_numpy(FULL_K)[None])
+                model._initialize_batch(batch)
+                store.update(frame=f, ids=ids, hand_calls=0)
+                store.pop("prompts", None)
+                po, bl, br, lo, ro = S.SAM3DBody.run_inference(model, img, batch, inference_type="full", transform_hand=transform_hand)
+                if capture:
+                    return angles
+                mh = po["mhr"]
+                for i, pid in enumerate(ids):
+                    key = f"f{f}_p{pid}"
+                    out[key + "_model"] = mh["mhr_model_params"][i].double().numpy()
+                    out[key + "_shape"] = mh["shape"][i].double().numpy()
+                    out[key + "_cam_t"] = mh["pred_cam_t"][i].double().numpy()
+                    out[key + "_kp2d"] = mh["pred_keypoints_2d"][i].double().numpy()
+                    out[key + "_kp3d"] = mh["pred_keypoints_3d"][i].double().numpy()
+                    for side, b in [("lhand", bl), ("rhand", br)]:
+                        c, sc = b["bbox_center"].flatten(0, 1)[i], b["bbox_scale"].flatten(0, 1)[i]
+                        out[f"{key}_{side}_bbox"] = np.array([c[0] - sc[0] / 2, c[1] - sc[1] / 2, c[0] + sc[0] / 2, c[1] + sc[1] / 2], np.float64)
+                    acc = [bool(torch.equal(mh["hand"][i, :54], lo["mhr_hand"]["hand"][i, :54])),
+                           bool(torch.equal(mh["hand"][i, 54:], ro["mhr_hand"]["hand"][i, 54:]))]
+                    out[key + "_accepted"] = np.array(acc)
+                    if "prompts" in store:
+                        out[key + "_prompt"] = store["prompts"][i].astype(np.float64)
+                    print(key, "accepted", acc, "prompt", store["prompts"][i].tolist() if "prompts" in store else None,
+                          "angles", [float(x) for x in orig(*angles[-1])[i]])
+        finally:
+            S.rotation_angle_difference = orig
+        return out
+
+    # Twist rotations making f0_p1's fused wrists equal its body's
+    # (fused = twistᵀ·lowarmᵀ·G, so twist = fused₀·Lᵀ for fused₀ at twist = I).
+    jr = body_head.joint_rotation.data
+    jr[77], jr[41] = torch.eye(3), torch.eye(3)
+    L, F0 = run_all(True)[0]
+    twist = [(F0[0, s].double() @ L[0, s].double().T).float() for s in range(2)]
+    jr[77], jr[41] = twist[0], twist[1]
+    out = run_all(False)
+    out["twist_joint_rotation"] = torch.stack(twist).double().numpy()
+    out["K"] = FULL_K.astype(np.float64)
+    for (f, pid, kind), v in sorted(rec.items()):
+        for k, a in v.items():
+            out[f"eng_f{f}_p{pid}_{kind}_{k}"] = np.asarray(a, np.float64)
+    np.savez_compressed(os.path.join(ROOT, "testdata", "mesh", "stage_hands.npz"), **out)
+
+
+def full_frame(i):
+    """pix[y, x, c] = (3x + 7y + 41c + 5i + (x*y mod 11)) mod 256."""
+    y, x, c = np.meshgrid(np.arange(FULL_H), np.arange(FULL_W), np.arange(3), indexing="ij")
+    return ((3 * x + 7 * y + 41 * c + 5 * i + (x * y) % 11) % 256).astype(np.uint8)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--full"]:
+        full()
+        full(scenario=True)
+    else:
+        main()
