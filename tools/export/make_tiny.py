@@ -350,49 +350,66 @@ def mesh_lowrank(g, x, cin, cout, scale=1.0):
     return g.op("Mul", g.matmul(g.matmul(x, cin, MESH_RANK), MESH_RANK, cout), g.const(np.float32(scale)))
 
 
-def mesh_heads(g, tokens):
+def mesh_heads(g, tokens, hand=False):
     """The heads on the pose token (token 0): pose = FFN + init_pose,
     camera = FFN + init_camera (s ~ 1 after the head's negation), hand
-    boxes through a sigmoid."""
+    boxes through a sigmoid. The hand decoder's (hand=True): smaller
+    FFNs, another init_camera, no hand boxes."""
     t0 = g.op("Tanh", g.op("Gather", tokens, g.const(np.array(0, np.int64)), axis=1))  # [B,1024]
-    pose = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 519, 0.1), g.const(mesh_init_pose()))
-    cam = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 3, 0.05), g.const(np.array([-1, 0, 0], np.float32)))
-    hands = g.reshape(g.op("Sigmoid", mesh_lowrank(g, t0, MESH_TOKENS, 8)), [-1, 2, 4])
+    pose_scale, cam_scale, cam0 = (0.02, 0.01, -0.3) if hand else (0.1, 0.05, -1)
+    pose = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 519, pose_scale), g.const(mesh_init_pose()))
+    cam = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 3, cam_scale), g.const(np.array([cam0, 0, 0], np.float32)))
+    if not hand:
+        hands = g.reshape(g.op("Sigmoid", mesh_lowrank(g, t0, MESH_TOKENS, 8)), [-1, 2, 4])
     g.output(pose, "pose", F32, ["B", 519])
     g.output(cam, "camera", F32, ["B", 3])
-    g.output(hands, "hand_boxes", F32, ["B", 2, 4])
+    if not hand:
+        g.output(hands, "hand_boxes", F32, ["B", 2, 4])
 
 
-def mesh_decoder():
-    g = Graph("mesh_decoder", 402)
-    feat = g.input("features", F32, ["B", 1280, 32, 32])
-    mask = g.input("mask", F32, ["B", 1, 512, 512])
-    score = g.input("mask_score", F32, ["B", 1])
-    cond = g.input("condition", F32, ["B", 3])
-    rays = g.input("rays", F32, ["B", 2, 32, 32])
-    prompt = g.input("prompt", F32, ["B", "N", 3])
-    # Context: features + mask embedding (scaled by its score) + ray embedding.
-    m = g.op("Mul", g.conv1x1(g.pool(g.op("Mul", mask, g.const(np.float32(1 / 255))), 16), 1, 1280),
-             g.reshape(score, [-1, 1, 1, 1]))
-    ctx = g.op("Tanh", g.op("Add", g.op("Add", feat, m), g.conv1x1(rays, 2, 1280)))
-    gl = g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0)                                  # [B,1280]
-    h = g.op("Tanh", g.op("Add", mesh_lowrank(g, gl, 1280, MESH_TOKENS), g.matmul(cond, 3, MESH_TOKENS)))
-    # Tokens: pose, previous estimate, N prompts, 2 hand, 70 + 70 keypoint tokens.
-    b = g.op("Slice", g.op("Shape", cond), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)))
-    const_tok = lambda k: g.op("Expand", g.op("MatMul", g.weight(1, k, MESH_RANK), g.weight(MESH_RANK, MESH_TOKENS)),
-                               g.op("Concat", b, g.const(np.array([k, MESH_TOKENS], np.int64)), axis=0))
-    t0 = g.op("Unsqueeze", h, g.const(np.array([1], np.int64)))
-    tokens = g.op("Concat", t0, const_tok(1), g.op("Tanh", g.matmul(prompt, 3, MESH_TOKENS)), const_tok(142), axis=1)
-    g.output(ctx, "context", F32, ["B", 1280, 32, 32])
-    g.output(tokens, "tokens", F32, ["B", "T", MESH_TOKENS])
-    g.output(g.op("Tanh", g.op("Mul", tokens, g.const(np.float32(0.5)))), "augment", F32, ["B", "T", MESH_TOKENS])
-    mesh_heads(g, tokens)
-    return g
-
-
-def mesh_decoder_layer(i):
+def mesh_decoder(name="mesh_decoder", seed=402, prompted=False, hand=False):
+    """decoder (hand_decoder with hand=True). With prompted, decoder_prompt:
+    the decoder started from a previous estimate (run_keypoint_prompt),
+    prev_estimate [B, 522] feeding the previous-estimate token instead of
+    the constant initial estimate."""
     def build():
-        g = Graph(f"mesh_decoder_layer{i}", 402 + i)
+        g = Graph(name, seed)
+        feat = g.input("features", F32, ["B", 1280, 32, 32])
+        mask = g.input("mask", F32, ["B", 1, 512, 512])
+        score = g.input("mask_score", F32, ["B", 1])
+        cond = g.input("condition", F32, ["B", 3])
+        rays = g.input("rays", F32, ["B", 2, 32, 32])
+        prompt = g.input("prompt", F32, ["B", "N", 3])
+        prev = g.input("prev_estimate", F32, ["B", 522]) if prompted else None
+        # Context: features + mask embedding (scaled by its score) + ray
+        # embedding. A hand crop has mask_score 0: the no-mask embedding.
+        m = g.op("Mul", g.conv1x1(g.pool(g.op("Mul", mask, g.const(np.float32(1 / 255))), 16), 1, 1280),
+                 g.reshape(score, [-1, 1, 1, 1]))
+        ctx = g.op("Tanh", g.op("Add", g.op("Add", feat, m), g.conv1x1(rays, 2, 1280)))
+        gl = g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0)                                  # [B,1280]
+        h = g.op("Tanh", g.op("Add", mesh_lowrank(g, gl, 1280, MESH_TOKENS), g.matmul(cond, 3, MESH_TOKENS)))
+        # Tokens: pose, previous estimate, N prompts, 2 hand, 70 + 70 keypoint tokens.
+        b = g.op("Slice", g.op("Shape", cond), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)))
+        const_tok = lambda k: g.op("Expand", g.op("MatMul", g.weight(1, k, MESH_RANK), g.weight(MESH_RANK, MESH_TOKENS)),
+                                   g.op("Concat", b, g.const(np.array([k, MESH_TOKENS], np.int64)), axis=0))
+        t0 = g.op("Unsqueeze", h, g.const(np.array([1], np.int64)))
+        if prompted:
+            t1 = g.op("Unsqueeze", g.op("Tanh", mesh_lowrank(g, prev, 522, MESH_TOKENS)), g.const(np.array([1], np.int64)))
+        else:
+            t1 = const_tok(1)
+        tokens = g.op("Concat", t0, t1, g.op("Tanh", g.matmul(prompt, 3, MESH_TOKENS)), const_tok(142), axis=1)
+        g.output(ctx, "context", F32, ["B", 1280, 32, 32])
+        g.output(tokens, "tokens", F32, ["B", "T", MESH_TOKENS])
+        g.output(g.op("Tanh", g.op("Mul", tokens, g.const(np.float32(0.5)))), "augment", F32, ["B", "T", MESH_TOKENS])
+        mesh_heads(g, tokens, hand)
+        return g
+    return build
+
+
+def mesh_decoder_layer(i, name="mesh_decoder_layer", seed=402, hand=False):
+    """decoder_layer{i} (hand_decoder_layer{i} with hand=True)."""
+    def build():
+        g = Graph(f"{name}{i}", seed + i)
         tokens = g.input("prev_tokens", F32, ["B", "T", MESH_TOKENS])
         augment = g.input("prev_augment", F32, ["B", "T", MESH_TOKENS])
         ctx = g.input("context", F32, ["B", 1280, 32, 32])
@@ -416,100 +433,7 @@ def mesh_decoder_layer(i):
         g.output(x, "tokens", F32, ["B", "T", MESH_TOKENS])
         aug = g.op("Add", augment, g.op("Mul", g.op("ReduceMean", upd, axes=[1], keepdims=1), g.const(np.float32(0.1))))
         g.output(aug, "augment", F32, ["B", "T", MESH_TOKENS])
-        mesh_heads(g, x)
-        return g
-    return build
-
-
-def mesh_decoder_prompt():
-    """decoder_prompt: the decoder started from a previous estimate
-    (run_keypoint_prompt), prev_estimate [B, 522] feeding the
-    previous-estimate token instead of the constant initial estimate."""
-    g = Graph("mesh_decoder_prompt", 430)
-    feat = g.input("features", F32, ["B", 1280, 32, 32])
-    mask = g.input("mask", F32, ["B", 1, 512, 512])
-    score = g.input("mask_score", F32, ["B", 1])
-    cond = g.input("condition", F32, ["B", 3])
-    rays = g.input("rays", F32, ["B", 2, 32, 32])
-    prompt = g.input("prompt", F32, ["B", "N", 3])
-    prev = g.input("prev_estimate", F32, ["B", 522])
-    m = g.op("Mul", g.conv1x1(g.pool(g.op("Mul", mask, g.const(np.float32(1 / 255))), 16), 1, 1280),
-             g.reshape(score, [-1, 1, 1, 1]))
-    ctx = g.op("Tanh", g.op("Add", g.op("Add", feat, m), g.conv1x1(rays, 2, 1280)))
-    gl = g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0)
-    h = g.op("Tanh", g.op("Add", mesh_lowrank(g, gl, 1280, MESH_TOKENS), g.matmul(cond, 3, MESH_TOKENS)))
-    b = g.op("Slice", g.op("Shape", cond), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)))
-    const_tok = lambda k: g.op("Expand", g.op("MatMul", g.weight(1, k, MESH_RANK), g.weight(MESH_RANK, MESH_TOKENS)),
-                               g.op("Concat", b, g.const(np.array([k, MESH_TOKENS], np.int64)), axis=0))
-    t0 = g.op("Unsqueeze", h, g.const(np.array([1], np.int64)))
-    tprev = g.op("Unsqueeze", g.op("Tanh", mesh_lowrank(g, prev, 522, MESH_TOKENS)), g.const(np.array([1], np.int64)))
-    tokens = g.op("Concat", t0, tprev, g.op("Tanh", g.matmul(prompt, 3, MESH_TOKENS)), const_tok(142), axis=1)
-    g.output(ctx, "context", F32, ["B", 1280, 32, 32])
-    g.output(tokens, "tokens", F32, ["B", "T", MESH_TOKENS])
-    g.output(g.op("Tanh", g.op("Mul", tokens, g.const(np.float32(0.5)))), "augment", F32, ["B", "T", MESH_TOKENS])
-    mesh_heads(g, tokens)
-    return g
-
-
-def mesh_hand_heads(g, tokens):
-    """The hand decoder's heads on the pose token: pose = small FFN +
-    init_pose, camera = small FFN + init_camera; no hand boxes."""
-    t0 = g.op("Tanh", g.op("Gather", tokens, g.const(np.array(0, np.int64)), axis=1))
-    pose = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 519, 0.02), g.const(mesh_init_pose()))
-    cam = g.op("Add", mesh_lowrank(g, t0, MESH_TOKENS, 3, 0.01), g.const(np.array([-0.3, 0, 0], np.float32)))
-    g.output(pose, "pose", F32, ["B", 519])
-    g.output(cam, "camera", F32, ["B", 3])
-
-
-def mesh_hand_decoder():
-    g = Graph("mesh_hand_decoder", 440)
-    feat = g.input("features", F32, ["B", 1280, 32, 32])
-    mask = g.input("mask", F32, ["B", 1, 512, 512])
-    score = g.input("mask_score", F32, ["B", 1])
-    cond = g.input("condition", F32, ["B", 3])
-    rays = g.input("rays", F32, ["B", 2, 32, 32])
-    prompt = g.input("prompt", F32, ["B", "N", 3])
-    # A hand crop has mask_score 0: the no-mask embedding, a constant here.
-    m = g.op("Mul", g.conv1x1(g.pool(g.op("Mul", mask, g.const(np.float32(1 / 255))), 16), 1, 1280),
-             g.reshape(score, [-1, 1, 1, 1]))
-    ctx = g.op("Tanh", g.op("Add", g.op("Add", feat, m), g.conv1x1(rays, 2, 1280)))
-    gl = g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0)
-    h = g.op("Tanh", g.op("Add", mesh_lowrank(g, gl, 1280, MESH_TOKENS), g.matmul(cond, 3, MESH_TOKENS)))
-    b = g.op("Slice", g.op("Shape", cond), g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64)))
-    const_tok = lambda k: g.op("Expand", g.op("MatMul", g.weight(1, k, MESH_RANK), g.weight(MESH_RANK, MESH_TOKENS)),
-                               g.op("Concat", b, g.const(np.array([k, MESH_TOKENS], np.int64)), axis=0))
-    t0 = g.op("Unsqueeze", h, g.const(np.array([1], np.int64)))
-    tokens = g.op("Concat", t0, const_tok(1), g.op("Tanh", g.matmul(prompt, 3, MESH_TOKENS)), const_tok(142), axis=1)
-    g.output(ctx, "context", F32, ["B", 1280, 32, 32])
-    g.output(tokens, "tokens", F32, ["B", "T", MESH_TOKENS])
-    g.output(g.op("Tanh", g.op("Mul", tokens, g.const(np.float32(0.5)))), "augment", F32, ["B", "T", MESH_TOKENS])
-    mesh_hand_heads(g, tokens)
-    return g
-
-
-def mesh_hand_decoder_layer(i):
-    def build():
-        g = Graph(f"mesh_hand_decoder_layer{i}", 440 + i)
-        tokens = g.input("prev_tokens", F32, ["B", "T", MESH_TOKENS])
-        augment = g.input("prev_augment", F32, ["B", "T", MESH_TOKENS])
-        ctx = g.input("context", F32, ["B", 1280, 32, 32])
-        kp2 = g.input("keypoints_2d", F32, ["B", 70, 2])
-        valid = g.input("keypoints_valid", F32, ["B", 70])
-        kp3 = g.input("keypoints_3d", F32, ["B", 70, 3])
-        grid = g.op("Unsqueeze", g.op("Mul", kp2, g.const(np.float32(2))), g.const(np.array([2], np.int64)))
-        smp = g.op("GridSample", ctx, grid, mode="bilinear", padding_mode="zeros", align_corners=0)
-        smp = g.op("Transpose", g.reshape(smp, [0, 1280, 70]), perm=[0, 2, 1])
-        vmask = g.op("Unsqueeze", valid, g.const(np.array([2], np.int64)))
-        upd = g.op("Mul", mesh_lowrank(g, smp, 1280, MESH_TOKENS), vmask)
-        upd = g.op("Add", upd, g.op("Tanh", g.matmul(kp3, 3, MESH_TOKENS)))
-        x = g.op("Add", tokens, g.op("ReduceMean", upd, axes=[1], keepdims=1))
-        x = g.op("Add", x, g.op("Tanh", mesh_lowrank(g, g.op("Add", x, augment), MESH_TOKENS, MESH_TOKENS, 0.5)))
-        gl = g.op("Unsqueeze", g.op("ReduceMean", ctx, axes=[2, 3], keepdims=0), g.const(np.array([1], np.int64)))
-        x = g.op("Add", x, mesh_lowrank(g, gl, 1280, MESH_TOKENS, 0.5))
-        g.output(x, "tokens", F32, ["B", "T", MESH_TOKENS])
-        aug = g.op("Add", augment, g.op("Mul", g.op("ReduceMean", upd, axes=[1], keepdims=1), g.const(np.float32(0.1))))
-        g.output(aug, "augment", F32, ["B", "T", MESH_TOKENS])
-        mesh_hand_heads(g, x)
+        mesh_heads(g, x, hand)
         return g
     return build
 
@@ -586,11 +510,12 @@ ENGINES = [
     ("amodal", "depth", amodal_depth),
     ("fov", "moge", fov_moge),
     ("mesh", "backbone", mesh_backbone),
-    ("mesh", "decoder", mesh_decoder),
+    ("mesh", "decoder", mesh_decoder()),
 ] + [("mesh", f"decoder_layer{i}", mesh_decoder_layer(i)) for i in range(1, 6)] + [
-    ("mesh", "decoder_prompt", mesh_decoder_prompt),
-    ("mesh", "hand_decoder", mesh_hand_decoder),
-] + [("mesh", f"hand_decoder_layer{i}", mesh_hand_decoder_layer(i)) for i in range(1, 6)]
+    ("mesh", "decoder_prompt", mesh_decoder("mesh_decoder_prompt", 430, prompted=True)),
+    ("mesh", "hand_decoder", mesh_decoder("mesh_hand_decoder", 440, hand=True)),
+] + [("mesh", f"hand_decoder_layer{i}", mesh_decoder_layer(i, "mesh_hand_decoder_layer", 440, hand=True))
+     for i in range(1, 6)]
 
 # Concrete sizes for the dynamic dims in the goldens, and explicit values
 # for inputs a formula cannot stand in for.
