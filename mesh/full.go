@@ -119,21 +119,12 @@ func (r *Recoverer) refine(ctx context.Context, jobs []*job, body cropBatch, fea
 	n := len(jobs)
 	hh := r.hands.Head
 	st := make([]bodyState, n)
-	in := make([]mhr.Input, n)
-	for b, j := range jobs {
-		p, err := r.head.decodeParams(first.pose[b*NumPose : (b+1)*NumPose])
-		if err != nil {
-			return j.errorf("%w", err)
-		}
-		st[b].params = p
-		m := r.head.modelParams(&p, [3]float64{})
-		in[b] = mhr.Input{Identity: f32s(p.Shape[:]), Model: f32s(m[:])}
-	}
-	outs, err := r.body.Forward(in)
+	params, outs, err := r.decodeForward(jobs, r.head, first.pose, r.bodyModelParams, "")
 	if err != nil {
-		return fmt.Errorf("mesh: %s: %w", span(jobs), err)
+		return err
 	}
 	for b, j := range jobs {
+		st[b].params = params[b]
 		k3 := outs[b].Keypoints
 		mhr.CameraFrame(k3)
 		st[b].camT = CameraT([3]float32(first.camera[3*b:3*b+3]), j.crop, j.K)
@@ -211,10 +202,11 @@ func (r *Recoverer) refine(ctx context.Context, jobs []*job, body cropBatch, fea
 
 	// Merge: FK of the body with the hands dropped in gives the wrists'
 	// zero-pose rotations; then the final MHR.
+	in := make([]mhr.Input, n)
 	for b := range jobs {
 		u := mergedForFK(&final[b], &left[b], &right[b])
-		m := r.head.modelParams(&u, [3]float64{})
-		in[b] = mhr.Input{Identity: f32s(u.Shape[:]), Model: f32s(m[:])}
+		m := r.bodyModelParams(&u)
+		in[b] = mhrInput(&u, &m)
 	}
 	if outs, err = r.body.Forward(in); err != nil {
 		return fmt.Errorf("mesh: %s: %w", span(jobs), err)
@@ -227,30 +219,20 @@ func (r *Recoverer) refine(ctx context.Context, jobs []*job, body cropBatch, fea
 			fusedWrist(right[b].wristRot[1], lowarm[1], hh.TwistRotation[1]),
 		}
 		mergeHands(&final[b], &left[b], &right[b], ok[b], local[b], fused)
-		models[b] = r.head.modelParams(&final[b], [3]float64{})
-		in[b] = mhr.Input{Identity: f32s(final[b].Shape[:]), Model: f32s(models[b][:])}
+		models[b] = r.bodyModelParams(&final[b])
+		in[b] = mhrInput(&final[b], &models[b])
 	}
 	kps, err := r.body.Keypoints(in)
 	if err != nil {
 		return fmt.Errorf("mesh: %s: %w", span(jobs), err)
 	}
 	for b, j := range jobs {
-		k3 := kps[b]
-		mhr.CameraFrame(k3)
 		var shape [45]float32
 		copy(shape[:], f32s(final[b].Shape[:]))
 		var model [numModel]float32
 		copy(model[:], f32s(models[b][:]))
-		j.res.Params = scene.Params{Shape: shape, Model: model, CamT: camT[b], Focal: j.K.Fx}
-		j.res.Keypoints2D = make([][2]float32, NumKeypoints)
-		j.res.Keypoints3D = make([][3]float32, NumKeypoints)
 		W, H := j.img.Rect.Dx(), j.img.Rect.Dy()
-		for k := range NumKeypoints {
-			p := [3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}
-			uv := projectFull(p, camT[b], j.K.Fx, W, H)
-			j.res.Keypoints2D[k] = [2]float32{float32(uv[0]), float32(uv[1])}
-			j.res.Keypoints3D[k] = [3]float32(k3[3*k : 3*k+3])
-		}
+		j.setResult(shape, model, camT[b], kps[b], func(p [3]float64) [2]float64 { return projectFull(p, camT[b], j.K.Fx, W, H) })
 		for h := range 2 {
 			copy(j.res.HandBoxes[h][:], first.handBoxes[8*b+4*h:8*b+4*h+4])
 		}
@@ -263,6 +245,39 @@ func (r *Recoverer) refine(ctx context.Context, jobs []*job, body cropBatch, fea
 		j.res.HandsAccepted = &[2]bool{ok[b][0], ok[b][1]}
 	}
 	return nil
+}
+
+// decodeForward decodes each job's pose (the pass's poses, NumPose
+// each) with head and runs MHR's forward pass on the model parameters
+// that modelOf makes of them; what prefixes a decoding error.
+func (r *Recoverer) decodeForward(jobs []*job, head *Head, pose []float32, modelOf func(*headParams) [numModel]float64, what string) ([]headParams, []mhr.Output, error) {
+	params := make([]headParams, len(jobs))
+	in := make([]mhr.Input, len(jobs))
+	for b, j := range jobs {
+		p, err := head.decodeParams(pose[b*NumPose : (b+1)*NumPose])
+		if err != nil {
+			return nil, nil, j.errorf("%s%w", what, err)
+		}
+		params[b] = p
+		m := modelOf(&p)
+		in[b] = mhrInput(&p, &m)
+	}
+	outs, err := r.body.Forward(in)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mesh: %s: %w", span(jobs), err)
+	}
+	return params, outs, nil
+}
+
+// bodyModelParams is the body head's model parameters of p, without
+// the global translation.
+func (r *Recoverer) bodyModelParams(p *headParams) [numModel]float64 {
+	return r.head.modelParams(p, [3]float64{})
+}
+
+// mhrInput is MHR's input for parameters p with model parameters m.
+func mhrInput(p *headParams, m *[numModel]float64) mhr.Input {
+	return mhr.Input{Identity: f32s(p.Shape[:]), Model: f32s(m[:])}
 }
 
 func jointRot(o *mhr.Output, j int) [9]float64 { return quatMatrix(o.Skeleton[8*j+3 : 8*j+7]) }
@@ -282,21 +297,12 @@ func (r *Recoverer) runHands(ctx context.Context, jobs []*job, crops []Crop, Ks 
 	}
 	hh := r.hands.Head
 	res := make([]handResult, n)
-	in := make([]mhr.Input, n)
-	for b, j := range jobs {
-		p, err := hh.Head.decodeParams(out.pose[b*NumPose : (b+1)*NumPose])
-		if err != nil {
-			return nil, j.errorf("hand decoder: %w", err)
-		}
-		res[b].params, res[b].crop = p, crops[b]
-		m := hh.handModelParams(&p)
-		in[b] = mhr.Input{Identity: f32s(p.Shape[:]), Model: f32s(m[:])}
-	}
-	outs, err := r.body.Forward(in)
+	params, outs, err := r.decodeForward(jobs, &hh.Head, out.pose, hh.handModelParams, "hand decoder: ")
 	if err != nil {
-		return nil, fmt.Errorf("mesh: %s: %w", span(jobs), err)
+		return nil, err
 	}
 	for b := range jobs {
+		res[b].params, res[b].crop = params[b], crops[b]
 		k3 := outs[b].Keypoints
 		zeroNonHand(k3)
 		mhr.CameraFrame(k3)

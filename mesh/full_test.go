@@ -3,12 +3,9 @@ package mesh
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"codeberg.org/sbinet/npyio/npz"
 
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/engine/ort/orttest"
@@ -35,15 +32,7 @@ func (fullClip) Info() scene.VideoInfo {
 }
 
 func (fullClip) Frame(i int) (*scene.RGB, error) {
-	img := scene.NewRGB(imageRect(fullW, fullH))
-	for y := range fullH {
-		for x := range fullW {
-			for c := range 3 {
-				img.Pix[y*img.Stride+3*x+c] = uint8((3*x + 7*y + 41*c + 5*i + (x*y)%11) % 256)
-			}
-		}
-	}
-	return img, nil
+	return formulaRGB(fullW, fullH, func(x, y, c int) int { return 3*x + 7*y + 41*c + 5*i + (x*y)%11 }), nil
 }
 
 func (fullClip) People() []scene.PersonID { return []scene.PersonID{1, 2} }
@@ -53,13 +42,7 @@ func (fullClip) Mask(frame int, id scene.PersonID) (*scene.Mask, error) {
 	if r == nil {
 		return nil, nil
 	}
-	m := scene.NewMask(fullW, fullH)
-	for y := r[1]; y < r[3]; y++ {
-		for x := r[0]; x < r[2]; x++ {
-			m.Pix[y*fullW+x] = 1
-		}
-	}
-	return m, nil
+	return rectMask(fullW, fullH, *r), nil
 }
 
 func fullInput() Input {
@@ -69,41 +52,6 @@ func fullInput() Input {
 		cams[i] = fullK
 	}
 	return Input{Frames: c, Masks: c, Cameras: cams}
-}
-
-type goldenNPZ struct {
-	t *testing.T
-	r *npz.Reader
-}
-
-func openNPZ(t *testing.T, name string) goldenNPZ {
-	t.Helper()
-	r, err := npz.Open(filepath.Join("..", "testdata", "mesh", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return goldenNPZ{t, r}
-}
-
-func (g goldenNPZ) has(key string) bool { return g.r.Header(key+".npy") != nil }
-
-func (g goldenNPZ) f64(key string) []float64 {
-	g.t.Helper()
-	var v []float64
-	if err := g.r.Read(key+".npy", &v); err != nil {
-		g.t.Fatalf("%s: %v", key, err)
-	}
-	return v
-}
-
-func (g goldenNPZ) bools(key string) []bool {
-	g.t.Helper()
-	var v []bool
-	if err := g.r.Read(key+".npy", &v); err != nil {
-		g.t.Fatalf("%s: %v", key, err)
-	}
-	return v
 }
 
 // compareFull compares one full-mode frame result with the golden.

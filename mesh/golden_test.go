@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -20,55 +21,58 @@ const (
 
 var goldenRects = [][4]int{{100, 40, 160, 220}, {10, 150, 250, 200}, {280, 0, 320, 90}, {200, 20, 203, 24}}
 
-type goldenFile struct {
+// goldenNPZ reads a golden .npz of testdata/mesh, failing the test on
+// a missing or mistyped array.
+type goldenNPZ struct {
 	t *testing.T
 	r *npz.Reader
 }
 
-func openGolden(t *testing.T) goldenFile {
+func openNPZ(t *testing.T, name string) goldenNPZ {
 	t.Helper()
-	r, err := npz.Open(filepath.Join("..", "testdata", "mesh", "golden.npz"))
+	r, err := npz.Open(filepath.Join("..", "testdata", "mesh", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return goldenFile{t, r}
+	return goldenNPZ{t, r}
 }
 
-func (g goldenFile) f64(name string) []float64 {
+func openGolden(t *testing.T) goldenNPZ {
+	t.Helper()
+	return openNPZ(t, "golden.npz")
+}
+
+// readNPZ reads array key as a []T.
+func readNPZ[T any](g goldenNPZ, key string) []T {
 	g.t.Helper()
-	var v []float64
-	if err := g.r.Read(name+".npy", &v); err != nil {
-		g.t.Fatal(err)
+	var v []T
+	if err := g.r.Read(key+".npy", &v); err != nil {
+		g.t.Fatalf("%s: %v", key, err)
 	}
 	return v
 }
 
-func (g goldenFile) f32(name string) []float32 {
-	g.t.Helper()
-	var v []float32
-	if err := g.r.Read(name+".npy", &v); err != nil {
-		g.t.Fatal(err)
-	}
-	return v
-}
+func (g goldenNPZ) has(key string) bool { return g.r.Header(key+".npy") != nil }
 
-func (g goldenFile) u8(name string) []uint8 {
-	g.t.Helper()
-	var v []uint8
-	if err := g.r.Read(name+".npy", &v); err != nil {
-		g.t.Fatal(err)
-	}
-	return v
-}
+func (g goldenNPZ) f64(key string) []float64 { g.t.Helper(); return readNPZ[float64](g, key) }
+func (g goldenNPZ) f32(key string) []float32 { g.t.Helper(); return readNPZ[float32](g, key) }
+func (g goldenNPZ) u8(key string) []uint8    { g.t.Helper(); return readNPZ[uint8](g, key) }
+func (g goldenNPZ) i64(key string) []int64   { g.t.Helper(); return readNPZ[int64](g, key) }
+func (g goldenNPZ) bools(key string) []bool  { g.t.Helper(); return readNPZ[bool](g, key) }
 
-func (g goldenFile) i64(name string) []int64 {
+// f64f reads a float32 array as float64.
+func (g goldenNPZ) f64f(key string) []float64 { g.t.Helper(); return f64s(g.f32(key)) }
+
+// ints reads an int64 array as int.
+func (g goldenNPZ) ints(key string) []int {
 	g.t.Helper()
-	var v []int64
-	if err := g.r.Read(name+".npy", &v); err != nil {
-		g.t.Fatal(err)
+	v := g.i64(key)
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
 	}
-	return v
+	return out
 }
 
 // relErr is |got−want| / max(|want|, 1).
@@ -95,28 +99,38 @@ func compare(t *testing.T, what string, got, want []float64, tol float64) float6
 
 // goldenImage is golden.py's frame formula.
 func goldenImage() *scene.RGB {
-	img := scene.NewRGB(imageRect(goldenW, goldenH))
-	for y := range goldenH {
-		for x := range goldenW {
+	return formulaRGB(goldenW, goldenH, func(x, y, c int) int { return 7*x + 13*y + 29*c + (x*y)%17 })
+}
+
+func goldenMask(r [4]int) *scene.Mask { return rectMask(goldenW, goldenH, r) }
+
+// formulaRGB is the w×h frame with pix[y, x, c] = pix(x, y, c) mod 256,
+// as the golden scripts write their frames.
+func formulaRGB(w, h int, pix func(x, y, c int) int) *scene.RGB {
+	img := scene.NewRGB(imageRect(w, h))
+	for y := range h {
+		for x := range w {
 			for c := range 3 {
-				img.Pix[y*img.Stride+3*x+c] = uint8((7*x + 13*y + 29*c + (x*y)%17) % 256)
+				img.Pix[y*img.Stride+3*x+c] = uint8(pix(x, y, c) % 256)
 			}
 		}
 	}
 	return img
 }
 
-func goldenMask(r [4]int) *scene.Mask {
-	m := scene.NewMask(goldenW, goldenH)
+// rectMask is the w×h mask of rectangle r (x0, y0, x1, y1; x1 and y1
+// exclusive).
+func rectMask(w, h int, r [4]int) *scene.Mask {
+	m := scene.NewMask(w, h)
 	for y := r[1]; y < r[3]; y++ {
 		for x := r[0]; x < r[2]; x++ {
-			m.Pix[y*goldenW+x] = 1
+			m.Pix[y*w+x] = 1
 		}
 	}
 	return m
 }
 
-func goldenK(g goldenFile) scene.Intrinsics {
+func goldenK(g goldenNPZ) scene.Intrinsics {
 	k := g.f64("K")
 	return scene.Intrinsics{Fx: k[0], Fy: k[4], Cx: k[2], Cy: k[5]}
 }
@@ -149,30 +163,10 @@ func TestGoldenCrop(t *testing.T) {
 
 		got := make([]uint8, 3*px)
 		c.WarpRGB(got, img)
-		diffs, maxd := 0, 0
-		for i, v := range got {
-			if d := absInt(int(v) - int(crops[3*px*p+i])); d > 0 {
-				diffs++
-				maxd = max(maxd, d)
-			}
-		}
-		t.Logf("person %d: crop differs from cv2.warpAffine at %d of %d values (max %d levels)", p, diffs, len(got), maxd)
-		if maxd > 1 || diffs > 10 {
-			t.Errorf("person %d: crop differs from cv2.warpAffine at %d values, by up to %d levels", p, diffs, maxd)
-		}
+		checkU8(t, fmt.Sprintf("person %d: crop (vs cv2.warpAffine)", p), got, crops[3*px*p:3*px*(p+1)], 10)
 		gm := make([]uint8, px)
 		c.WarpMask(gm, m)
-		mdiffs, mmax := 0, 0
-		for i, v := range gm {
-			if d := absInt(int(v) - int(masks[px*p+i])); d > 0 {
-				mdiffs++
-				mmax = max(mmax, d)
-			}
-		}
-		t.Logf("person %d: mask crop differs at %d of %d pixels (max %d levels)", p, mdiffs, px, mmax)
-		if mmax > 1 || mdiffs > 10 {
-			t.Errorf("person %d: mask crop differs at %d pixels, by up to %d levels", p, mdiffs, mmax)
-		}
+		checkU8(t, fmt.Sprintf("person %d: mask crop", p), gm, masks[px*p:px*(p+1)], 10)
 
 		// Normalisation of the reference's own crop.
 		norm := make([]float32, 3*px)
@@ -204,7 +198,25 @@ func absInt(x int) int {
 	return x
 }
 
-func goldenHead(g goldenFile) *Head {
+// checkU8 checks that got differs from want (at least as long) by at
+// most one level, at no more than maxDiffs values: crops warped as
+// cv2.warpAffine does, up to its rounding of M to float32.
+func checkU8(t *testing.T, what string, got, want []uint8, maxDiffs int) {
+	t.Helper()
+	diffs, maxd := 0, 0
+	for i, v := range got {
+		if d := absInt(int(v) - int(want[i])); d > 0 {
+			diffs++
+			maxd = max(maxd, d)
+		}
+	}
+	t.Logf("%s differs at %d of %d values (max %d levels)", what, diffs, len(got), maxd)
+	if maxd > 1 || diffs > maxDiffs {
+		t.Errorf("%s differs at %d values, by up to %d levels", what, diffs, maxd)
+	}
+}
+
+func goldenHead(g goldenNPZ) *Head {
 	h := &Head{}
 	copy(h.ScaleMean[:], g.f32("dec_scale_mean"))
 	sc := g.f32("dec_scale_comps")

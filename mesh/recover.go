@@ -711,20 +711,28 @@ func (r *Recoverer) finishBody(jobs []*job, pose, camera []float32) error {
 		return fmt.Errorf("mesh: %s: %w", span(jobs), err)
 	}
 	for b, j := range jobs {
-		k3 := bodies[b]
-		mhr.CameraFrame(k3)
 		camT := CameraT([3]float32(camera[3*b:3*b+3]), j.crop, j.K)
-		j.res.Params = scene.Params{Shape: dec[b].Shape, Model: dec[b].Model, CamT: camT, Focal: j.K.Fx}
-		j.res.Keypoints2D = make([][2]float32, NumKeypoints)
-		j.res.Keypoints3D = make([][3]float32, NumKeypoints)
-		for k := range NumKeypoints {
-			p := [3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}
+		j.setResult(dec[b].Shape, dec[b].Model, camT, bodies[b], func(p [3]float64) [2]float64 {
 			u, v, _ := Project(p, camT, j.K)
-			j.res.Keypoints2D[k] = [2]float32{float32(u), float32(v)}
-			j.res.Keypoints3D[k] = [3]float32(k3[3*k : 3*k+3])
-		}
+			return [2]float64{u, v}
+		})
 	}
 	return nil
+}
+
+// setResult fills the job's parameters and keypoints: k3 is MHR's
+// keypoints (turned into the camera frame here), project their
+// projection to frame pixels.
+func (j *job) setResult(shape [45]float32, model [numModel]float32, camT [3]float64, k3 []float32, project func(p [3]float64) [2]float64) {
+	mhr.CameraFrame(k3)
+	j.res.Params = scene.Params{Shape: shape, Model: model, CamT: camT, Focal: j.K.Fx}
+	j.res.Keypoints2D = make([][2]float32, NumKeypoints)
+	j.res.Keypoints3D = make([][3]float32, NumKeypoints)
+	for k := range NumKeypoints {
+		uv := project([3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])})
+		j.res.Keypoints2D[k] = [2]float32{float32(uv[0]), float32(uv[1])}
+		j.res.Keypoints3D[k] = [3]float32(k3[3*k : 3*k+3])
+	}
 }
 
 // AvailableMemory returns the CPU memory available to new allocations

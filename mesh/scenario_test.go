@@ -54,9 +54,9 @@ func loadScenario(t *testing.T) *scenario {
 			continue
 		}
 		base := "eng_" + m[1] + "_" + m[2] + "_"
-		e := scenEntry{key: m[1], kind: m[2], cond: g.f64(base + "cond"), pose: f32sOf(g.f64(base + "pose")), cam: f32sOf(g.f64(base + "camera"))}
+		e := scenEntry{key: m[1], kind: m[2], cond: g.f64(base + "cond"), pose: f32s(g.f64(base + "pose")), cam: f32s(g.f64(base + "camera"))}
 		if m[2] == "body" {
-			e.hands = f32sOf(g.f64(base + "hand_boxes"))
+			e.hands = f32s(g.f64(base + "hand_boxes"))
 		}
 		s.entries = append(s.entries, e)
 	}

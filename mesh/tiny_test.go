@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"codeberg.org/sbinet/npyio/npz"
-
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/engine/ort/orttest"
@@ -54,28 +52,13 @@ func (stageClip) Info() scene.VideoInfo {
 }
 
 func (stageClip) Frame(i int) (*scene.RGB, error) {
-	img := scene.NewRGB(imageRect(stageW, stageH))
-	for y := range stageH {
-		for x := range stageW {
-			for c := range 3 {
-				img.Pix[y*img.Stride+3*x+c] = uint8((5*x + 11*y + 37*c + 3*i + (x*y)%13) % 256)
-			}
-		}
-	}
-	return img, nil
+	return formulaRGB(stageW, stageH, func(x, y, c int) int { return 5*x + 11*y + 37*c + 3*i + (x*y)%13 }), nil
 }
 
 func (stageClip) People() []scene.PersonID { return []scene.PersonID{1, 2} }
 
 func (stageClip) Mask(frame int, id scene.PersonID) (*scene.Mask, error) {
-	r := stageRects[id][frame]
-	m := scene.NewMask(stageW, stageH)
-	for y := r[1]; y < r[3]; y++ {
-		for x := r[0]; x < r[2]; x++ {
-			m.Pix[y*stageW+x] = 1
-		}
-	}
-	return m, nil
+	return rectMask(stageW, stageH, stageRects[id][frame]), nil
 }
 
 func stageInput() Input {
@@ -89,20 +72,9 @@ func stageInput() Input {
 // Python (tools/golden/mesh/stage.py).
 func TestTinyStage(t *testing.T) {
 	r := openTiny(t, Options{MaxBatch: 3})
-	gz, err := npz.Open(filepath.Join("..", "testdata", "mesh", "stage.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gz.Close()
-	get := func(key string) []float64 {
-		var v []float64
-		if err := gz.Read(key+".npy", &v); err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	get := openNPZ(t, "stage.npz").f64
 	worst := map[string]float64{}
-	err = r.RecoverFrames(context.Background(), stageInput(), func(fr *FrameResult) error {
+	err := r.RecoverFrames(context.Background(), stageInput(), func(fr *FrameResult) error {
 		for _, p := range fr.People {
 			if !p.Present {
 				t.Fatalf("frame %d person %d not present", fr.Frame, p.ID)

@@ -64,31 +64,47 @@ class Cfg(dict):
     __getattr__ = dict.__getitem__
 
 
-def crops():
-    img = image()
-    masks = np.zeros((len(RECTS), H, W, 1), np.uint8)
+# ---- pieces shared with stage.py ----
+
+def crop_transform(**kw):
+    """The estimator's transform (kw to GetBBoxCenterScale: padding=0.9
+    for transform_hand)."""
+    return Compose([GetBBoxCenterScale(**kw), TopdownAffine(input_size=(512, 512), use_udp=False),
+                    VisionTransformWrapper(ToTensor())])
+
+
+def rect_masks(rects, h, w):
+    """0/255 masks [P,h,w,1] of rectangles (x0, y0, x1, y1; x1, y1
+    exclusive), as SAM-Body4D passes them, and their boxes as the app
+    makes them (cv2.boundingRect, no padding) as float32 [P,4]."""
+    import cv2
+    masks = np.zeros((len(rects), h, w, 1), np.uint8)
     boxes = []
-    for i, (x0, y0, x1, y1) in enumerate(RECTS):
-        masks[i, y0:y1, x0:x1] = 255  # SAM-Body4D passes 0/255 masks
-        import cv2
+    for i, (x0, y0, x1, y1) in enumerate(rects):
+        masks[i, y0:y1, x0:x1] = 255
         bx, by, bw, bh = cv2.boundingRect(masks[i, :, :, 0])
-        boxes.append([bx, by, bx + bw, by + bh])  # the app's box: no padding
-    boxes = np.array(boxes, np.float32)
-    transform = Compose([GetBBoxCenterScale(), TopdownAffine(input_size=(512, 512), use_udp=False),
-                         VisionTransformWrapper(ToTensor())])
-    batch = prepare_batch(img, transform, boxes, masks, np.ones(len(RECTS), np.float32),
-                          cam_int=torch.from_numpy(K)[None])
+        boxes.append([bx, by, bx + bw, by + bh])
+    return masks, np.array(boxes, np.float32)
 
-    # A stand-in for the model object: the functions below read only cfg
-    # and the person-flattening helper.
-    fake = types.SimpleNamespace(cfg=Cfg(MODEL=Cfg(DECODER=Cfg(CONDITION_TYPE="cliff", USE_INTRIN_CENTER=True))))
-    fake._batch_size, fake._max_num_person = 1, len(RECTS)
+
+def cliff_cfg():
+    return Cfg(MODEL=Cfg(DECODER=Cfg(CONDITION_TYPE="cliff", USE_INTRIN_CENTER=True)))
+
+
+def flat_model(P, **attrs):
+    """A stand-in for the model object of one image with P people: the
+    functions called on it read only attrs (cfg) and the
+    person-flattening helper."""
+    fake = types.SimpleNamespace(**attrs)
+    fake._batch_size, fake._max_num_person = 1, P
     fake._flatten_person = types.MethodType(BaseModel._flatten_person, fake)
-    cond = SAM3DBody._get_decoder_condition(fake, batch)
-    rays_full = SAM3DBody.get_ray_condition(fake, batch)[0]                # [P,2,512,512]
+    return fake
 
-    # CameraEncoder downsamples the rays to the token grid and appends z=1
-    # before its Fourier features; record what reaches them.
+
+def encoder_rays(rays_full):
+    """The rays [P,2,512,512] as CameraEncoder downsamples them to the
+    token grid (before appending z=1 and its Fourier features): [P,2,32,32]."""
+    P = rays_full.shape[0]
     enc = CameraEncoder(8, 16)
     seen = {}
 
@@ -98,13 +114,58 @@ def crops():
             return torch.zeros(pos.shape[0], pos.shape[1], 99)
 
     enc.camera = Record()
-    enc(torch.zeros(len(RECTS), 8, 32, 32), rays_full)
-    rays = seen["pos"][..., :2].reshape(len(RECTS), 32, 32, 2).permute(0, 3, 1, 2)
+    enc(torch.zeros(P, 8, 32, 32), rays_full)
+    return seen["pos"][..., :2].reshape(P, 32, 32, 2).permute(0, 3, 1, 2)
 
+
+def normalize(x):
+    """data_preprocess: ImageNet mean and std."""
     mean = torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
+    return (x - mean) / std
+
+
+def zero_pose():
+    """The 519 head outputs of the zero pose (identity 6D rotations, zero
+    angles as (sin, cos) = (0, 1))."""
+    zero = np.zeros(519, np.float32)
+    zero[0:6] = [1, 0, 0, 0, 1, 0]
+    zero[6:144] = np.tile([1, 0, 0, 0, 1, 0], 23)
+    zero[144:260] = np.tile([0, 1], 58)
+    return zero
+
+
+def bare_head(hand, bufs, mhr):
+    """An MHRHead without its networks (proj is the identity): the
+    buffers bufs (numpy arrays, by name), no faces and mhr as MHR."""
+    head = MHRHead.__new__(MHRHead)
+    nn.Module.__init__(head)
+    head.num_shape_comps, head.num_scale_comps, head.num_hand_comps, head.num_face_comps = 45, 28, 54, 72
+    head.enable_hand_model, head.body_cont_dim, head.npose, head.num_hand_pose_comps = hand, 260, 519, 54
+    head.proj = nn.Identity()
+    for k, v in bufs.items():
+        setattr(head, k, nn.Parameter(torch.from_numpy(v), requires_grad=False))
+    head.faces = nn.Parameter(torch.zeros(1, 3).long(), requires_grad=False)
+    head.mhr = mhr
+    return head
+
+
+def crops():
+    img = image()
+    masks, boxes = rect_masks(RECTS, H, W)
+    batch = prepare_batch(img, crop_transform(), boxes, masks, np.ones(len(RECTS), np.float32),
+                          cam_int=torch.from_numpy(K)[None])
+
+    fake = flat_model(len(RECTS), cfg=cliff_cfg())
+    cond = SAM3DBody._get_decoder_condition(fake, batch)
+    rays_full = SAM3DBody.get_ray_condition(fake, batch)[0]                # [P,2,512,512]
+
+    # CameraEncoder downsamples the rays to the token grid and appends z=1
+    # before its Fourier features; record what reaches them.
+    rays = encoder_rays(rays_full)
+
     x = batch["img"][0]                                                    # [P,3,512,512] in [0,1]
-    norm = (x - mean) / std                                                # data_preprocess
+    norm = normalize(x)                                                    # data_preprocess
     crop_u8 = torch.round(x * 255).to(torch.uint8).permute(0, 2, 3, 1)     # ToTensor is x/255
     idx = np.arange(0, norm[0].numel(), 997)
     return {
@@ -138,13 +199,6 @@ class RecordMHR(nn.Module):
 
 
 def decoding(rng):
-    head = MHRHead.__new__(MHRHead)
-    nn.Module.__init__(head)
-    head.num_shape_comps, head.num_scale_comps, head.num_hand_comps, head.num_face_comps = 45, 28, 54, 72
-    head.enable_hand_model, head.body_cont_dim = False, 260
-    head.npose = 519
-    head.num_hand_pose_comps = 54
-    head.proj = nn.Identity()
     bufs = {
         "scale_mean": rng.standard_normal(68).astype(np.float32) * 0.1,
         "scale_comps": rng.standard_normal((28, 68)).astype(np.float32) * 0.1,
@@ -153,23 +207,15 @@ def decoding(rng):
     }
     perm = rng.permutation(np.arange(68, 122))
     bufs["hand_joint_idxs_left"], bufs["hand_joint_idxs_right"] = perm[:27].astype(np.int64), perm[27:].astype(np.int64)
-    for k, v in bufs.items():
-        setattr(head, k, nn.Parameter(torch.from_numpy(v), requires_grad=False))
     nv = 4
-    head.keypoint_mapping = nn.Parameter(torch.zeros(70, nv + 127), requires_grad=False)
-    head.faces = nn.Parameter(torch.zeros(1, 3).long(), requires_grad=False)
-    head.mhr = RecordMHR(nv)
+    head = bare_head(False, {**bufs, "keypoint_mapping": np.zeros((70, nv + 127), np.float32)}, RecordMHR(nv))
 
     # Poses: random continuous values, the zero pose, a rotation 1e-4 from
     # gimbal lock (θy = π/2) and one with a 3-DoF joint's 6D pair parallel
     # to trigger batchXYZfrom6D's singular branch.
     n = 6
     pose = (rng.standard_normal((n, 519)) * 0.7).astype(np.float32)
-    zero = np.zeros(519, np.float32)
-    zero[0:6] = [1, 0, 0, 0, 1, 0]
-    zero[6:144] = np.tile([1, 0, 0, 0, 1, 0], 23)
-    zero[144:260] = np.tile([0, 1], 58)
-    pose[1] = zero
+    pose[1] = zero_pose()
     a = np.pi / 2 - 1e-4
     pose[2, 0:6] = [0, 0, -1, np.sin(0.3), np.cos(0.3), 0]  # columns of Ry(≈π/2)·Rx(0.3)
     pose[2, 0:3] = [np.cos(a), 0, -np.sin(a)]
@@ -190,9 +236,7 @@ def camera(rng, batch):
     out = cam_head.perspective_projection(
         pts, pred_cam, batch["bbox_center"][0], batch["bbox_scale"][0][:, 0], batch["ori_img_size"][0],
         torch.from_numpy(K)[None].expand(P, 3, 3), use_intrin_center=True)
-    fake = types.SimpleNamespace(_batch_size=1, _max_num_person=P)
-    fake._flatten_person = types.MethodType(BaseModel._flatten_person, fake)
-    crop2d = SAM3DBody._full_to_crop(fake, batch, out["pred_keypoints_2d"])
+    crop2d = SAM3DBody._full_to_crop(flat_model(P), batch, out["pred_keypoints_2d"])
     return {"pred_cam": pred_cam.double().numpy(), "points": pts.double().numpy(),
             "cam_t": out["pred_cam_t"].double().numpy(), "kp2d": out["pred_keypoints_2d"].double().numpy(),
             "depth": out["pred_keypoints_2d_depth"].double().numpy(), "kp2d_crop": crop2d.double().numpy()}
@@ -245,8 +289,7 @@ def hand_boxes(rng, batch):
     flipped = left.copy()
     flipped[:, 0] = W - left[:, 2] - 1
     flipped[:, 2] = W - left[:, 0] - 1
-    transform_hand = Compose([GetBBoxCenterScale(padding=0.9), TopdownAffine(input_size=(512, 512), use_udp=False),
-                              VisionTransformWrapper(ToTensor())])
+    transform_hand = crop_transform(padding=0.9)
     img = image()
     bl = prepare_batch(img[:, ::-1], transform_hand, flipped, cam_int=torch.from_numpy(K)[None])
     br = prepare_batch(img, transform_hand, right, cam_int=torch.from_numpy(K)[None])
@@ -265,22 +308,13 @@ def hand_decoding(rng):
     zeroed; MHR replaced by a recorder as in decoding()."""
     import roma
     d = decoding(np.random.default_rng(7))  # the body head's buffers, reused
-    head = MHRHead.__new__(MHRHead)
-    nn.Module.__init__(head)
-    head.num_shape_comps, head.num_scale_comps, head.num_hand_comps, head.num_face_comps = 45, 28, 54, 72
-    head.enable_hand_model, head.body_cont_dim, head.npose, head.num_hand_pose_comps = True, 260, 519, 54
-    head.proj = nn.Identity()
     bufs = {k: d[k] for k in ["scale_mean", "scale_comps", "hand_pose_mean", "hand_pose_comps",
                               "hand_joint_idxs_left", "hand_joint_idxs_right"]}
     bufs["local_to_world_wrist"] = roma.random_rotmat(1, dtype=torch.float32)[0].numpy()
     bufs["right_wrist_coords"] = rng.standard_normal(3).astype(np.float32) * 0.3
     bufs["root_coords"] = rng.standard_normal(3).astype(np.float32) * 0.1
     bufs["nonhand_param_idxs"] = np.sort(rng.permutation(204)[:145]).astype(np.int64)
-    for k, v in bufs.items():
-        setattr(head, k, nn.Parameter(torch.from_numpy(v), requires_grad=False))
-    head.keypoint_mapping = nn.Parameter(torch.zeros(70, 4 + 127), requires_grad=False)
-    head.faces = nn.Parameter(torch.zeros(1, 3).long(), requires_grad=False)
-    head.mhr = RecordMHR(4)
+    head = bare_head(True, {**bufs, "keypoint_mapping": np.zeros((70, 4 + 127), np.float32)}, RecordMHR(4))
     pose = (rng.standard_normal((5, 519)) * 0.7).astype(np.float32)
     out = head.forward(torch.from_numpy(pose))
     shape, model_params, _ = head.mhr.seen

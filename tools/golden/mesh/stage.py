@@ -149,20 +149,42 @@ class MHRModule(nn.Module):
 
 def head_module(m):
     hd = np.load(os.path.join(TINY, "mesh_head.npz"))
-    head = G.MHRHead.__new__(G.MHRHead)
-    nn.Module.__init__(head)
-    head.num_shape_comps, head.num_scale_comps, head.num_hand_comps, head.num_face_comps = 45, 28, 54, 72
-    head.enable_hand_model, head.body_cont_dim, head.npose, head.num_hand_pose_comps = False, 260, 519, 54
-    head.proj = nn.Identity()
-    for k in hd.files:
-        setattr(head, k, nn.Parameter(torch.from_numpy(hd[k]), requires_grad=False))
     a = m.a
     km = np.zeros((70, m.V + m.J), np.float32)
     np.add.at(km, (a["keypoint_row"], a["keypoint_col"]), a["keypoint_weight"])
-    head.keypoint_mapping = nn.Parameter(torch.from_numpy(km), requires_grad=False)
-    head.faces = nn.Parameter(torch.zeros(1, 3).long(), requires_grad=False)
-    head.mhr = MHRModule(m)
-    return head
+    return G.bare_head(False, {**{k: hd[k] for k in hd.files}, "keypoint_mapping": km}, MHRModule(m))
+
+
+def sessions(names):
+    return {n: ort.InferenceSession(os.path.join(TINY, f"mesh_{n}.onnx"), providers=["CPUExecutionProvider"])
+            for n in names}
+
+
+def run(sess, name, feeds):
+    """Runs engine name; its outputs by name."""
+    sx = sess[name]
+    return dict(zip([o.name for o in sx.get_outputs()], sx.run(None, feeds)))
+
+
+def no_prompt(P):
+    """The decoder's prompt input without prompts: one dummy point (label -2)."""
+    prompt = np.zeros((P, 1, 3), np.float32)
+    prompt[:, :, 2] = -2
+    return prompt
+
+
+def layer_inputs(cur, ctx, kpc, depth, j3d):
+    """A refinement layer's inputs after the previous layer's outputs cur:
+    keypoint_token_update_fn's crop keypoints kpc (invalid outside the
+    crop or behind the camera, by depth) and
+    keypoint3d_token_update_fn's pelvis-relative keypoints."""
+    kp01 = kpc + 0.5
+    invalid = ((kp01[..., 0] < 0) | (kp01[..., 0] > 1) | (kp01[..., 1] < 0) | (kp01[..., 1] > 1)
+               | (depth < 1e-5))
+    pel = (j3d[:, [9]] + j3d[:, [10]]) / 2
+    return {"prev_tokens": cur["tokens"], "prev_augment": cur["augment"], "context": ctx,
+            "keypoints_2d": kpc.numpy().astype(np.float32), "keypoints_valid": (~invalid).numpy().astype(np.float32),
+            "keypoints_3d": (j3d - pel).numpy().astype(np.float32)}
 
 
 def main():
@@ -170,54 +192,25 @@ def main():
     m.check()
     head = head_module(m)
     cam_head = G.PerspectiveHead(input_dim=8, img_size=(512, 512))
-    sess = {n: ort.InferenceSession(os.path.join(TINY, f"mesh_{n}.onnx"), providers=["CPUExecutionProvider"])
-            for n in ["backbone", "decoder"] + [f"decoder_layer{i}" for i in range(1, 6)]}
+    sess = sessions(["backbone", "decoder"] + [f"decoder_layer{i}" for i in range(1, 6)])
     out = {}
     for f in range(FRAMES):
         img = frame(f)
         ids = sorted(RECTS)
-        masks = np.zeros((len(ids), H, W, 1), np.uint8)
-        for i, pid in enumerate(ids):
-            x0, y0, x1, y1 = RECTS[pid][f]
-            masks[i, y0:y1, x0:x1] = 255
-        import cv2
-        boxes = []
-        for i in range(len(ids)):
-            bx, by, bw, bh = cv2.boundingRect(masks[i, :, :, 0])
-            boxes.append([bx, by, bx + bw, by + bh])
-        boxes = np.array(boxes, np.float32)
+        masks, boxes = G.rect_masks([RECTS[pid][f] for pid in ids], H, W)
         f_default = (W * W + H * H) ** 0.5
         K = np.array([[f_default, 0, W / 2], [0, f_default, H / 2], [0, 0, 1]], np.float32)
-        transform = G.Compose([G.GetBBoxCenterScale(), G.TopdownAffine(input_size=(512, 512), use_udp=False),
-                               G.VisionTransformWrapper(G.ToTensor())])
-        batch = G.prepare_batch(img, transform, boxes, masks, np.ones(len(ids), np.float32),
+        batch = G.prepare_batch(img, G.crop_transform(), boxes, masks, np.ones(len(ids), np.float32),
                                 cam_int=torch.from_numpy(K)[None])
         P = len(ids)
-        import types
-        fake = types.SimpleNamespace(cfg=G.Cfg(MODEL=G.Cfg(DECODER=G.Cfg(CONDITION_TYPE="cliff", USE_INTRIN_CENTER=True))))
-        fake._batch_size, fake._max_num_person = 1, P
-        fake._flatten_person = types.MethodType(G.BaseModel._flatten_person, fake)
+        fake = G.flat_model(P, cfg=G.cliff_cfg())
         cond = G.SAM3DBody._get_decoder_condition(fake, batch).numpy()
-        enc = G.CameraEncoder(8, 16)
-        seen = {}
-
-        class Record(nn.Module):
-            def forward(self, pos):
-                seen["pos"] = pos
-                return torch.zeros(pos.shape[0], pos.shape[1], 99)
-
-        enc.camera = Record()
-        enc(torch.zeros(P, 8, 32, 32), G.SAM3DBody.get_ray_condition(fake, batch)[0])
-        rays = seen["pos"][..., :2].reshape(P, 32, 32, 2).permute(0, 3, 1, 2).contiguous().numpy()
-        mean = torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
-        x = ((batch["img"][0] - mean) / std).numpy()
+        rays = G.encoder_rays(G.SAM3DBody.get_ray_condition(fake, batch)[0]).contiguous().numpy()
+        x = G.normalize(batch["img"][0]).numpy()
         feats = sess["backbone"].run(None, {"image": x})[0]
-        prompt = np.zeros((P, 1, 3), np.float32)
-        prompt[:, :, 2] = -2
-        dec = dict(zip([o.name for o in sess["decoder"].get_outputs()], sess["decoder"].run(None, {
+        dec = run(sess, "decoder", {
             "features": feats, "mask": batch["mask"][0].numpy().astype(np.float32),
-            "mask_score": np.ones((P, 1), np.float32), "condition": cond, "rays": rays, "prompt": prompt})))
+            "mask_score": np.ones((P, 1), np.float32), "condition": cond, "rays": rays, "prompt": no_prompt(P)})
         ctx, cur = dec["context"], dec
         for layer in range(1, 7):
             po = head.forward(torch.from_numpy(cur["pose"]))
@@ -228,15 +221,7 @@ def main():
             if layer == 6:
                 break
             kpc = G.SAM3DBody._full_to_crop(fake, batch, cam["pred_keypoints_2d"])
-            kp01 = kpc + 0.5
-            invalid = ((kp01[..., 0] < 0) | (kp01[..., 0] > 1) | (kp01[..., 1] < 0) | (kp01[..., 1] > 1)
-                       | (cam["pred_keypoints_2d_depth"] < 1e-5))
-            pel = (j3d[:, [9]] + j3d[:, [10]]) / 2
-            name = f"decoder_layer{layer}"
-            cur = dict(zip([o.name for o in sess[name].get_outputs()], sess[name].run(None, {
-                "prev_tokens": cur["tokens"], "prev_augment": cur["augment"], "context": ctx,
-                "keypoints_2d": kpc.numpy().astype(np.float32), "keypoints_valid": (~invalid).numpy().astype(np.float32),
-                "keypoints_3d": (j3d - pel).numpy().astype(np.float32)})))
+            cur = run(sess, f"decoder_layer{layer}", layer_inputs(cur, ctx, kpc, cam["pred_keypoints_2d_depth"], j3d))
         shape, params, _ = po["shape"], po["mhr_model_params"], None
         for i, pid in enumerate(ids):
             key = f"f{f}_p{pid}"
@@ -312,28 +297,62 @@ NumpyMHR.forward_rot = forward_rot
 
 def make_head(m, path, slots, hand):
     hd = np.load(path)
-    head = G.MHRHead.__new__(G.MHRHead)
-    nn.Module.__init__(head)
-    head.num_shape_comps, head.num_scale_comps, head.num_hand_comps, head.num_face_comps = 45, 28, 54, 72
-    head.enable_hand_model, head.body_cont_dim, head.npose, head.num_hand_pose_comps = hand, 260, 519, 54
-    head.proj = nn.Identity()
-    for k in ["scale_mean", "scale_comps", "hand_pose_mean", "hand_pose_comps", "hand_joint_idxs_left",
-              "hand_joint_idxs_right"] + (["local_to_world_wrist", "right_wrist_coords", "root_coords",
-                                           "nonhand_param_idxs"] if hand else []):
-        setattr(head, k, nn.Parameter(torch.from_numpy(hd[k]), requires_grad=False))
+    keys = ["scale_mean", "scale_comps", "hand_pose_mean", "hand_pose_comps", "hand_joint_idxs_left",
+            "hand_joint_idxs_right"] + (["local_to_world_wrist", "right_wrist_coords", "root_coords",
+                                         "nonhand_param_idxs"] if hand else [])
     a = m.a
     km = np.zeros((308, m.V + 127), np.float32)  # 308 rows as the real mapping; 70 used
     cols = np.where(a["keypoint_col"] < m.V, a["keypoint_col"], m.V + np.asarray(slots)[np.maximum(a["keypoint_col"] - m.V, 0)])
     np.add.at(km, (a["keypoint_row"], cols), a["keypoint_weight"])
-    head.keypoint_mapping = nn.Parameter(torch.from_numpy(km), requires_grad=False)
-    head.faces = nn.Parameter(torch.zeros(1, 3).long(), requires_grad=False)
-    head.mhr = MHRModule127(m, slots)
-    return head
+    return G.bare_head(hand, {**{k: hd[k] for k in keys}, "keypoint_mapping": km}, MHRModule127(m, slots))
+
+
+def project(S, model, po, batch, hand):
+    """camera_project(_hand) and the crop keypoints, as forward_step does
+    after each decoder layer."""
+    if hand:
+        po = S.SAM3DBody.camera_project_hand(model, po, batch)
+        po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.hand_batch_idx)
+    else:
+        po = S.SAM3DBody.camera_project(model, po, batch)
+        po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.body_batch_idx)
+    return po
+
+
+def full_batch(f, transform):
+    """Frame f of the full-mode clip: the image, the present people's
+    ids and prepare_batch's batch."""
+    img = full_frame(f)
+    ids = [pid for pid in sorted(FULL_RECTS) if FULL_RECTS[pid][f] is not None]
+    masks, boxes = G.rect_masks([FULL_RECTS[pid][f] for pid in ids], FULL_H, FULL_W)
+    batch = G.prepare_batch(img, transform, boxes, masks, np.ones(len(ids), np.float32),
+                            cam_int=torch.from_numpy(FULL_K)[None])
+    return img, ids, batch
+
+
+def record_full(out, key, i, res, store):
+    """Records person i of run_inference's outputs res under key; returns
+    which hands were merged."""
+    po, bl, br, lo, ro = res
+    mh = po["mhr"]
+    out[key + "_model"] = mh["mhr_model_params"][i].double().numpy()
+    out[key + "_shape"] = mh["shape"][i].double().numpy()
+    out[key + "_cam_t"] = mh["pred_cam_t"][i].double().numpy()
+    out[key + "_kp2d"] = mh["pred_keypoints_2d"][i].double().numpy()
+    out[key + "_kp3d"] = mh["pred_keypoints_3d"][i].double().numpy()
+    for side, b in [("lhand", bl), ("rhand", br)]:
+        c, sc = b["bbox_center"].flatten(0, 1)[i], b["bbox_scale"].flatten(0, 1)[i]
+        out[f"{key}_{side}_bbox"] = np.array([c[0] - sc[0] / 2, c[1] - sc[1] / 2, c[0] + sc[0] / 2, c[1] + sc[1] / 2], np.float64)
+    # Which hands were merged: the merged hand pose is the hand pass's.
+    acc = [bool(torch.equal(mh["hand"][i, :54], lo["mhr_hand"]["hand"][i, :54])),
+           bool(torch.equal(mh["hand"][i, 54:], ro["mhr_hand"]["hand"][i, 54:]))]
+    out[key + "_accepted"] = np.array(acc)
+    if "prompts" in store:
+        out[key + "_prompt"] = store["prompts"][i].astype(np.float64)
+    return acc
 
 
 def full(scenario=False):
-    import types
-    import cv2
     import sam_3d_body.models.meta_arch.sam3d_body as S
     S.recursive_to = lambda x, device: x  # everything stays on the CPU
     m = NumpyMHR(MHR_DIR)
@@ -347,13 +366,8 @@ def full(scenario=False):
     jr[77], jr[41] = hh["twist_joint_rotation"][0], hh["twist_joint_rotation"][1]
     body_head.joint_rotation = nn.Parameter(torch.from_numpy(jr), requires_grad=False)
     hand_head = make_head(m, os.path.join(TINY, "mesh_hand_head.npz"), slots, True)
-    sess = {n: ort.InferenceSession(os.path.join(TINY, f"mesh_{n}.onnx"), providers=["CPUExecutionProvider"])
-            for n in ["backbone", "decoder", "decoder_prompt", "hand_decoder"] + [f"decoder_layer{i}" for i in range(1, 6)]
-            + [f"hand_decoder_layer{i}" for i in range(1, 6)]}
-
-    def run(name, feeds):
-        sx = sess[name]
-        return dict(zip([o.name for o in sx.get_outputs()], sx.run(None, feeds)))
+    sess = sessions(["backbone", "decoder", "decoder_prompt", "hand_decoder"] + [f"decoder_layer{i}" for i in range(1, 6)]
+                    + [f"hand_decoder_layer{i}" for i in range(1, 6)])
 
     # The model object: run_inference, run_keypoint_prompt, _get_hand_box,
     # _full_to_crop, camera_project(_hand), get_ray_condition and
@@ -368,19 +382,6 @@ def full(scenario=False):
     model.init_camera = True  # run_keypoint_prompt appends pred_cam when the model has one
     store = {}
 
-    def rays_of(batch, P):
-        enc = G.CameraEncoder(8, 16)
-        seen = {}
-
-        class Record(nn.Module):
-            def forward(self, pos):
-                seen["pos"] = pos
-                return torch.zeros(pos.shape[0], pos.shape[1], 99)
-
-        enc.camera = Record()
-        enc(torch.zeros(P, 8, 32, 32), S.SAM3DBody.get_ray_condition(model, batch)[0])
-        return seen["pos"][..., :2].reshape(P, 32, 32, 2).permute(0, 3, 1, 2).contiguous().numpy()
-
     def layers(batch, first, prefix, head, hand):
         """The decoder's layers with MHR between them; returns the last
         pose_output as the reference's token_to_pose_output_fn makes it."""
@@ -389,37 +390,20 @@ def full(scenario=False):
         for layer in range(1, 7):
             po = head.forward(torch.from_numpy(cur["pose"]))
             po["pred_cam"] = torch.from_numpy(cur["camera"])
-            if hand:
-                po = S.SAM3DBody.camera_project_hand(model, po, batch)
-                po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.hand_batch_idx)
-            else:
-                po = S.SAM3DBody.camera_project(model, po, batch)
-                po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.body_batch_idx)
+            po = project(S, model, po, batch, hand)
             if layer == 6:
                 return po, cur
-            kpc = po["pred_keypoints_2d_cropped"]
-            kp01 = kpc + 0.5
-            invalid = ((kp01[..., 0] < 0) | (kp01[..., 0] > 1) | (kp01[..., 1] < 0) | (kp01[..., 1] > 1)
-                       | (po["pred_keypoints_2d_depth"] < 1e-5))
-            j3d = po["pred_keypoints_3d"]
-            pel = (j3d[:, [9]] + j3d[:, [10]]) / 2
-            cur = run(f"{prefix}_layer{layer}", {
-                "prev_tokens": cur["tokens"], "prev_augment": cur["augment"], "context": ctx,
-                "keypoints_2d": kpc.numpy().astype(np.float32), "keypoints_valid": (~invalid).numpy().astype(np.float32),
-                "keypoints_3d": (j3d - pel).numpy().astype(np.float32)})
+            cur = run(sess, f"{prefix}_layer{layer}", layer_inputs(
+                cur, ctx, po["pred_keypoints_2d_cropped"], po["pred_keypoints_2d_depth"], po["pred_keypoints_3d"]))
 
     def inputs(batch):
         P = batch["img"].shape[1]
         cond = S.SAM3DBody._get_decoder_condition(model, batch).numpy()
-        rays = rays_of(batch, P)
-        mean = torch.tensor([0.485, 0.456, 0.406]).view(-1, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225]).view(-1, 1, 1)
-        feats = run("backbone", {"image": ((batch["img"][0] - mean) / std).numpy()})["features"]
-        prompt = np.zeros((P, 1, 3), np.float32)
-        prompt[:, :, 2] = -2
+        rays = G.encoder_rays(S.SAM3DBody.get_ray_condition(model, batch)[0]).contiguous().numpy()
+        feats = run(sess, "backbone", {"image": G.normalize(batch["img"][0]).numpy()})["features"]
         return {"features": feats, "mask": batch["mask"][0].numpy().astype(np.float32),
                 "mask_score": batch["mask_score"][0].numpy().reshape(P, 1).astype(np.float32),
-                "condition": cond, "rays": rays, "prompt": prompt}
+                "condition": cond, "rays": rays, "prompt": no_prompt(P)}
 
     def forward_step(batch, decoder_type="body"):
         P = batch["img"].shape[1]
@@ -428,11 +412,11 @@ def full(scenario=False):
         feeds = inputs(batch)
         if decoder_type == "body":
             store["body"] = feeds
-            po, last = layers(batch, run("decoder", feeds), "decoder", body_head, False)
+            po, last = layers(batch, run(sess, "decoder", feeds), "decoder", body_head, False)
             po["hand_box"] = torch.from_numpy(last["hand_boxes"])
             return {"mhr": po, "mhr_hand": None, "condition_info": torch.from_numpy(feeds["condition"]),
                     "image_embeddings": torch.from_numpy(feeds["features"])}
-        po, _ = layers(batch, run("hand_decoder", feeds), "hand_decoder", hand_head, True)
+        po, _ = layers(batch, run(sess, "hand_decoder", feeds), "hand_decoder", hand_head, True)
         return {"mhr": None, "mhr_hand": po}
 
     def forward_decoder(image_embeddings, init_estimate=None, keypoints=None, prev_estimate=None,
@@ -441,50 +425,23 @@ def full(scenario=False):
         feeds["prompt"] = keypoints.numpy().astype(np.float32)
         feeds["prev_estimate"] = prev_estimate[:, 0].numpy().astype(np.float32)
         store["prompts"] = feeds["prompt"]
-        po, _ = layers(batch, run("decoder_prompt", feeds), "decoder", body_head, False)
+        po, _ = layers(batch, run(sess, "decoder_prompt", feeds), "decoder", body_head, False)
         return None, [po]
 
     model.forward_step = forward_step
     model.forward_decoder = forward_decoder
-    transform = G.Compose([G.GetBBoxCenterScale(), G.TopdownAffine(input_size=(512, 512), use_udp=False),
-                           G.VisionTransformWrapper(G.ToTensor())])
-    transform_hand = G.Compose([G.GetBBoxCenterScale(padding=0.9), G.TopdownAffine(input_size=(512, 512), use_udp=False),
-                                G.VisionTransformWrapper(G.ToTensor())])
+    transform, transform_hand = G.crop_transform(), G.crop_transform(padding=0.9)
     if scenario:
         return scenario_run(model, S, body_head, hand_head, store, transform, transform_hand, slots, hh)
     out = {"K": FULL_K.astype(np.float64)}
     for f in range(FULL_FRAMES):
-        img = full_frame(f)
-        ids = [pid for pid in sorted(FULL_RECTS) if FULL_RECTS[pid][f] is not None]
-        masks = np.zeros((len(ids), FULL_H, FULL_W, 1), np.uint8)
-        boxes = []
-        for i, pid in enumerate(ids):
-            x0, y0, x1, y1 = FULL_RECTS[pid][f]
-            masks[i, y0:y1, x0:x1] = 255
-            bx, by, bw, bh = cv2.boundingRect(masks[i, :, :, 0])
-            boxes.append([bx, by, bx + bw, by + bh])
-        batch = G.prepare_batch(img, transform, np.array(boxes, np.float32), masks, np.ones(len(ids), np.float32),
-                                cam_int=torch.from_numpy(FULL_K)[None])
+        img, ids, batch = full_batch(f, transform)
         model._initialize_batch(batch)
         store.pop("prompts", None)
-        po, bl, br, lo, ro = S.SAM3DBody.run_inference(model, img, batch, inference_type="full", transform_hand=transform_hand)
-        mh = po["mhr"]
+        res = S.SAM3DBody.run_inference(model, img, batch, inference_type="full", transform_hand=transform_hand)
         for i, pid in enumerate(ids):
             key = f"f{f}_p{pid}"
-            out[key + "_model"] = mh["mhr_model_params"][i].double().numpy()
-            out[key + "_shape"] = mh["shape"][i].double().numpy()
-            out[key + "_cam_t"] = mh["pred_cam_t"][i].double().numpy()
-            out[key + "_kp2d"] = mh["pred_keypoints_2d"][i].double().numpy()
-            out[key + "_kp3d"] = mh["pred_keypoints_3d"][i].double().numpy()
-            for side, b in [("lhand", bl), ("rhand", br)]:
-                c, sc = b["bbox_center"].flatten(0, 1)[i], b["bbox_scale"].flatten(0, 1)[i]
-                out[f"{key}_{side}_bbox"] = np.array([c[0] - sc[0] / 2, c[1] - sc[1] / 2, c[0] + sc[0] / 2, c[1] + sc[1] / 2], np.float64)
-            # Which hands were merged: the merged hand pose is the hand pass's.
-            acc = [bool(torch.equal(mh["hand"][i, :54], lo["mhr_hand"]["hand"][i, :54])),
-                   bool(torch.equal(mh["hand"][i, 54:], ro["mhr_hand"]["hand"][i, 54:]))]
-            out[key + "_accepted"] = np.array(acc)
-            if "prompts" in store:
-                out[key + "_prompt"] = store["prompts"][i].astype(np.float64)
+            acc = record_full(out, key, i, res, store)
             print(key, "accepted", acc, "prompt", store.get("prompts", [None] * (i + 1))[i] if "prompts" in store else None)
     np.savez_compressed(os.path.join(ROOT, "testdata", "mesh", "stage_full.npz"), **out)
 
@@ -511,12 +468,8 @@ SCEN_HAND_S = 0.04
 
 
 def scenario_run(model, S, body_head, hand_head, store, transform, transform_hand, slots, hh):
-    import cv2
     rng = np.random.default_rng(4242)
-    init = np.zeros(519, np.float32)
-    init[0:6] = [1, 0, 0, 0, 1, 0]
-    init[6:144] = np.tile([1, 0, 0, 0, 1, 0], 23)
-    init[144:260] = np.tile([0, 1], 58)
+    init = G.zero_pose()
     tables = {}
     for f in range(FULL_FRAMES):
         for pid in sorted(FULL_RECTS):
@@ -530,15 +483,6 @@ def scenario_run(model, S, body_head, hand_head, store, transform, transform_han
             recam = cam + (rng.standard_normal(3) * 0.01).astype(np.float32)
             tables[(f, pid)] = dict(pose=pose, cam=cam, hands=hands, rerun=rerun, recam=recam)
     rec = {}
-
-    def project(po, batch, hand):
-        if hand:
-            po = S.SAM3DBody.camera_project_hand(model, po, batch)
-            po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.hand_batch_idx)
-        else:
-            po = S.SAM3DBody.camera_project(model, po, batch)
-            po["pred_keypoints_2d_cropped"] = S.SAM3DBody._full_to_crop(model, batch, po["pred_keypoints_2d"], model.body_batch_idx)
-        return po
 
     def cond_of(batch):
         return S.SAM3DBody._get_decoder_condition(model, batch).numpy()
@@ -554,7 +498,7 @@ def scenario_run(model, S, body_head, hand_head, store, transform, transform_han
             cam = np.stack([tables[(f, pid)]["cam"] for pid in ids])
             po = body_head.forward(torch.from_numpy(pose))
             po["pred_cam"] = torch.from_numpy(cam)
-            po = project(po, batch, False)
+            po = project(S, model, po, batch, False)
             hb = np.zeros((P, 2, 4), np.float32)
             for i, pid in enumerate(ids):
                 for side, k in enumerate([62, 41]):  # left wrist, right wrist
@@ -579,7 +523,7 @@ def scenario_run(model, S, body_head, hand_head, store, transform, transform_han
         ty = (cxb[:, 1] - K[1, 2]) * x41[:, 2] / K[0, 0] * K[0, 0] / K[1, 1] - x41[:, 1]
         cam = np.stack([np.full(P, -SCEN_HAND_S), tx, -ty], 1).astype(np.float32)
         po["pred_cam"] = torch.from_numpy(cam)
-        po = project(po, batch, True)
+        po = project(S, model, po, batch, True)
         for i, pid in enumerate(ids):
             rec[(f, pid, ["left", "right"][side])] = dict(cond=cond[i], pose=pose[i].copy(), camera=cam[i].copy())
         return {"mhr": None, "mhr_hand": po}
@@ -593,7 +537,7 @@ def scenario_run(model, S, body_head, hand_head, store, transform, transform_han
         cam = np.stack([tables[(f, pid)]["recam"] for pid in ids])
         po = body_head.forward(torch.from_numpy(pose))
         po["pred_cam"] = torch.from_numpy(cam)
-        po = project(po, batch, False)
+        po = project(S, model, po, batch, False)
         for i, pid in enumerate(ids):
             rec[(f, pid, "rerun")] = dict(cond=store["body_cond"][i], pose=pose[i].copy(), camera=cam[i].copy())
         return None, [po]
@@ -616,39 +560,16 @@ def scenario_run(model, S, body_head, hand_head, store, transform, transform_han
         S.rotation_angle_difference = rad
         try:
             for f in range(FULL_FRAMES):
-                img = full_frame(f)
-                ids = [pid for pid in sorted(FULL_RECTS) if FULL_RECTS[pid][f] is not None]
-                masks = np.zeros((len(ids), FULL_H, FULL_W, 1), np.uint8)
-                boxes = []
-                for i, pid in enumerate(ids):
-                    x0, y0, x1, y1 = FULL_RECTS[pid][f]
-                    masks[i, y0:y1, x0:x1] = 255
-                    bx, by, bw, bh = cv2.boundingRect(masks[i, :, :, 0])
-                    boxes.append([bx, by, bx + bw, by + bh])
-                batch = G.prepare_batch(img, transform, np.array(boxes, np.float32), masks, np.ones(len(ids), np.float32),
-                                        cam_int=torch.from_numpy(FULL_K)[None])
+                img, ids, batch = full_batch(f, transform)
                 model._initialize_batch(batch)
                 store.update(frame=f, ids=ids, hand_calls=0)
                 store.pop("prompts", None)
-                po, bl, br, lo, ro = S.SAM3DBody.run_inference(model, img, batch, inference_type="full", transform_hand=transform_hand)
+                res = S.SAM3DBody.run_inference(model, img, batch, inference_type="full", transform_hand=transform_hand)
                 if capture:
                     return angles
-                mh = po["mhr"]
                 for i, pid in enumerate(ids):
                     key = f"f{f}_p{pid}"
-                    out[key + "_model"] = mh["mhr_model_params"][i].double().numpy()
-                    out[key + "_shape"] = mh["shape"][i].double().numpy()
-                    out[key + "_cam_t"] = mh["pred_cam_t"][i].double().numpy()
-                    out[key + "_kp2d"] = mh["pred_keypoints_2d"][i].double().numpy()
-                    out[key + "_kp3d"] = mh["pred_keypoints_3d"][i].double().numpy()
-                    for side, b in [("lhand", bl), ("rhand", br)]:
-                        c, sc = b["bbox_center"].flatten(0, 1)[i], b["bbox_scale"].flatten(0, 1)[i]
-                        out[f"{key}_{side}_bbox"] = np.array([c[0] - sc[0] / 2, c[1] - sc[1] / 2, c[0] + sc[0] / 2, c[1] + sc[1] / 2], np.float64)
-                    acc = [bool(torch.equal(mh["hand"][i, :54], lo["mhr_hand"]["hand"][i, :54])),
-                           bool(torch.equal(mh["hand"][i, 54:], ro["mhr_hand"]["hand"][i, 54:]))]
-                    out[key + "_accepted"] = np.array(acc)
-                    if "prompts" in store:
-                        out[key + "_prompt"] = store["prompts"][i].astype(np.float64)
+                    acc = record_full(out, key, i, res, store)
                     print(key, "accepted", acc, "prompt", store["prompts"][i].tolist() if "prompts" in store else None,
                           "angles", [float(x) for x in orig(*angles[-1])[i]])
         finally:
