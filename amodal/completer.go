@@ -46,6 +46,11 @@ type Options struct {
 	DecodeChunk int
 	// Occlusion selects reference quirks of the occlusion test.
 	Occlusion OcclusionOptions
+	// Fast, if set, turns on fast mode: windows where a person is fully
+	// in view by a cheap test on the modal masks skip the amodal pass,
+	// and the sampler runs fewer steps (see FastOptions). nil, the
+	// default, is the full mode.
+	Fast *FastOptions
 	// Progress, if set, is called after each depth frame and each
 	// person-window with the work done so far.
 	Progress func(done, total int)
@@ -75,6 +80,13 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Steps < 2 {
 		return o, fmt.Errorf("amodal: Options.Steps is %d, the sampler needs at least 2", o.Steps)
+	}
+	if o.Fast != nil {
+		f, err := o.Fast.withDefaults(o.Steps)
+		if err != nil {
+			return o, err
+		}
+		o.Fast = &f // a copy: the caller's later changes do not apply
 	}
 	for _, r := range [][3]any{{"Height×Width", o.Height, o.Width}, {"CompletionHeight×CompletionWidth", o.CompletionHeight, o.CompletionWidth}} {
 		h, w := r[1].(int), r[2].(int)
@@ -144,6 +156,9 @@ func newCompleter(eng Engines, opts Options, own bool, modelKey string) (*Comple
 	}
 	s := DefaultSampler()
 	s.Steps = opts.Steps
+	if opts.Fast != nil {
+		s.Steps = opts.Fast.Steps
+	}
 	c := &Completer{eng: eng, opts: opts, sampler: s, own: own, models: modelKey, newNoise: newPCGNormal}
 	return c, nil
 }
@@ -218,8 +233,30 @@ type Result struct {
 	// Spans lists each person's completed frame ranges (video frame
 	// indices, End inclusive), in order.
 	Spans map[scene.PersonID][]Span
+	// Windows reports each person's windows, in order of window then
+	// person: whether fast mode skipped it and why not.
+	Windows []WindowReport
 
 	tempDir string
+}
+
+// WindowReport describes one person's window of frames in a run.
+type WindowReport struct {
+	Person        scene.PersonID
+	Start, Frames int // video frames Start..Start+Frames-1
+	// Absent: the person is on no frame of the window; nothing ran.
+	Absent bool
+	// Skipped: fast mode's in-view test passed; the amodal pass did not
+	// run and the modal masks are handed on.
+	Skipped bool
+	// NotSkipped is fast mode's reason for running the window (the test
+	// failed, on the video frame it names); empty in the full mode and
+	// for skipped windows.
+	NotSkipped string
+	// Occluded: a span was completed: Span, in video frame indices, End
+	// inclusive (zero when not Occluded).
+	Occluded bool
+	Span     Span
 }
 
 // Close removes the temporary work directory when Options.Dir was empty.
@@ -254,6 +291,10 @@ func (r *Result) Close() error {
 //     completed image and no visibility on that frame;
 //   - the noise is Go's (PCG, one stream per condition frame), so results
 //     match the reference statistically, not bit for bit.
+//
+// With Options.Fast, a person-window that the cheap in-view test passes
+// runs no engine and hands on the modal masks (see FastOptions), and the
+// sampler runs fewer steps; Result.Windows says which windows it skipped.
 //
 // Memory holds one window's latents and one decode chunk's pixels; depth
 // (4 bytes a pixel at the model resolution per frame), amodal masks and
@@ -315,12 +356,24 @@ func (c *Completer) Complete(ctx context.Context, frames scene.FrameSource, mask
 	metas := map[scene.PersonID][]*windowMeta{}
 	for start := 0; start < info.Frames; start += c.opts.Window {
 		n := min(c.opts.Window, info.Frames-start)
+		var stats map[scene.PersonID][]maskStat
+		if f := c.opts.Fast; f != nil && !f.NoSkip {
+			if stats, err = run.windowStats(people, start, n); err != nil {
+				return fail(err)
+			}
+		}
 		for _, id := range people {
-			m, err := run.window(ctx, id, start, n)
+			m, err := run.window(ctx, id, start, n, stats)
 			if err != nil {
 				return fail(err)
 			}
 			metas[id] = append(metas[id], m)
+			wr := WindowReport{Person: id, Start: start, Frames: n, Absent: !slices.Contains(m.Present, true),
+				Skipped: m.Skipped, NotSkipped: m.NotSkipped, Occluded: m.Occluded}
+			if m.Occluded {
+				wr.Span = Span{start + m.Span.Start, start + m.Span.End}
+			}
+			res.Windows = append(res.Windows, wr)
 			progress()
 		}
 	}
@@ -352,6 +405,9 @@ func (c *Completer) storeKey(info scene.VideoInfo) string {
 	fmt.Fprintf(h, "amodal v1\nvideo %dx%d %d\nres %dx%d %dx%d\nwindow %d steps %d seed %d chunk %d\nocc %+v\nmodels %s\n",
 		info.Width, info.Height, info.Frames, o.Width, o.Height, o.CompletionWidth, o.CompletionHeight,
 		o.Window, o.Steps, o.Seed, o.DecodeChunk, o.Occlusion, c.models)
+	if o.Fast != nil { // only then, so full-mode work directories stay valid
+		fmt.Fprintf(h, "fast %+v\n", *o.Fast)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 

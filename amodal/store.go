@@ -137,6 +137,9 @@ type windowMeta struct {
 	Occluded bool           `json:"occluded"`
 	Span     Span           `json:"span"` // window-relative, End inclusive
 	Fake     []bool         `json:"fake"` // frames whose amodal mask looked like a fake completion
+	// Fast mode only: the in-view test passed (no engine ran), or why not.
+	Skipped    bool   `json:"skipped,omitempty"`
+	NotSkipped string `json:"not_skipped,omitempty"`
 }
 
 func (s *store) windowDir(id scene.PersonID, start int) string {

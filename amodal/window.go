@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/scene"
@@ -208,10 +209,34 @@ func plane255(m *scene.Mask, w, h int) []uint8 {
 	return p
 }
 
+// windowStats reads every person's masks on frames [start, start+n) and
+// returns their boxes and areas, for fast mode's in-view test. It reads
+// frame by frame, all people of a frame together, one call at a time: a
+// mask source may decode a frame's label image once for all its people
+// (masks.Folder caches one frame) and need not allow concurrent calls.
+func (r *videoRun) windowStats(people []scene.PersonID, start, n int) (map[scene.PersonID][]maskStat, error) {
+	stats := map[scene.PersonID][]maskStat{}
+	for _, id := range people {
+		stats[id] = make([]maskStat, n)
+	}
+	for i := range n {
+		for _, id := range people {
+			m, err := r.modalMask(start+i, id)
+			if err != nil {
+				return nil, err
+			}
+			stats[id][i] = statOf(m)
+		}
+	}
+	return stats, nil
+}
+
 // window returns person id's results on frames [start, start+n),
 // computing and saving them unless a finished window computed from the
-// same masks is in the work directory.
-func (r *videoRun) window(ctx context.Context, id scene.PersonID, start, n int) (*windowMeta, error) {
+// same masks is in the work directory. stats, in fast mode with the
+// in-view test on, holds every person's mask statistics on the window
+// (windowStats); nil otherwise.
+func (r *videoRun) window(ctx context.Context, id scene.PersonID, start, n int, stats map[scene.PersonID][]maskStat) (*windowMeta, error) {
 	modal := make([]*scene.Mask, n)
 	present := make([]bool, n)
 	hash := sha256.New()
@@ -233,6 +258,24 @@ func (r *videoRun) window(ctx context.Context, id scene.PersonID, start, n int) 
 			hash.Write(m.Pix)
 		}
 	}
+	// In fast mode the skip also depends on the other people's boxes.
+	var others [][]maskStat
+	if stats != nil {
+		others = make([][]maskStat, n)
+		ids := make([]scene.PersonID, 0, len(stats))
+		for o := range stats {
+			if o != id {
+				ids = append(ids, o)
+			}
+		}
+		slices.Sort(ids)
+		for _, o := range ids {
+			for i, s := range stats[o] {
+				others[i] = append(others[i], s)
+				fmt.Fprintf(hash, "other %d %d %+v\n", o, i, s)
+			}
+		}
+	}
 	sum := hex.EncodeToString(hash.Sum(nil))
 	if m, err := r.st.loadWindow(id, start); err != nil || (m != nil && m.MaskHash == sum && len(m.Present) == n && len(m.Scores) == n) {
 		return m, err
@@ -252,6 +295,18 @@ func (r *videoRun) window(ctx context.Context, id scene.PersonID, start, n int) 
 			meta.Scores[i] = 1
 		}
 		return meta, ww.commit(meta)
+	}
+	if f := r.c.opts.Fast; stats != nil && f != nil {
+		ok, why := f.inView(r.info.Width, r.info.Height, start, stats[id], others)
+		if ok { // fully in view: what the full mode hands on with no occluded frame
+			meta.Skipped = true
+			meta.Scores, meta.Fake = make([]float64, n), make([]bool, n)
+			for i := range meta.Scores {
+				meta.Scores[i] = 1
+			}
+			return meta, ww.commit(meta)
+		}
+		meta.NotSkipped = why
 	}
 	am, err := r.amodalPass(ctx, id, start, modal)
 	if err != nil {

@@ -12,9 +12,9 @@ SAM3DBody.get_ray_condition, CameraEncoder's downsampling, MHRHead.forward
 to MHR are compared here; MHR has its own parity in testdata/mhr),
 PerspectiveHead.perspective_projection and SAM3DBody._full_to_crop.
 
-    python3.11 -m venv /work/venvs/mesh
-    /work/venvs/mesh/bin/pip install -r tools/golden/mesh/requirements.txt
-    SAM3DB_SRC=/path/to/sam-3d-body /work/venvs/mesh/bin/python tools/golden/mesh/golden.py
+    python3.11 -m venv .venv/mesh
+    .venv/mesh/bin/pip install -r tools/golden/mesh/requirements.txt
+    SAM3DB_SRC=/path/to/sam-3d-body .venv/mesh/bin/python tools/golden/mesh/golden.py
 
 Writes testdata/mesh/golden.npz; with --hand, testdata/mesh/hand.npz:
 full mode's functions (roma's XZY Euler angles, fix_wrist_euler,
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-SRC = os.environ.get("SAM3DB_SRC", "/work/venvs/sam3db-src")
+SRC = os.environ.get("SAM3DB_SRC", ".venv/sam3db-src")
 sys.path.insert(0, SRC)
 # get_ray_condition moves its grid to the GPU; on the CPU that is a no-op.
 torch.Tensor.cuda = lambda self, *a, **k: self

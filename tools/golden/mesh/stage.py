@@ -16,7 +16,7 @@ so the tiny character is evaluated by the small numpy MHR below, which is
 first checked against testdata/mhr/golden.npz (the official package's
 outputs for the same character) and refuses to run if it differs.
 
-    SAM3DB_SRC=/path/to/sam-3d-body /work/venvs/mesh/bin/python tools/golden/mesh/stage.py
+    SAM3DB_SRC=/path/to/sam-3d-body .venv/mesh/bin/python tools/golden/mesh/stage.py
 
 Writes testdata/mesh/stage.npz; with --full, testdata/mesh/stage_full.npz:
 the whole stage in "full" mode on a three-frame clip, through the

@@ -5,14 +5,14 @@
 # each person 18,439 vertices / 36,874 faces. Prints frames/s and ratios.
 #
 # Needs: Go; a Python venv with requirements-render.txt; Debian libosmesa6.
-#   python3 -m venv /work/venvs/render
-#   /work/venvs/render/bin/pip install --no-deps -r tools/golden/render/requirements-render.txt
+#   python3 -m venv .venv/render
+#   .venv/render/bin/pip install --no-deps -r tools/golden/render/requirements-render.txt
 #   apt-get install -y libosmesa6
 # Usage: tools/golden/render/bench.sh [python] [frames]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
-py="${1:-${PYTHON:-/work/venvs/render/bin/python}}"
+py="${1:-${PYTHON:-.venv/render/bin/python}}"
 frames="${2:-10}"
 export PYOPENGL_PLATFORM=osmesa
 
