@@ -57,7 +57,7 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 		}
 		segKey = key("masks", id)
 	}
-	amoKey := key("amodal", models, segKey, spec.Stages.NoAmodal)
+	amoKey := key("amodal", models, segKey, spec.Stages.NoAmodal, spec.Stages.Quick, spec.Stages.AmodalFast)
 	camKey := key(spec.Stages.NoCamera, spec.Stages.FOVX, spec.Stages.CameraPerFrame)
 	meshMode, err := mesh.ParseMode(spec.Stages.Mesh)
 	if err != nil {
@@ -104,6 +104,10 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 		}}
 		if spec.Stages.Quick {
 			opts.Steps, opts.Height, opts.Width, opts.CompletionHeight, opts.CompletionWidth = 4, 128, 256, 128, 256
+		}
+		if spec.Stages.AmodalFast {
+			opts.Fast = &amodal.FastOptions{}
+			s.notes = append(s.notes, "amodal fast mode: people fully in view in a window are not recovered; fewer denoising steps")
 		}
 		comp, err := amodal.Open(dir, load, opts)
 		if err != nil {

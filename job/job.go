@@ -49,6 +49,10 @@ type Stages struct {
 	// recovery with 4 denoising steps at 128×256 instead of 25 at
 	// 512×1024. For a first look, and for tests on the tiny models.
 	Quick bool
+	// AmodalFast runs occlusion recovery in fast mode (amodal.FastOptions):
+	// a person's window is skipped when a cheap test on the masks shows
+	// them fully in view, and denoising takes 10 steps instead of 25.
+	AmodalFast bool
 }
 
 // Summary is what a finished job reports; it is also written to

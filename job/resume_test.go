@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/body4d/body4d"
@@ -202,5 +203,34 @@ func TestMeshModes(t *testing.T) {
 	}
 	if again := params("body"); again != body {
 		t.Error("body mode after full mode gave other parameters")
+	}
+}
+
+// TestAmodalFast: fast occlusion recovery runs through the whole job,
+// says so in the summary, and does not reuse the full mode's later
+// stages (the mesh cache is keyed by it).
+func TestAmodalFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole job twice")
+	}
+	spec := Spec{Video: shortClip(t, 4), FPS: scene.Rational{Num: 30, Den: 1}, Masks: shortMasks(t, 4),
+		Stages: Stages{Quick: true}, Out: t.TempDir()}
+	if _, err := Run(context.Background(), spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	spec.Stages.AmodalFast = true
+	sum, err := Run(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(sum.Notes, func(n string) bool { return strings.Contains(n, "amodal fast mode") }) {
+		t.Errorf("summary notes %q do not mention fast mode", sum.Notes)
+	}
+	entries, err := filepath.Glob(filepath.Join(spec.Out, "work", "*", "mesh-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 {
+		t.Errorf("mesh caches %v: want one per amodal mode", entries)
 	}
 }

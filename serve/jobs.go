@@ -22,10 +22,11 @@ type runJSON struct {
 	Camera         *bool   `json:"camera"` // default true
 	CameraPerFrame bool    `json:"camera_per_frame"`
 	FOVX           float64 `json:"fovx"`
-	Smooth         string  `json:"smooth"` // kalman (default), oneeuro, reference, off
-	Quick          bool    `json:"quick"`  // faster, rougher occlusion recovery
-	Mesh           string  `json:"mesh"`   // body (default) or full
-	Frames         int     `json:"frames"` // only the first N frames; 0: all
+	Smooth         string  `json:"smooth"`      // kalman (default), oneeuro, reference, off
+	Quick          bool    `json:"quick"`       // faster, rougher occlusion recovery
+	AmodalFast     bool    `json:"amodal_fast"` // skip people fully in view, fewer steps
+	Mesh           string  `json:"mesh"`        // body (default) or full
+	Frames         int     `json:"frames"`      // only the first N frames; 0: all
 }
 
 // spec builds a job spec from the session's current video and clicks,
@@ -79,6 +80,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, se *session) {
 		CameraPerFrame: req.CameraPerFrame,
 		Smooth:         req.Smooth,
 		Quick:          req.Quick,
+		AmodalFast:     req.AmodalFast,
 		Mesh:           req.Mesh,
 	}
 	spec, ok := s.spec(w, se, st)

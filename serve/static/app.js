@@ -275,6 +275,7 @@ async function run() {
       camera: $("camera").checked,
       smooth: $("smooth").value,
       quick: $("quick").checked,
+      amodal_fast: $("amodalfast").checked,
       mesh: $("hands").checked ? "full" : "body",
     });
     renderJob(j);
