@@ -97,9 +97,12 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// Engines are the stage's networks (see Contracts).
+// Engines are the stage's networks (see Contracts). The two passes share
+// the CLIP encoder and the VAE (frozen when Diffusion-VAS was trained)
+// but each has its own fine-tuned UNet: UNet segments amodal masks,
+// UNetCompletion completes the occluded content.
 type Engines struct {
-	CLIP, VAEEncoder, UNet, VAEDecoder, Depth engine.Engine
+	CLIP, VAEEncoder, UNet, UNetCompletion, VAEDecoder, Depth engine.Engine
 }
 
 func (e Engines) list() []struct {
@@ -109,7 +112,7 @@ func (e Engines) list() []struct {
 	return []struct {
 		name string
 		eng  engine.Engine
-	}{{"clip_vision", e.CLIP}, {"vae_encoder", e.VAEEncoder}, {"unet", e.UNet}, {"vae_decoder", e.VAEDecoder}, {"depth", e.Depth}}
+	}{{"clip_vision", e.CLIP}, {"vae_encoder", e.VAEEncoder}, {"unet", e.UNet}, {"unet_completion", e.UNetCompletion}, {"vae_decoder", e.VAEDecoder}, {"depth", e.Depth}}
 }
 
 // A Completer runs Diffusion-VAS occlusion recovery over videos. It
@@ -146,7 +149,7 @@ func newCompleter(eng Engines, opts Options, own bool, modelKey string) (*Comple
 	var errs []error
 	for _, e := range eng.list() {
 		if e.eng == nil {
-			errs = append(errs, fmt.Errorf("amodal: no %s engine (occlusion recovery needs all five: clip_vision, vae_encoder, unet, vae_decoder, depth)", e.name))
+			errs = append(errs, fmt.Errorf("amodal: no %s engine (occlusion recovery needs all six: clip_vision, vae_encoder, unet, unet_completion, vae_decoder, depth)", e.name))
 			continue
 		}
 		errs = append(errs, contracts[e.name].Check(e.eng.Info())...)
@@ -163,12 +166,12 @@ func newCompleter(eng Engines, opts Options, own bool, modelKey string) (*Comple
 	return c, nil
 }
 
-// Open loads the stage's five engines from a model directory with load
+// Open loads the stage's six engines from a model directory with load
 // (a backend's Load) and checks them against Contracts. Close closes
 // them.
 func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts Options) (*Completer, error) {
 	var eng Engines
-	slots := []*engine.Engine{&eng.CLIP, &eng.VAEEncoder, &eng.UNet, &eng.VAEDecoder, &eng.Depth}
+	slots := []*engine.Engine{&eng.CLIP, &eng.VAEEncoder, &eng.UNet, &eng.UNetCompletion, &eng.VAEDecoder, &eng.Depth}
 	closeAll := func() {
 		for _, s := range slots {
 			if *s != nil {

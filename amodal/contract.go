@@ -27,6 +27,18 @@ func Contracts() []engine.Contract {
 	f32 := func(name string, shape ...int64) engine.TensorInfo {
 		return engine.TensorInfo{Name: name, DType: engine.Float32, Shape: shape}
 	}
+	// The amodal-segmentation and the content-completion UNets are two
+	// fine-tunes of the same network.
+	unet := func(name string) engine.Contract {
+		return engine.Contract{
+			Stage: "amodal", Engine: name,
+			Inputs: []engine.TensorInfo{
+				f32("sample", 2, dyn, 12, dyn, dyn), f32("timestep", 1),
+				f32("encoder_hidden_states", dyn, 1, 1024), f32("added_time_ids", 2, 3),
+			},
+			Outputs: []engine.TensorInfo{f32("noise_pred", 2, dyn, 4, dyn, dyn)},
+		}
+	}
 	return []engine.Contract{
 		{
 			Stage: "amodal", Engine: "clip_vision",
@@ -38,14 +50,8 @@ func Contracts() []engine.Contract {
 			Inputs:  []engine.TensorInfo{f32("sample", dyn, 3, dyn, dyn)},
 			Outputs: []engine.TensorInfo{f32("latent", dyn, 4, dyn, dyn)},
 		},
-		{
-			Stage: "amodal", Engine: "unet",
-			Inputs: []engine.TensorInfo{
-				f32("sample", 2, dyn, 12, dyn, dyn), f32("timestep", 1),
-				f32("encoder_hidden_states", dyn, 1, 1024), f32("added_time_ids", 2, 3),
-			},
-			Outputs: []engine.TensorInfo{f32("noise_pred", 2, dyn, 4, dyn, dyn)},
-		},
+		unet("unet"),
+		unet("unet_completion"),
 		{
 			Stage: "amodal", Engine: "vae_decoder",
 			Inputs:  []engine.TensorInfo{f32("latent", dyn, 4, dyn, dyn)},

@@ -64,7 +64,8 @@ func fakeEngines(depth func(x, y int) float32) (Engines, *fakeEngine) {
 			s := in["sample"].Shape()
 			return map[string]*engine.Tensor{"latent": zeros(s[0], 4, s[2]/8, s[3]/8)}, nil
 		}},
-		UNet: unet,
+		UNet:           unet,
+		UNetCompletion: &fakeEngine{info: contractInfo("unet_completion"), run: unet.run},
 		VAEDecoder: &fakeEngine{info: contractInfo("vae_decoder"), run: func(in map[string]*engine.Tensor) (map[string]*engine.Tensor, error) {
 			s := in["latent"].Shape()
 			n, h, w := s[0], 8*s[2], 8*s[3]
@@ -147,16 +148,24 @@ func TestCompleteOcclusionSpan(t *testing.T) {
 	if got := fmt.Sprint(res.Visible[2]); got != "[true true true true false false false false false false]" {
 		t.Errorf("person 2 visible %s", got)
 	}
-	// UNet frames per call: the amodal pass of person 1 (10), of person 2
-	// (10), and person 1's completion of frames 2..7 (6, End included).
-	var frames []int64
-	for i, s := range unet.seen {
-		if i%opts.Steps == 0 {
-			frames = append(frames, s[1])
+	// UNet frames per call: the amodal pass of person 1 (10) and of
+	// person 2 (10) on the amodal-segmentation UNet, and person 1's
+	// completion of frames 2..7 (6, End included) on the
+	// content-completion UNet.
+	perPass := func(e *fakeEngine) string {
+		var frames []int64
+		for i, s := range e.seen {
+			if i%opts.Steps == 0 {
+				frames = append(frames, s[1])
+			}
 		}
+		return fmt.Sprint(frames)
 	}
-	if fmt.Sprint(frames) != "[10 6 10]" {
-		t.Errorf("UNet frame counts per pass %v, want [10 6 10]", frames)
+	if got := perPass(unet); got != "[10 10]" {
+		t.Errorf("amodal-segmentation UNet frame counts per pass %v, want [10 10]", got)
+	}
+	if got := perPass(eng.UNetCompletion.(*fakeEngine)); got != "[6]" {
+		t.Errorf("content-completion UNet frame counts per pass %v, want [6]", got)
 	}
 	for f := range N {
 		got, err := res.Masks.Mask(f, 1)
@@ -315,7 +324,7 @@ func TestOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Close(); err != nil || loaded != 5 || closed != 5 {
+	if err := c.Close(); err != nil || loaded != 6 || closed != 6 {
 		t.Errorf("Close: %v; %d loaded, %d closed", err, loaded, closed)
 	}
 }

@@ -77,6 +77,7 @@ func (k noiseKey) seedValue() uint64 {
 // two conditions given per frame as [3,h,w] values in [-1,1].
 type vasCall struct {
 	frames, h, w int
+	unet         engine.Engine // the pass's UNet: amodal segmentation or content completion
 	condA, condB func(i int, dst []float32) error
 	key          noiseKey // the call's streams; stream and frame are set per draw
 }
@@ -166,7 +167,7 @@ func (c *Completer) runVAS(ctx context.Context, call vasCall, emit func(first in
 	}
 	x0 := NewLatents(f, latA.Height, latA.Width)
 	noise(streamLatent, -1).fill(x0.Data)
-	x, err := c.sampler.Sample(ctx, c.eng.UNet, latA, latB, ehs, x0)
+	x, err := c.sampler.Sample(ctx, call.unet, latA, latB, ehs, x0)
 	if err != nil {
 		return err
 	}

@@ -184,9 +184,9 @@ func TestCompleteTiny(t *testing.T) {
 	eng := tinyEngines(t)
 	video := testVideo{w: 48, h: 32, n: 6}
 	masks := twoPeople(video.w, video.h, video.n)
-	unet := &counted{Engine: eng.UNet}
+	unet, completion := &counted{Engine: eng.UNet}, &counted{Engine: eng.UNetCompletion}
 	e := eng
-	e.UNet = unet
+	e.UNet, e.UNetCompletion = unet, completion
 	dir := t.TempDir()
 	c, err := New(e, smallOptions(dir))
 	if err != nil {
@@ -233,8 +233,11 @@ func TestCompleteTiny(t *testing.T) {
 	for _, s := range res.Spans {
 		completions += len(s)
 	}
-	if got, want := unet.calls.Load(), amodalCalls+int64(3*completions); got != want {
-		t.Errorf("%d UNet calls, want %d (%d completion passes)", got, want, completions)
+	if got := unet.calls.Load(); got != amodalCalls {
+		t.Errorf("%d amodal-segmentation UNet calls, want %d", got, amodalCalls)
+	}
+	if got, want := completion.calls.Load(), int64(3*completions); got != want {
+		t.Errorf("%d content-completion UNet calls, want %d (%d completion passes)", got, want, completions)
 	}
 	t.Logf("spans %v, visible %v", res.Spans, res.Visible)
 

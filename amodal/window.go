@@ -368,7 +368,7 @@ func (r *videoRun) amodalPass(ctx context.Context, id scene.PersonID, start int,
 	lut := unitLUT()
 	out := amodalResult{scores: make([]float64, n), fake: make([]bool, n), full: make([][]byte, n), com: make([][]byte, n)}
 	call := vasCall{
-		frames: n, h: h, w: w,
+		frames: n, h: h, w: w, unet: r.c.eng.UNet,
 		condA: func(i int, dst []float32) error {
 			small := pilNearest(plane255(modal[i], W, H), W, H, w, h)
 			fill3(dst, func(k int) float32 { return lut[small[k]] })
@@ -443,7 +443,7 @@ func (r *videoRun) completionPass(ctx context.Context, id scene.PersonID, start 
 		return b
 	}
 	call := vasCall{
-		frames: span.End - span.Start + 1, h: H2, w: W2,
+		frames: span.End - span.Start + 1, h: H2, w: W2, unet: r.c.eng.UNetCompletion,
 		// Condition A: the frame where the modal mask is on, white
 		// elsewhere.
 		condA: func(j int, dst []float32) error {

@@ -264,9 +264,6 @@ def doctor(stage, replace):
     with open(os.path.join(d, "manifest.yaml"), "w") as f:
         yaml.safe_dump(m, f, sort_keys=False)
     r = subprocess.run(["go", "run", "./cmd/body4d", "doctor", d], cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0 and not r.stdout and os.path.exists(os.path.join(ROOT, "bin", "body4d")):
-        print("(go run ./cmd/body4d does not build: " + r.stderr.strip().splitlines()[-1] + "; using bin/body4d)")
-        r = subprocess.run([os.path.join(ROOT, "bin", "body4d"), "doctor", d], cwd=ROOT, capture_output=True, text=True)
-    print(r.stdout.strip())
+    print(r.stdout.strip() or r.stderr.strip())
     shutil.rmtree(d)
     return r.returncode == 0

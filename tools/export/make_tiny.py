@@ -249,19 +249,23 @@ def amodal_vae_encoder():
     return g
 
 
-def amodal_unet():
-    g = Graph("amodal_unet", 203)
-    x = g.input("sample", F32, [2, "F", 12, "h", "w"])
-    t = g.input("timestep", F32, [1])
-    ehs = g.input("encoder_hidden_states", F32, ["F2", 1, 1024])
-    ids = g.input("added_time_ids", F32, [2, 3])
-    y = g.conv1x1(g.op("Transpose", x, perm=[0, 2, 1, 3, 4]), 12, 4, conv_dims=3)  # [2,4,F,h,w]
-    e = g.op("ReduceMean", g.reshape(ehs, [2, -1, 1024]), axes=[1], keepdims=0)    # [2,1024]
-    cond = g.op("Add", g.matmul(e, 1024, 4), g.matmul(ids, 3, 4))                  # [2,4]
-    cond = g.op("Add", cond, g.op("Mul", t, g.const(np.float32(0.1))))
-    y = g.op("Tanh", g.op("Add", y, g.reshape(cond, [2, 4, 1, 1, 1])))
-    g.output(g.op("Transpose", y, perm=[0, 2, 1, 3, 4]), "noise_pred", F32, [2, "F", 4, "h", "w"])
-    return g
+def amodal_unet(name, seed):
+    """The amodal-segmentation UNet and the content-completion UNet: the
+    same network with other weights, as in Diffusion-VAS."""
+    def build():
+        g = Graph(name, seed)
+        x = g.input("sample", F32, [2, "F", 12, "h", "w"])
+        t = g.input("timestep", F32, [1])
+        ehs = g.input("encoder_hidden_states", F32, ["F2", 1, 1024])
+        ids = g.input("added_time_ids", F32, [2, 3])
+        y = g.conv1x1(g.op("Transpose", x, perm=[0, 2, 1, 3, 4]), 12, 4, conv_dims=3)  # [2,4,F,h,w]
+        e = g.op("ReduceMean", g.reshape(ehs, [2, -1, 1024]), axes=[1], keepdims=0)    # [2,1024]
+        cond = g.op("Add", g.matmul(e, 1024, 4), g.matmul(ids, 3, 4))                  # [2,4]
+        cond = g.op("Add", cond, g.op("Mul", t, g.const(np.float32(0.1))))
+        y = g.op("Tanh", g.op("Add", y, g.reshape(cond, [2, 4, 1, 1, 1])))
+        g.output(g.op("Transpose", y, perm=[0, 2, 1, 3, 4]), "noise_pred", F32, [2, "F", 4, "h", "w"])
+        return g
+    return build
 
 
 def amodal_vae_decoder():
@@ -505,7 +509,8 @@ ENGINES = [
     ("segment", "memory_encoder", segment_memory_encoder),
     ("amodal", "clip_vision", amodal_clip_vision),
     ("amodal", "vae_encoder", amodal_vae_encoder),
-    ("amodal", "unet", amodal_unet),
+    ("amodal", "unet", amodal_unet("amodal_unet", 203)),
+    ("amodal", "unet_completion", amodal_unet("amodal_unet_completion", 206)),
     ("amodal", "vae_decoder", amodal_vae_decoder),
     ("amodal", "depth", amodal_depth),
     ("fov", "moge", fov_moge),
@@ -526,6 +531,7 @@ GOLDEN_DIMS = {
     "amodal/clip_vision": {"B": 2},
     "amodal/vae_encoder": {"B": 2, "H": 64, "W": 128},
     "amodal/unet": {"F": 3, "F2": 6, "h": 8, "w": 16},
+    "amodal/unet_completion": {"F": 3, "F2": 6, "h": 8, "w": 16},
     "amodal/vae_decoder": {"F": 3, "h": 8, "w": 16},
     "amodal/depth": {"B": 1, "H": 56, "W": 112},
     "fov/moge": {"H": 42, "W": 56},
@@ -541,6 +547,7 @@ GOLDEN_VALUES = {
     ("segment/mask_decoder", "point_labels"): np.array([[1, 0, -1], [2, 3, -1]], np.int32),
     ("segment/mask_decoder", "has_mask_input"): np.array([1], np.float32),
     ("amodal/unet", "timestep"): np.array([0.25 * np.log(700.0)], np.float32),
+    ("amodal/unet_completion", "timestep"): np.array([0.25 * np.log(700.0)], np.float32),
     ("fov/moge", "num_tokens"): np.array(3600, np.int64),
 }
 SAMPLES = 2048  # output values stored per golden tensor

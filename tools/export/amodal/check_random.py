@@ -29,7 +29,7 @@ exports each with the exporters' code path, and checks
       the Hugging Face layout (save_pretrained; SVD-xt's scheduler and
       feature-extractor configs): manifest entries, checksums, outputs;
   (e) with --doctor, `body4d doctor` on a copy of the tiny model directory
-      in which the five amodal engines are the exported ones.
+      in which the six amodal engines are the exported ones.
 
 Exit status 1 when a check fails.
 """
@@ -164,7 +164,7 @@ def check_cli(parts, out, contracts):
     good = "configs match" in logs[0]
     engines = {e["name"]: e for e in m["engines"] if e["stage"] == "amodal"}
     files = {e["name"]: e for e in m.get("files", []) if e["stage"] == "amodal"}
-    good &= sorted(engines) == sorted(contracts) and "unet_completion" in files
+    good &= sorted(engines) == sorted(contracts)
     for e in list(engines.values()) + list(files.values()):
         good &= e["sha256"] == sha256(os.path.join(res, e["file"]))
     for name in contracts:
@@ -203,7 +203,7 @@ def main():
         ok = False
     paths = {n: os.path.join(out, f"amodal_{n}.onnx") for n in list(CASES) + ["depth"]}
     for name, path in paths.items():
-        errs = check_contract(path, contracts["unet" if name == "unet_completion" else name])
+        errs = check_contract(path, contracts[name])
         print(f"amodal/{name}: contract " + ("ok" if not errs else "FAIL: " + "; ".join(errs)))
         ok &= not errs
         sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -223,7 +223,7 @@ def main():
                   f"(|ref| max {float(want.abs().max()):.3g}) {'ok' if good else 'FAIL'}")
     ok &= check_cli(parts, out, contracts)
     if args.doctor:
-        good = doctor("amodal", {n: p for n, p in paths.items() if n != "unet_completion"})
+        good = doctor("amodal", paths)
         print("body4d doctor: " + ("ok" if good else "FAIL"))
         ok &= good
     if not args.keep:

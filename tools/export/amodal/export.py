@@ -37,10 +37,9 @@ kept). Engines over 2 GB (the UNets) keep their weights in one
 NAME.onnx.data file next to them, listed under files: so that the checksum
 covers it.
 
-Package amodal loads one `unet` engine and runs it for both passes (see
-amodal/completer.go Engines): the content-completion UNet has no contract
-slot yet, so it is written and listed under files: as amodal/unet_completion
-until the Go stage loads it. The VAE and the CLIP encoder were frozen in
+Package amodal runs unet for the amodal-segmentation pass and
+unet_completion for the content-completion pass (amodal.Engines). The VAE
+and the CLIP encoder were frozen in
 training (train/train_diffusion_vas_*.py requires_grad_(False)), so both
 pipelines share them; the exporter checks that the two checkpoints' weights
 are identical and exports them once.
@@ -259,10 +258,7 @@ def export_all(parts, out, unet_completion=None, opset=OPSET, external=()):
     for name, m in mods.items():
         path, data = export_engine(name, wrap(name, m), out, opset, external=name in external)
         print(f"amodal/{name}: {path}" + (f" (+ {os.path.basename(data)})" if data else ""))
-        if name == "unet_completion":
-            files.append((name, os.path.basename(path)))
-        else:
-            engines.append((name, os.path.basename(path), "fp32"))
+        engines.append((name, os.path.basename(path), "fp32"))
         if data:
             files.append((name + "_data", os.path.basename(data)))
     return update_manifest(out, "amodal", engines, files)

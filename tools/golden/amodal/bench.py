@@ -105,14 +105,17 @@ def session(name):
 
 
 class VASPipeline:
-    """DiffusionVASPipeline.__call__ step by step, networks on onnxruntime."""
+    """DiffusionVASPipeline.__call__ step by step, networks on onnxruntime;
+    unet names the pipeline's UNet (unet: amodal segmentation,
+    unet_completion: content completion). noise collects what each call
+    drew, for the Go side to replay; the two pipelines share one dict."""
 
-    def __init__(self):
-        self.clip, self.enc, self.unet, self.dec = (session(n) for n in ("clip_vision", "vae_encoder", "unet", "vae_decoder"))
+    def __init__(self, unet, noise):
+        self.clip, self.enc, self.unet, self.dec = (session(n) for n in ("clip_vision", "vae_encoder", unet, "vae_decoder"))
         self.scheduler = EulerDiscreteScheduler.from_config(SVD_XT_SCHEDULER)
         self.image_processor = VaeImageProcessor(vae_scale_factor=8)
         self.feature_extractor = CLIPImageProcessor()  # SVD-xt's: CLIP mean/std
-        self.noise = {}  # what each call drew, for the Go side to replay
+        self.noise = noise
 
     def _encode_image(self, image):
         image = _resize_with_antialiasing(image, (224, 224))
@@ -229,7 +232,7 @@ def binarise(rgb, size):
     return g.keep_largest_component((np.asarray(Image.fromarray(rgb).resize(size)).astype(np.int32).sum(-1) > 600).astype(np.uint8))
 
 
-def stage(pipe, frames, labels, depth):
+def stage(pipe, complete, frames, labels, depth):
     T, H, W = labels.shape
     h, w, H2, W2 = HEIGHT, WIDTH, HEIGHT, WIDTH
     people = sorted(int(v) for v in np.unique(labels) if v != 0)
@@ -279,7 +282,7 @@ def stage(pipe, frames, labels, depth):
                 ca.append((r * mh + (1 - mh)) * 2 - 1)
                 cb.append(np.repeat(np.where(np.logical_or(com[i], mh > 0), 1, -1).astype(F32)[None], 3, 0))
             ca, cb = np.stack(ca).astype(F32), np.stack(cb).astype(F32)
-            crgb = pipe(("c", p, start), torch.from_numpy(ca)[None], torch.from_numpy(cb)[None], H2, W2, len(ca), generator)
+            crgb = complete(("c", p, start), torch.from_numpy(ca)[None], torch.from_numpy(cb)[None], H2, W2, len(ca), generator)
             for j, i in enumerate(range(span[0], span[1] + 1)):
                 if not present[i]:
                     continue
@@ -297,14 +300,15 @@ def main():
     labels = np.stack([np.asarray(Image.open(os.path.join(CLIP, "masks", n))) for n in names]).astype(np.uint8)
     if FRAMES:
         frames, labels = frames[:FRAMES], labels[:FRAMES]
-    pipe, depth = VASPipeline(), session("depth")
+    noise = {}
+    pipe, complete, depth = VASPipeline("unet", noise), VASPipeline("unet_completion", noise), session("depth")
     t0 = time.perf_counter()
-    out = stage(pipe, frames, labels, depth)
+    out = stage(pipe, complete, frames, labels, depth)
     wall = time.perf_counter() - t0
 
     np.save(os.path.join(dst, "frames.npy"), np.ascontiguousarray(frames))
     np.save(os.path.join(dst, "labels.npy"), labels)
-    for (kind, p, start), arrs in pipe.noise.items():
+    for (kind, p, start), arrs in noise.items():
         for name, a in zip("abx", arrs):
             np.save(os.path.join(dst, "noise", f"{kind}_{p}_{start}_{name}.npy"), a.numpy().astype(F32))
     meta = {"steps": STEPS, "window": WINDOW, "height": HEIGHT, "width": WIDTH, "threads": THREADS,

@@ -200,10 +200,12 @@ def karras():
     return s, t
 
 
-def pipeline(cond_a, cond_b, noise_a, noise_b, noise_x, hh, ww):
-    """DiffusionVASPipeline.__call__ with the tiny engines; returns uint8 frames."""
+def pipeline(unet_name, cond_a, cond_b, noise_a, noise_b, noise_x, hh, ww):
+    """DiffusionVASPipeline.__call__ with the tiny engines and the pass's
+    UNet (unet: amodal segmentation, unet_completion: content
+    completion); returns uint8 frames."""
     f = cond_a.shape[0]
-    clip, enc, unet, dec = sess("clip_vision"), sess("vae_encoder"), sess("unet"), sess("vae_decoder")
+    clip, enc, unet, dec = sess("clip_vision"), sess("vae_encoder"), sess(unet_name), sess("vae_decoder")
     mean = np.array([0.48145466, 0.4578275, 0.40821073], F32)[:, None, None]
     std = np.array([0.26862954, 0.26130258, 0.27577711], F32)[:, None, None]
     emb = []
@@ -273,7 +275,7 @@ def main():
     na = rng.standard_normal(cond_a.shape).astype(F32)
     nb = rng.standard_normal(cond_b.shape).astype(F32)
     nx = rng.standard_normal((N, 4, h // 8, w // 8)).astype(F32)
-    rgb = pipeline(cond_a, cond_b, na, nb, nx, h, w)
+    rgb = pipeline("unet", cond_a, cond_b, na, nb, nx, h, w)
     full, com = [], []
     for i in range(N):
         pil = Image.fromarray(rgb[i])
@@ -297,7 +299,7 @@ def main():
     cna = rng.standard_normal(ca.shape).astype(F32)
     cnb = rng.standard_normal(cb.shape).astype(F32)
     cnx = rng.standard_normal((len(ca), 4, H2 // 8, W2 // 8)).astype(F32)
-    crgb = pipeline(ca, cb, cna, cnb, cnx, H2, W2)
+    crgb = pipeline("unet_completion", ca, cb, cna, cnb, cnx, H2, W2)
     completed = np.stack([cv2.resize(f, (W, H), interpolation=cv2.INTER_LINEAR) for f in crgb])
 
     for name, a in [("depth", depth), ("modal", modal), ("noise_a", na), ("noise_b", nb), ("noise_x", nx),
