@@ -46,7 +46,11 @@ func main() {
 	fmt.Println("| stage/engine | inputs | outputs |")
 	fmt.Println("|---|---|---|")
 	for _, c := range cs {
-		fmt.Printf("| %s/%s | %s | %s |\n", c.Stage, c.Engine, list(c.Inputs), list(c.Outputs))
+		opt := ""
+		if c.Optional {
+			opt = " (optional)"
+		}
+		fmt.Printf("| %s/%s%s | %s | %s |\n", c.Stage, c.Engine, opt, list(c.Inputs), list(c.Outputs))
 	}
 }
 
