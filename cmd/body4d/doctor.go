@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/engine"
@@ -101,12 +102,16 @@ func doctor(ctx context.Context, dir string, w io.Writer) int {
 		backends["onnx"] = rt
 		ok("onnxruntime: %s", lib)
 	}
-	errs := d.Check(ctx, backends, body4d.Contracts())
+	contracts := body4d.Contracts()
+	errs := d.Check(ctx, backends, contracts)
 	for _, e := range errs {
 		fail(e)
 	}
 	if len(errs) == 0 {
 		ok("every engine loads and matches its stage's contract")
+	}
+	if absent := missingOptional(d.Manifest, contracts); len(absent) > 0 {
+		fmt.Fprintf(w, "info  no optional engines %s: --mesh-mode full (hand refinement) is not available\n", strings.Join(absent, ", "))
 	}
 	var m2 *engine.Mismatch
 	for _, e := range errs {
@@ -116,4 +121,16 @@ func doctor(ctx context.Context, dir string, w io.Writer) int {
 		}
 	}
 	return problems
+}
+
+// missingOptional lists the optional engines (mesh's full mode) that the
+// manifest lacks: not a problem, but a mode the directory cannot serve.
+func missingOptional(m *models.Manifest, contracts []engine.Contract) []string {
+	var absent []string
+	for _, c := range contracts {
+		if _, has := m.Engine(c.Stage, c.Engine); c.Optional && !has {
+			absent = append(absent, c.Stage+"/"+c.Engine)
+		}
+	}
+	return absent
 }

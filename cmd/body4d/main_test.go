@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/video"
 )
 
@@ -155,6 +157,9 @@ func TestDoctor(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "all checks passed") {
 		t.Fatalf("doctor: exit %d\n%s%s", code, stdout, stderr)
 	}
+	if strings.Contains(stdout, "optional engines") {
+		t.Errorf("doctor reports optional engines missing from the tiny set, which has them all:\n%s", stdout)
+	}
 
 	src := filepath.Join("..", "..", "testdata", "models", "tiny")
 	dir := t.TempDir()
@@ -201,5 +206,21 @@ func TestDoctor(t *testing.T) {
 	code, stdout, _ = cli(t, "doctor", t.TempDir())
 	if code != 1 || !strings.Contains(stdout, "no manifest.yaml") {
 		t.Errorf("doctor on an empty dir: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestMissingOptional(t *testing.T) {
+	contracts := []engine.Contract{
+		{Stage: "mesh", Engine: "decoder"},
+		{Stage: "mesh", Engine: "hand_decoder", Optional: true},
+		{Stage: "mesh", Engine: "decoder_prompt", Optional: true},
+	}
+	m := &models.Manifest{Engines: []models.Entry{{Stage: "mesh", Name: "decoder"}, {Stage: "mesh", Name: "decoder_prompt"}}}
+	if got := missingOptional(m, contracts); !slices.Equal(got, []string{"mesh/hand_decoder"}) {
+		t.Errorf("missingOptional = %v, want [mesh/hand_decoder]", got)
+	}
+	m.Engines = append(m.Engines, models.Entry{Stage: "mesh", Name: "hand_decoder"})
+	if got := missingOptional(m, contracts); len(got) != 0 {
+		t.Errorf("missingOptional = %v with every engine present", got)
 	}
 }
