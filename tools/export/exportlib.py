@@ -1,5 +1,6 @@
 """What the checkpoint exporters in tools/export/ share (fov/export.py,
-amodal/export.py, amodal/export_depth.py and their check_random.py).
+amodal/export.py, amodal/export_depth.py, mesh/export.py and their
+check_random.py).
 
 Exporting:
   onnx_export     torch.onnx.export into a temporary folder, then save_from
@@ -16,7 +17,8 @@ Checking (check_random.py):
                   (go run ./tools/contracts -json -stage STAGE)
   check_contract  Go's engine.Contract.Check on an onnxruntime session
   rel_err         max |want - got|, and that over max(1, max |want|)
-  doctor          body4d doctor on the tiny model directory with engines swapped in
+  doctor          body4d doctor on the tiny model directory with engines (and
+                  optionally files) swapped in
 
 The scripts run as files (python tools/export/fov/export.py), so each puts
 this folder on sys.path before `import exportlib`.
@@ -242,9 +244,10 @@ def rel_err(want, got):
     return a, a / max(1.0, float(np.abs(want).max()))
 
 
-def doctor(stage, replace):
+def doctor(stage, replace, files=None):
     """Copy the tiny model directory, swap in the exported engines, run
-    body4d doctor on it. replace: {name: path}."""
+    body4d doctor on it. replace: {name: path}; files (optional): the
+    stage's `files:` entries to swap in likewise, {name: path}."""
     import yaml
     tiny = os.path.join(ROOT, "testdata", "models", "tiny")
     d = tempfile.mkdtemp(prefix="doctor_")
@@ -261,6 +264,12 @@ def doctor(stage, replace):
         if e["stage"] == stage and e["name"] in replace:
             e["file"] = os.path.basename(replace[e["name"]])
             e["sha256"] = sha256(os.path.join(d, e["file"]))
+    for name, path in (files or {}).items():
+        shutil.copy(path, d)
+        for e in m.get("files", []):
+            if e["stage"] == stage and e["name"] == name:
+                e["file"] = os.path.basename(path)
+                e["sha256"] = sha256(os.path.join(d, e["file"]))
     with open(os.path.join(d, "manifest.yaml"), "w") as f:
         yaml.safe_dump(m, f, sort_keys=False)
     r = subprocess.run(["go", "run", "./cmd/body4d", "doctor", d], cwd=ROOT, capture_output=True, text=True)
