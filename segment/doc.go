@@ -37,7 +37,8 @@
 //     absent gives a nil mask, not an empty one.
 //
 // Frames are read from the scene.FrameSource once each (the features of a
-// clicked frame are kept until its memory is encoded). Segment holds only
+// clicked frame are kept until its memory is encoded). Large per-frame
+// engine inputs are pooled and reused across frames. Segment holds only
 // the memory bank that later frames can still read; Options.Dir moves the
 // per-frame outputs to disk. An interactive Session (Add, Propagate, Add
 // correction clicks, Propagate again) keeps every tracked memory, as the

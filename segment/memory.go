@@ -263,25 +263,52 @@ func (c *Constants) pointerPos(rel, maxPtrs int) []float32 {
 // each pointer is split into 4 tokens of 64 that share its position
 // encoding. It returns the number of pointer tokens.
 func (b *bank) promptTensors(p memPlan, B, hw int, maskmemPos []float32, c *Constants, maxPtrs int) (prompt, pos []float32, nptr int) {
-	nk := len(p.spatial)*hw + len(p.pointers)*ptrTokens
-	prompt = make([]float32, nk*B*memDim)
-	pos = make([]float32, nk*B*memDim)
+	n := p.promptLen(B, hw)
+	prompt, pos = make([]float32, n), make([]float32, n)
+	posT := make([]float32, len(maskmemPos))
+	channelsLast(posT, maskmemPos, memDim, hw, 1)
+	return prompt, pos, b.fillPrompt(p, B, hw, posT, c, maxPtrs, prompt, pos)
+}
+
+// promptLen is the number of elements of the prompt of a plan.
+func (p memPlan) promptLen(B, hw int) int {
+	return (len(p.spatial)*hw + len(p.pointers)*ptrTokens) * B * memDim
+}
+
+// fillPrompt writes promptTensors' prompt and pos (promptLen elements
+// each); posT is the memory position encoding of one object transposed
+// to [g²,64].
+func (b *bank) fillPrompt(p memPlan, B, hw int, posT []float32, c *Constants, maxPtrs int, prompt, pos []float32) (nptr int) {
 	k := 0
 	for _, r := range p.spatial {
 		e := b.entry(r.frame, r.cond)
 		tp := c.MaskmemTposEnc[r.tpos*memDim : (r.tpos+1)*memDim]
-		for i := range hw {
-			for o := range B {
-				row := (k+i)*B + o
-				dst := prompt[row*memDim : (row+1)*memDim]
-				pdst := pos[row*memDim : (row+1)*memDim]
-				src := e.maskmem[o*memDim*hw:]
-				for ch := range memDim {
-					dst[ch] = bf16ToFloat(src[ch*hw+i])
-					pdst[ch] = maskmemPos[ch*hw+i] + tp[ch]
+		mp, pp := prompt[k*B*memDim:(k+hw)*B*memDim], pos[k*B*memDim:(k+hw)*B*memDim]
+		blocks := (hw + transposeBlock - 1) / transposeBlock
+		parallelRows(blocks, func(lo, hi int) {
+			for i0 := lo * transposeBlock; i0 < min(hi*transposeBlock, hw); i0 += transposeBlock {
+				i1 := min(i0+transposeBlock, hw)
+				// Token i of object o, channel ch is maskmem[o][ch][i]:
+				// a blocked transpose.
+				for o := range B {
+					src := e.maskmem[o*memDim*hw : (o+1)*memDim*hw]
+					for ch := range memDim {
+						for j, v := range src[ch*hw+i0 : ch*hw+i1] {
+							mp[((i0+j)*B+o)*memDim+ch] = bf16ToFloat(v)
+						}
+					}
+				}
+				for i := i0; i < i1; i++ {
+					pr := posT[i*memDim : (i+1)*memDim]
+					for o := range B {
+						d := pp[(i*B+o)*memDim : (i*B+o+1)*memDim]
+						for ch, v := range pr {
+							d[ch] = v + tp[ch]
+						}
+					}
 				}
 			}
-		}
+		})
 		k += hw
 	}
 	for _, r := range p.pointers {
@@ -296,7 +323,7 @@ func (b *bank) promptTensors(p memPlan, B, hw int, maskmemPos []float32, c *Cons
 		}
 		k += ptrTokens
 	}
-	return prompt, pos, len(p.pointers) * ptrTokens
+	return len(p.pointers) * ptrTokens
 }
 
 // floatToBF16 rounds to the nearest bfloat16 (ties to even), as torch's

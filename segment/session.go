@@ -1,10 +1,12 @@
 package segment
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/scene"
@@ -27,8 +29,16 @@ type Session struct {
 	// because a correction round may read any of them.
 	oneShot bool
 
-	bank       *bank
-	maskmemPos []float32 // memory position encoding of one object (constant)
+	bank        *bank
+	maskmemPos  []float32 // memory position encoding of one object (constant)
+	maskmemPosT []float32 // the same, [g²,64]
+
+	// Host-side state reused across frames: the frame resizer, and the
+	// image encoder's position map last seen and its memory-attention
+	// layout for batch srcPosB.
+	rs           *frameResizer
+	pos2, srcPos []float32
+	srcPosB      int
 
 	pending map[outKey]*objOut // clicked outputs not yet consolidated
 	feats   map[int]*features  // image features of clicked frames until preflight
@@ -98,7 +108,7 @@ func (s *Session) click(ctx context.Context, fp *framePrompt) error {
 	f := s.feats[fp.frame]
 	if f == nil {
 		var err error
-		if f, err = t.encode(ctx, s.frames, fp.frame); err != nil {
+		if f, err = s.encode(ctx, fp.frame); err != nil {
 			return err
 		}
 		s.feats[fp.frame] = f
@@ -212,7 +222,7 @@ func (s *Session) preflight(ctx context.Context) error {
 		f := s.feats[frame]
 		if f == nil {
 			var err error
-			if f, err = t.encode(ctx, s.frames, frame); err != nil {
+			if f, err = s.encode(ctx, frame); err != nil {
 				return err
 			}
 		}
@@ -222,6 +232,8 @@ func (s *Session) preflight(ctx context.Context) error {
 		}
 		if s.maskmemPos == nil {
 			s.maskmemPos = pos
+			s.maskmemPosT = make([]float32, len(pos))
+			channelsLast(s.maskmemPosT, pos, memDim, len(pos)/memDim, 1)
 		}
 		e.maskmem = mem
 		s.bank.cond[frame] = e
@@ -272,7 +284,7 @@ func (s *Session) step(ctx context.Context, t int, reverse bool, c0 int) error {
 		}
 		return nil
 	}
-	f, err := tr.encode(ctx, s.frames, t)
+	f, err := s.encode(ctx, t)
 	if err != nil {
 		return err
 	}
@@ -280,19 +292,16 @@ func (s *Session) step(ctx context.Context, t int, reverse bool, c0 int) error {
 	g := tr.cfg.featSize()
 	hw := g * g
 	maxPtrs := min(s.info.Frames, tr.cfg.MaxObjPtrs)
-	prompt, ppos, nptr := s.bank.promptTensors(plan, B, hw, s.maskmemPos, tr.consts, maxPtrs)
-	nk := int64(len(prompt) / (B * memDim))
-	src := make([]float32, hw*B*hiddenDim)
-	srcPos := make([]float32, hw*B*hiddenDim)
-	for i := range hw {
-		for b := range B {
-			o := (i*B + b) * hiddenDim
-			for c := range hiddenDim {
-				src[o+c] = f.fpn2[c*hw+i]
-				srcPos[o+c] = f.pos2[c*hw+i]
-			}
-		}
-	}
+	n := plan.promptLen(B, hw)
+	prompt, ppos := tr.bufs.get(n), tr.bufs.get(n)
+	defer tr.bufs.put(prompt)
+	defer tr.bufs.put(ppos)
+	nptr := s.bank.fillPrompt(plan, B, hw, s.maskmemPosT, tr.consts, maxPtrs, prompt, ppos)
+	nk := int64(n / (B * memDim))
+	src := tr.bufs.get(hw * B * hiddenDim)
+	defer tr.bufs.put(src)
+	channelsLast(src, f.fpn2, hiddenDim, hw, B)
+	srcPos := s.srcPosFor(f.pos2, B)
 	np, err := engine.FromInt64(engine.Shape{}, []int64{int64(nptr)})
 	if err != nil {
 		return err
@@ -397,4 +406,42 @@ func (s *Session) prune(t int, reverse bool, c0 int) {
 			delete(s.bank.nonCond, f)
 		}
 	}
+}
+
+// encode runs the image encoder on frame i.
+func (s *Session) encode(ctx context.Context, i int) (*features, error) {
+	t := s.t
+	x := t.bufs.get(t.inputLen())
+	defer t.bufs.put(x)
+	var err error
+	if s.rs, err = t.frameInput(s.frames, s.info, i, s.rs, x); err != nil {
+		return nil, err
+	}
+	return t.encodeInput(ctx, i, x)
+}
+
+// srcPosFor returns the memory attention's src_pos for the image
+// encoder's position map pos2, [g²,B,256]. The map depends only on the
+// model size, so the layout is kept and redone only if the map changes.
+func (s *Session) srcPosFor(pos2 []float32, B int) []float32 {
+	if B != s.srcPosB || !sameBits(pos2, s.pos2) {
+		s.pos2 = append(s.pos2[:0], pos2...)
+		s.srcPos = make([]float32, len(pos2)*B)
+		s.srcPosB = B
+		channelsLast(s.srcPos, pos2, hiddenDim, len(pos2)/hiddenDim, B)
+	}
+	return s.srcPos
+}
+
+// sameBits says whether a and b hold the same float32 bit patterns.
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 {
+		return true
+	}
+	ab := unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a))
+	bb := unsafe.Slice((*byte)(unsafe.Pointer(&b[0])), 4*len(b))
+	return bytes.Equal(ab, bb)
 }

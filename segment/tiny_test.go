@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,7 +23,7 @@ import (
 // fails unless BODY4D_SKIP_ORT=1.
 func openTiny(t testing.TB, dir string, opts Options) *Tracker {
 	t.Helper()
-	rt := orttest.Runtime(t, ort.Options{})
+	rt := orttest.Runtime(t, ort.Options{IntraOpThreads: benchThreads(t)})
 	d, err := models.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +38,21 @@ func openTiny(t testing.TB, dir string, opts Options) *Tracker {
 		}
 	})
 	return tr
+}
+
+// benchThreads is ONNX Runtime's intra-op thread count for the tests:
+// BODY4D_BENCH_THREADS if set (benchmarks compare settings with it), else
+// 0, ONNX Runtime's default.
+func benchThreads(t testing.TB) int {
+	s := os.Getenv("BODY4D_BENCH_THREADS")
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		t.Fatalf("BODY4D_BENCH_THREADS=%q: want a count >= 0", s)
+	}
+	return n
 }
 
 var tinyDir = filepath.Join("..", "testdata", "models", "tiny")

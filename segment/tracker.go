@@ -65,6 +65,7 @@ type Tracker struct {
 	opts      Options
 	contracts map[string]engine.Contract
 	owned     bool // Close closes the engines
+	bufs      *floatPool
 }
 
 // New returns a tracker that runs already-loaded engines. Close does not
@@ -83,7 +84,7 @@ func New(e Engines, c *Constants, opts Options) (*Tracker, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	t := &Tracker{eng: e, consts: c, cfg: cfg, opts: opts, contracts: map[string]engine.Contract{}}
+	t := &Tracker{eng: e, consts: c, cfg: cfg, opts: opts, contracts: map[string]engine.Contract{}, bufs: &floatPool{}}
 	named := map[string]engine.Engine{engineImage: e.Image, engineMemAttn: e.MemoryAttention, engineDecoder: e.MaskDecoder, engineMemEnc: e.MemoryEncoder}
 	var errs []error
 	for _, ct := range contractsFor(cfg) {
@@ -210,17 +211,30 @@ type features struct {
 	fpn0, fpn1, fpn2, pos2 []float32
 }
 
-func (t *Tracker) encode(ctx context.Context, frames scene.FrameSource, i int) (*features, error) {
+// frameInput loads frame i and writes its engine input into x (see
+// frameResizer.input); rs, if not nil and made for the frame's size, is
+// reused, and the resizer used is returned.
+func (t *Tracker) frameInput(frames scene.FrameSource, info scene.VideoInfo, i int, rs *frameResizer, x []float32) (*frameResizer, error) {
 	img, err := frames.Frame(i)
 	if err != nil {
-		return nil, fmt.Errorf("segment: frame %d: %w", i, err)
+		return rs, fmt.Errorf("segment: frame %d: %w", i, err)
 	}
-	info := frames.Info()
 	if img.Rect.Dx() != info.Width || img.Rect.Dy() != info.Height {
-		return nil, fmt.Errorf("segment: frame %d is %d×%d, video is %d×%d", i, img.Rect.Dx(), img.Rect.Dy(), info.Width, info.Height)
+		return rs, fmt.Errorf("segment: frame %d is %d×%d, video is %d×%d", i, img.Rect.Dx(), img.Rect.Dy(), info.Width, info.Height)
 	}
+	if rs == nil || rs.sw != info.Width || rs.sh != info.Height || rs.size != t.cfg.ImageSize {
+		rs = newFrameResizer(info.Width, info.Height, t.cfg.ImageSize, t.cfg.Mean, t.cfg.Std)
+	}
+	rs.input(img, x)
+	return rs, nil
+}
+
+// inputLen is the number of elements of the image encoder's input.
+func (t *Tracker) inputLen() int { return 3 * t.cfg.ImageSize * t.cfg.ImageSize }
+
+// encodeInput runs the image encoder on frame i's engine input x.
+func (t *Tracker) encodeInput(ctx context.Context, i int, x []float32) (*features, error) {
 	s := int64(t.cfg.ImageSize)
-	x := modelInput(img, t.cfg.ImageSize, t.cfg.Mean, t.cfg.Std)
 	out, err := t.run(ctx, engineImage, i, map[string]*engine.Tensor{"img": f32(engine.Shape{1, 3, s, s}, x)})
 	if err != nil {
 		return nil, err
@@ -228,16 +242,17 @@ func (t *Tracker) encode(ctx context.Context, frames scene.FrameSource, i int) (
 	return &features{out["fpn0"].Float32(), out["fpn1"].Float32(), out["fpn2"].Float32(), out["pos2"].Float32()}, nil
 }
 
-// repeat returns B copies of v back to back.
-func repeat(v []float32, B int) []float32 {
+// repeat returns B copies of v back to back, and a function that hands
+// the copy back to the pool once the engine that read it returned.
+func (t *Tracker) repeat(v []float32, B int) ([]float32, func()) {
 	if B == 1 {
-		return v
+		return v, func() {}
 	}
-	out := make([]float32, 0, len(v)*B)
-	for range B {
-		out = append(out, v...)
+	out := t.bufs.get(len(v) * B)
+	for b := range B {
+		copy(out[b*len(v):], v)
 	}
-	return out
+	return out, func() { t.bufs.put(out) }
 }
 
 // decoded is the chosen output of the mask decoder for each object.
@@ -259,16 +274,21 @@ func (t *Tracker) decode(ctx context.Context, frame int, f *features, feat []flo
 	if maskIn != nil {
 		has[0] = 1
 	} else {
-		maskIn = make([]float32, B*int(l*l))
+		maskIn = t.bufs.getZero(B * int(l*l))
+		defer t.bufs.put(maskIn)
 	}
+	fpn0, done0 := t.repeat(f.fpn0, B)
+	defer done0()
+	fpn1, done1 := t.repeat(f.fpn1, B)
+	defer done1()
 	lt, err := engine.FromInt32(engine.Shape{int64(B), n}, labels)
 	if err != nil {
 		return nil, err
 	}
 	out, err := t.run(ctx, engineDecoder, frame, map[string]*engine.Tensor{
 		"image_embed":    f32(engine.Shape{int64(B), hiddenDim, g, g}, feat),
-		"fpn0":           f32(engine.Shape{int64(B), 32, l, l}, repeat(f.fpn0, B)),
-		"fpn1":           f32(engine.Shape{int64(B), 64, l / 2, l / 2}, repeat(f.fpn1, B)),
+		"fpn0":           f32(engine.Shape{int64(B), 32, l, l}, fpn0),
+		"fpn1":           f32(engine.Shape{int64(B), 64, l / 2, l / 2}, fpn1),
 		"point_coords":   f32(engine.Shape{int64(B), n, 2}, coords),
 		"point_labels":   lt,
 		"mask_input":     f32(engine.Shape{int64(B), 1, l, l}, maskIn),
@@ -361,42 +381,14 @@ func effIoU(scores, ious []float32) float32 {
 func (t *Tracker) encodeMemory(ctx context.Context, frame int, f *features, logits [][]float32, scores []float32, binarize bool) ([]uint16, []float32, error) {
 	B := len(logits)
 	S, l, g := t.cfg.ImageSize, t.cfg.lowResSize(), t.cfg.featSize()
-	hr := make([]float32, B*S*S)
-	xs, ys := bilinearAxis(l, S), bilinearAxis(l, S)
-	parallelRows(S, func(lo, hi int) {
-		for b := range B {
-			resizeRows(logits[b], l, xs, ys, lo, hi, hr[b*S*S:(b+1)*S*S])
-		}
-		for i := lo * S; i < hi*S; i++ {
-			switch {
-			case !binarize:
-				for b := range B {
-					v := hr[b*S*S+i]
-					hr[b*S*S+i] = 20/(1+float32(math.Exp(float64(-v)))) - 10
-				}
-			default:
-				// _apply_non_overlapping_constraints (several objects):
-				// only the object with the highest logit (the first on
-				// ties) keeps a positive one.
-				owner := 0
-				for b := 1; b < B; b++ {
-					if hr[b*S*S+i] > hr[owner*S*S+i] {
-						owner = b
-					}
-				}
-				for b := range B {
-					v := float32(-10)
-					if b == owner && hr[b*S*S+i] > 0 {
-						v = 10
-					}
-					hr[b*S*S+i] = v
-				}
-			}
-		}
-	})
+	hr := t.bufs.get(B * S * S)
+	defer t.bufs.put(hr)
+	maskInput(hr, logits, l, S, binarize, t.bufs)
 	G := int64(g)
+	pix, done := t.repeat(f.fpn2, B)
+	defer done()
 	out, err := t.run(ctx, engineMemEnc, frame, map[string]*engine.Tensor{
-		"pix_feat": f32(engine.Shape{int64(B), hiddenDim, G, G}, repeat(f.fpn2, B)),
+		"pix_feat": f32(engine.Shape{int64(B), hiddenDim, G, G}, pix),
 		"mask":     f32(engine.Shape{int64(B), 1, int64(S), int64(S)}, hr),
 	})
 	if err != nil {
