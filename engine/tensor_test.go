@@ -197,3 +197,20 @@ func TestCheckFinite(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkCheckFinite(b *testing.B) {
+	x := make([]float32, 1<<22)
+	for i := range x {
+		x[i] = float32(i) * 1e-3
+	}
+	t, err := FromFloat32(Shape{int64(len(x))}, x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(4 * len(x)))
+	for b.Loop() {
+		if err := t.CheckFinite(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
