@@ -4,8 +4,8 @@ import "fmt"
 
 // Config is the model-level behaviour of the tracker: what the reference
 // fixes when it builds the model (sam3 model_builder.build_tracker, or a
-// SAM-2.1 yaml). The same code serves SAM-3 and SAM-2.1; see SAM21 for
-// what differs.
+// SAM-2.1 yaml). The same code runs SAM-3 and SAM-2.1 engines; SAM21
+// says where it does not reproduce sam2's video predictor.
 type Config struct {
 	// ImageSize is the square model input; BackboneStride its ratio to
 	// the feature grid. The low-resolution masks are 4× the grid.
@@ -45,12 +45,16 @@ func SAM3() Config {
 	}
 }
 
-// SAM21 is the SAM-2.1 video predictor (sam2.1_hiera_*.yaml): 1024² input
-// with ImageNet normalisation, every conditioning frame in attention and
-// no memory selection. Two SAM-2.1 behaviours are not reproduced: it
-// decodes correction clicks on already-tracked frames with memory (this
-// tracker decodes every click without memory, as SAM-3 does), and it
-// fills mask holes of up to 8 pixels.
+// SAM21 is the SAM-2.1 video predictor's model settings
+// (sam2.1_hiera_*.yaml): 1024² input with ImageNet normalisation, every
+// conditioning frame in attention and no memory selection. The tracking
+// logic stays SAM-3's, so sam2 1.1.0's predictor is not reproduced where
+// it differs: it decodes correction clicks on already-tracked frames with
+// memory (this tracker decodes every click without memory); it fills
+// mask holes of up to 8 pixels; it encodes each person's clicked-frame
+// memory on its own, without SAM-3's non-overlap across people; it never
+// clears the memories around a new click; and it tracks each person
+// independently. Not checked against the sam2 package.
 func SAM21() Config {
 	return Config{
 		ImageSize: 1024, BackboneStride: 16,

@@ -45,9 +45,9 @@
 // reference's inference state does.
 //
 // SAM21 configures the same code for SAM-2.1 engines (1024², ImageNet
-// normalisation, no memory selection, all conditioning frames); SAM-2.1's
-// memory-conditioned correction clicks and 8-pixel hole filling are not
-// reproduced.
+// normalisation, no memory selection, all conditioning frames); the
+// tracking logic stays SAM-3's, and SAM21 lists where sam2's own video
+// predictor differs.
 //
 // # Parity with the reference
 //
