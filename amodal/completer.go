@@ -416,7 +416,11 @@ func (c *Completer) storeKey(info scene.VideoInfo) string {
 
 // PipelineStage is a Completer as the pipeline's occlusion stage
 // (body4d.AmodalCompleter): it hands on what the later stages read.
-type PipelineStage struct{ C *Completer }
+// Windows, if set, receives the run's per-person-window report.
+type PipelineStage struct {
+	C       *Completer
+	Windows func([]WindowReport)
+}
 
 // Complete runs the Completer and returns its masks, visibility and
 // completed images.
@@ -424,6 +428,9 @@ func (s PipelineStage) Complete(ctx context.Context, frames scene.FrameSource, m
 	res, err := s.C.Complete(ctx, frames, masks)
 	if err != nil {
 		return nil, err
+	}
+	if s.Windows != nil {
+		s.Windows(res.Windows)
 	}
 	return &scene.Amodal{Masks: res.Masks, Visible: res.Visible, Images: res.Images}, nil
 }

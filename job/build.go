@@ -24,6 +24,7 @@ type stages struct {
 	body    *mesh.Body // nil when the mesh stage is not offered
 	notes   []string
 	closers []func() error
+	windows *AmodalWindows // filled when occlusion recovery runs
 }
 
 func (s *stages) close() {
@@ -114,7 +115,9 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 			return s, fmt.Errorf("amodal: %w", err)
 		}
 		s.closers = append(s.closers, comp.Close)
-		s.pipe.Amodal = amodal.PipelineStage{C: comp}
+		s.pipe.Amodal = amodal.PipelineStage{C: comp, Windows: func(ws []amodal.WindowReport) {
+			s.windows = countWindows(ws)
+		}}
 	}
 
 	if _, err := dir.EnginePath("mesh", "backbone"); err != nil {
@@ -187,4 +190,23 @@ func smoother(mode string) (body4d.Smoother, error) {
 		return nil, nil
 	}
 	return nil, fmt.Errorf("job: unknown smoothing mode %q (want kalman, oneeuro, reference or off)", mode)
+}
+
+// countWindows sums occlusion recovery's per-person-window report.
+func countWindows(ws []amodal.WindowReport) *AmodalWindows {
+	var c AmodalWindows
+	for _, w := range ws {
+		switch {
+		case w.Absent:
+			c.Absent++
+		case w.Skipped:
+			c.Skipped++
+		default:
+			c.Run++
+			if w.Occluded {
+				c.Completed++
+			}
+		}
+	}
+	return &c
 }

@@ -58,18 +58,21 @@ type Stages struct {
 // Summary is what a finished job reports; it is also written to
 // summary.json in the output directory.
 type Summary struct {
-	Video         string             `json:"video"`
-	Width         int                `json:"width"`
-	Height        int                `json:"height"`
-	Frames        int                `json:"frames"`
-	FPS           string             `json:"fps"`
-	Models        string             `json:"models"`
-	ModelSet      string             `json:"model_set"`
-	Clicks        []scene.Click      `json:"clicks"`
-	Camera        *scene.Intrinsics  `json:"camera_frame0,omitempty"`
-	StagesRan     []string           `json:"stages_ran"`
-	StagesSkipped []string           `json:"stages_skipped"`
-	Notes         []string           `json:"notes,omitempty"`
+	Video         string            `json:"video"`
+	Width         int               `json:"width"`
+	Height        int               `json:"height"`
+	Frames        int               `json:"frames"`
+	FPS           string            `json:"fps"`
+	Models        string            `json:"models"`
+	ModelSet      string            `json:"model_set"`
+	Clicks        []scene.Click     `json:"clicks"`
+	Camera        *scene.Intrinsics `json:"camera_frame0,omitempty"`
+	StagesRan     []string          `json:"stages_ran"`
+	StagesSkipped []string          `json:"stages_skipped"`
+	Notes         []string          `json:"notes,omitempty"`
+	// AmodalWindows counts occlusion recovery's windows, one per person
+	// and window of frames; nil when the stage did not run.
+	AmodalWindows *AmodalWindows     `json:"amodal_windows,omitempty"`
 	Output        string             `json:"output"`          // the MP4
 	Masks         string             `json:"masks,omitempty"` // folder of the people's masks (label images)
 	People        []PersonOutput     `json:"people"`          // per-person output folders
@@ -81,4 +84,15 @@ type PersonOutput struct {
 	ID     scene.PersonID `json:"id"`
 	Dir    string         `json:"dir"`
 	Frames int            `json:"frames"` // frames with a mesh
+}
+
+// AmodalWindows counts the person-windows of occlusion recovery: Run
+// went through the amodal pass (Completed of them had an occluded span
+// completed), Skipped passed fast mode's in-view test, Absent had the
+// person on none of their frames.
+type AmodalWindows struct {
+	Run       int `json:"run"`
+	Completed int `json:"completed"`
+	Skipped   int `json:"skipped"`
+	Absent    int `json:"absent"`
 }

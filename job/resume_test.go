@@ -215,13 +215,25 @@ func TestAmodalFast(t *testing.T) {
 	}
 	spec := Spec{Video: shortClip(t, 4), FPS: scene.Rational{Num: 30, Den: 1}, Masks: shortMasks(t, 4),
 		Stages: Stages{Quick: true}, Out: t.TempDir()}
-	if _, err := Run(context.Background(), spec, nil); err != nil {
+	full, err := Run(context.Background(), spec, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	spec.Stages.AmodalFast = true
 	sum, err := Run(context.Background(), spec, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// 4 frames: one window for each of the 3 people, counted in both
+	// modes; only fast mode may skip.
+	for _, s := range []*Summary{full, sum} {
+		w := s.AmodalWindows
+		if w == nil || w.Run+w.Skipped+w.Absent != 3 || w.Completed > w.Run {
+			t.Errorf("amodal windows %+v, want 3 person-windows", w)
+		}
+	}
+	if full.AmodalWindows != nil && full.AmodalWindows.Skipped != 0 {
+		t.Errorf("full mode skipped %d windows", full.AmodalWindows.Skipped)
 	}
 	if !slices.ContainsFunc(sum.Notes, func(n string) bool { return strings.Contains(n, "amodal fast mode") }) {
 		t.Errorf("summary notes %q do not mention fast mode", sum.Notes)

@@ -147,6 +147,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 			}
 		}
 	}
+	sum.AmodalWindows = st.windows
 	if runErr != nil {
 		return sum, runErr
 	}

@@ -163,6 +163,9 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	for _, p := range sum.People {
 		fmt.Fprintf(stdout, "person %d: %d meshes in %s\n", p.ID, p.Frames, p.Dir)
 	}
+	if w := sum.AmodalWindows; w != nil {
+		fmt.Fprintf(stdout, "occlusion recovery: %d person-windows run (%d with an occluded span completed), %d skipped as fully in view\n", w.Run, w.Completed, w.Skipped)
+	}
 	if len(sum.StagesSkipped) > 0 {
 		fmt.Fprintf(stdout, "stages not run: %s\n", strings.Join(sum.StagesSkipped, "; "))
 	}
