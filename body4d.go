@@ -16,6 +16,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/body4d/body4d/internal/proc"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -61,21 +62,11 @@ type MeshRecoverer interface {
 	Recover(ctx context.Context, in MeshInput, emit func(frame int, people []Person) error) error
 }
 
-// BodyModel turns body parameters into a camera-frame mesh (MHR).
-type BodyModel interface {
-	Mesh(p Params) (*Mesh, error)
-}
-
 // Smoother smooths one person's parameters over time in place. It is
 // cheap next to the other stages (milliseconds per track), so it takes
 // no context; Run checks for cancellation between people.
 type Smoother interface {
 	Smooth(tr *Track) error
-}
-
-// Renderer draws people's meshes over a frame.
-type Renderer interface {
-	Render(dst *RGB, people []Person, K Intrinsics) error
 }
 
 // Event reports progress: Done of Total units of work in Stage.
@@ -157,7 +148,7 @@ func (p *Pipeline) Run(ctx context.Context, frames FrameSource, prompts Prompts)
 			t0 := time.Now()
 			err := run()
 			st.Wall = time.Since(t0)
-			st.PeakRSS = PeakRSS()
+			st.PeakRSS = proc.PeakRSS()
 			if p.DeviceMemory != nil {
 				if used, merr := p.DeviceMemory(); merr == nil {
 					st.GPUUsed = used

@@ -212,7 +212,7 @@ func TestGaussianNoiseSeeded(t *testing.T) {
 	}
 }
 
-// tinyUNet loads testdata/models/tiny's UNet; without the ONNX Runtime
+// tinyUNet loads sample/models/tiny's UNet; without the ONNX Runtime
 // library the test fails unless BODY4D_SKIP_ORT=1.
 func tinyUNet(t testing.TB) engine.Engine {
 	t.Helper()

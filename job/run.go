@@ -16,6 +16,7 @@ import (
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/gpu"
+	"github.com/body4d/body4d/internal/proc"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
@@ -47,7 +48,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		}
 		t0 := time.Now()
 		err := fn()
-		sum.Profile = append(sum.Profile, body4d.StageTime{Stage: name, Ran: true, Wall: time.Since(t0), PeakRSS: body4d.PeakRSS()})
+		sum.Profile = append(sum.Profile, body4d.StageTime{Stage: name, Ran: true, Wall: time.Since(t0), PeakRSS: proc.PeakRSS()})
 		return err
 	}
 

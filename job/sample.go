@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/sample"
 )
 
 // SampleDir unpacks the built-in sample (tiny models and clip) into the
@@ -18,7 +18,7 @@ import (
 // so a newer binary never reads an older unpacking, and a completion
 // marker written last means an interrupted unpacking is redone.
 func SampleDir() (string, error) {
-	fsys := body4d.Sample()
+	fsys := sample.FS()
 	h := sha256.New()
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {

@@ -9,7 +9,7 @@ import (
 )
 
 // Body turns body parameters into camera-frame meshes with the MHR body
-// model (it implements body4d.BodyModel).
+// model.
 type Body struct {
 	Model *mhr.Model
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/body4d/body4d/scene"
 )
 
-var tinyDir = filepath.Join("..", "testdata", "models", "tiny")
+var tinyDir = filepath.Join("..", "sample", "models", "tiny")
 
 // openTiny opens the stage on the committed tiny model set with ONNX
 // Runtime (installed into .deps by scripts/setup.sh).

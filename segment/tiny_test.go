@@ -18,7 +18,7 @@ import (
 	"github.com/body4d/body4d/scene"
 )
 
-// openTiny opens the tracker on testdata/models/tiny (random weights with
+// openTiny opens the tracker on sample/models/tiny (random weights with
 // the engines' contracts). Without the ONNX Runtime library the test
 // fails unless BODY4D_SKIP_ORT=1.
 func openTiny(t testing.TB, dir string, opts Options) *Tracker {
@@ -55,7 +55,7 @@ func benchThreads(t testing.TB) int {
 	return n
 }
 
-var tinyDir = filepath.Join("..", "testdata", "models", "tiny")
+var tinyDir = filepath.Join("..", "sample", "models", "tiny")
 
 // pngFrames is a FrameSource over numbered PNG files, counting reads.
 type pngFrames struct {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/sample"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -55,7 +56,7 @@ func shortClip(t testing.TB) string {
 		}
 		p := filepath.Join(dir, "short.mp4")
 		cmd := exec.Command("ffmpeg", "-v", "error", "-y", "-i",
-			filepath.Join(sampleDir(t), "clip", body4d.SampleClip),
+			filepath.Join(sampleDir(t), "clip", sample.Clip),
 			"-frames:v", "8", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-an", p)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			shortClipOnce.err = fmt.Errorf("ffmpeg: %v: %s", err, out)

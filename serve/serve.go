@@ -57,8 +57,8 @@ type Options struct {
 	// fresh subfolder of its own, removed by Close); "" is the system's
 	// temporary directory.
 	Data string
-	// SampleDir holds the built-in sample (clip/<body4d.SampleClip> and
-	// clip/<body4d.SampleClicks>, as job.SampleDir lays out); "" hides
+	// SampleDir holds the built-in sample (clip/<sample.Clip> and
+	// clip/<sample.Clicks>, as job.SampleDir lays out); "" hides
 	// the sample.
 	SampleDir string
 

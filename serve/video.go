@@ -16,7 +16,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/sample"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
 )
@@ -200,8 +200,8 @@ func (s *Server) useSample(w http.ResponseWriter, r *http.Request, se *session) 
 		writeError(w, http.StatusInternalServerError, "the built-in sample: %v", err)
 		return
 	}
-	v := &sessionVideo{id: "sample", name: body4d.SampleClip, sample: true, frames: frames,
-		path: filepath.Join(s.opt.SampleDir, "clip", body4d.SampleClip)}
+	v := &sessionVideo{id: "sample", name: sample.Clip, sample: true, frames: frames,
+		path: filepath.Join(s.opt.SampleDir, "clip", sample.Clip)}
 	if !s.setVideo(w, se, v) {
 		return
 	}
@@ -215,7 +215,7 @@ func (s *Server) sampleFrames(ctx context.Context) (*sharedVideo, error) {
 	if s.sample != nil {
 		return s.sample, nil
 	}
-	path := filepath.Join(s.opt.SampleDir, "clip", body4d.SampleClip)
+	path := filepath.Join(s.opt.SampleDir, "clip", sample.Clip)
 	// Not the request's context: a client that goes away must not leave
 	// a half-made store that the next one would find.
 	ctx = context.WithoutCancel(ctx)
@@ -228,7 +228,7 @@ func (s *Server) sampleFrames(ctx context.Context) (*sharedVideo, error) {
 }
 
 func (s *Server) sampleClicks() ([]scene.Click, error) {
-	b, err := os.ReadFile(filepath.Join(s.opt.SampleDir, "clip", body4d.SampleClicks))
+	b, err := os.ReadFile(filepath.Join(s.opt.SampleDir, "clip", sample.Clicks))
 	if err != nil {
 		return nil, err
 	}

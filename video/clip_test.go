@@ -14,7 +14,7 @@ import (
 // and every figure (persons 1–3) clickable on the first frame.
 func TestSampleClicks(t *testing.T) {
 	tools := requireFFmpeg(t)
-	b, err := os.ReadFile("../testdata/clip/clicks.json")
+	b, err := os.ReadFile("../sample/clip/clicks.json")
 	if err != nil {
 		t.Fatal(err)
 	}

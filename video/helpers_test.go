@@ -12,7 +12,7 @@ import (
 	"github.com/body4d/body4d/video/internal/videotest"
 )
 
-const sampleClip = "../testdata/clip/sample.mp4"
+const sampleClip = "../sample/clip/sample.mp4"
 
 // requireFFmpeg returns the tools, failing the test with a clear message
 // when ffmpeg is missing: CI installs it, so a missing ffmpeg is a broken

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/gpu"
@@ -102,7 +101,7 @@ func doctor(ctx context.Context, dir string, w io.Writer) int {
 		backends["onnx"] = rt
 		ok("onnxruntime: %s", lib)
 	}
-	contracts := body4d.Contracts()
+	contracts := job.Contracts()
 	errs := d.Check(ctx, backends, contracts)
 	for _, e := range errs {
 		fail(e)

@@ -161,7 +161,7 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor reports optional engines missing from the tiny set, which has them all:\n%s", stdout)
 	}
 
-	src := filepath.Join("..", "..", "testdata", "models", "tiny")
+	src := filepath.Join("..", "..", "sample", "models", "tiny")
 	dir := t.TempDir()
 	entries, err := os.ReadDir(src)
 	if err != nil {

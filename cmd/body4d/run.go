@@ -13,6 +13,7 @@ import (
 
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/sample"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -105,9 +106,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		prompts.Clicks = append(prompts.Clicks, more...)
 	}
 
-	var sample string
+	var sampleDir string
 	if len(pos) == 0 || f.models == "" {
-		if sample, err = job.SampleDir(); err != nil {
+		if sampleDir, err = job.SampleDir(); err != nil {
 			return err
 		}
 	}
@@ -115,16 +116,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(pos) == 1 {
 		videoPath = pos[0]
 	} else {
-		videoPath = filepath.Join(sample, "clip", body4d.SampleClip)
+		videoPath = filepath.Join(sampleDir, "clip", sample.Clip)
 		if len(prompts.Clicks) == 0 && f.masks == "" {
-			if prompts.Clicks, err = readClicks(filepath.Join(sample, "clip", body4d.SampleClicks)); err != nil {
+			if prompts.Clicks, err = readClicks(filepath.Join(sampleDir, "clip", sample.Clicks)); err != nil {
 				return err
 			}
 		}
 	}
 	modelDir := f.models
 	if modelDir == "" {
-		modelDir = filepath.Join(sample, "models", "tiny")
+		modelDir = filepath.Join(sampleDir, "models", "tiny")
 		fmt.Fprintln(stderr, "body4d: using the built-in tiny models (random weights): their output is not meaningful; use --models DIR for real results")
 	}
 	if f.out == "" {

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/sample"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
 )
@@ -84,17 +84,17 @@ func TestServeFlags(t *testing.T) {
 // frame's clicks: the masks have the frame's size and the same clicks
 // give the same masks.
 func TestPreviewer(t *testing.T) {
-	sample, err := job.SampleDir()
+	sampleDir, err := job.SampleDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := newPreviewer(filepath.Join(sample, "models", "tiny"))
+	p, err := newPreviewer(filepath.Join(sampleDir, "models", "tiny"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.close()
 	ctx := context.Background()
-	r, err := video.Open(ctx, filepath.Join(sample, "clip", body4d.SampleClip), video.Options{})
+	r, err := video.Open(ctx, filepath.Join(sampleDir, "clip", sample.Clip), video.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal("no node on PATH: run scripts/setup-browser.sh")
 	}
-	sample, err := job.SampleDir()
+	sampleDir, err := job.SampleDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,8 +198,8 @@ func TestBrowser(t *testing.T) {
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "serve", "e2e", "ui.mjs"))
 	cmd.Env = append(os.Environ(),
 		"BODY4D_URL="+url,
-		"BODY4D_CLIP="+filepath.Join(sample, "clip", body4d.SampleClip),
-		"BODY4D_CLICK=90,175", // person 1 on frame 0 (testdata/clip/clicks.json)
+		"BODY4D_CLIP="+filepath.Join(sampleDir, "clip", sample.Clip),
+		"BODY4D_CLICK=90,175", // person 1 on frame 0 (sample/clip/clicks.json)
 		"BODY4D_SCREENSHOT="+shot,
 		"BODY4D_NODE_MODULES="+modules,
 		"BODY4D_CHROMIUM="+chromium,

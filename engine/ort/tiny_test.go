@@ -18,9 +18,9 @@ import (
 
 // tinyDir is the committed tiny model set, written by
 // tools/export/make_tiny.py together with its goldens.
-var tinyDir = filepath.Join("..", "..", "testdata", "models", "tiny")
+var tinyDir = filepath.Join("..", "..", "sample", "models", "tiny")
 
-// tinyGolden is one golden file of testdata/models/tiny/golden.
+// tinyGolden is one golden file of sample/models/tiny/golden.
 type tinyGolden struct {
 	Engine string `json:"engine"`
 	Inputs map[string]struct {

@@ -22,18 +22,19 @@ import (
 	"github.com/body4d/body4d/masks"
 	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/models"
+	"github.com/body4d/body4d/sample"
 	"github.com/body4d/body4d/smooth"
 	"github.com/body4d/body4d/video"
 )
 
 func main() {
-	sample, err := job.SampleDir()
+	sampleDir, err := job.SampleDir()
 	if err != nil {
 		log.Fatal(err)
 	}
-	clip := flag.String("video", filepath.Join(sample, "clip", body4d.SampleClip), "video file")
-	maskDir := flag.String("masks", filepath.Join(sample, "clip", body4d.SampleMasks), "folder of label images")
-	modelDir := flag.String("models", filepath.Join(sample, "models", "tiny"), "model directory (default: tiny random-weight models)")
+	clip := flag.String("video", filepath.Join(sampleDir, "clip", sample.Clip), "video file")
+	maskDir := flag.String("masks", filepath.Join(sampleDir, "clip", sample.Masks), "folder of label images")
+	modelDir := flag.String("models", filepath.Join(sampleDir, "models", "tiny"), "model directory (default: tiny random-weight models)")
 	out := flag.String("out", filepath.Join("out", "custom"), "output folder")
 	flag.Parse()
 	if err := run(context.Background(), *clip, *maskDir, *modelDir, *out); err != nil {

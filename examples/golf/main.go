@@ -25,19 +25,20 @@ import (
 	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/render"
+	"github.com/body4d/body4d/sample"
 	"github.com/body4d/body4d/segment"
 	"github.com/body4d/body4d/smooth"
 	"github.com/body4d/body4d/video"
 )
 
 func main() {
-	sample, err := job.SampleDir()
+	sampleDir, err := job.SampleDir()
 	if err != nil {
 		log.Fatal(err)
 	}
-	clip := flag.String("video", filepath.Join(sample, "clip", body4d.SampleClip), "video file")
+	clip := flag.String("video", filepath.Join(sampleDir, "clip", sample.Clip), "video file")
 	click := flag.String("click", "90,175", "a click X,Y on the golfer in frame 0 (pixels)")
-	modelDir := flag.String("models", filepath.Join(sample, "models", "tiny"), "model directory (default: tiny random-weight models)")
+	modelDir := flag.String("models", filepath.Join(sampleDir, "models", "tiny"), "model directory (default: tiny random-weight models)")
 	out := flag.String("out", filepath.Join("out", "golf"), "output folder")
 	flag.Parse()
 	if err := run(context.Background(), *clip, *click, *modelDir, *out); err != nil {

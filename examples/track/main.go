@@ -16,11 +16,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/render"
+	"github.com/body4d/body4d/sample"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/segment"
 	"github.com/body4d/body4d/video"
@@ -42,14 +42,14 @@ func (c *clickFlags) Set(s string) error {
 }
 
 func main() {
-	sample, err := job.SampleDir()
+	sampleDir, err := job.SampleDir()
 	if err != nil {
 		log.Fatal(err)
 	}
 	var clicks clickFlags
-	clip := flag.String("video", filepath.Join(sample, "clip", body4d.SampleClip), "video file")
+	clip := flag.String("video", filepath.Join(sampleDir, "clip", sample.Clip), "video file")
 	flag.Var(&clicks, "click", "X,Y of a person on frame 0 (repeat for more people; default: the sample's)")
-	modelDir := flag.String("models", filepath.Join(sample, "models", "tiny"), "model directory (default: tiny random-weight models)")
+	modelDir := flag.String("models", filepath.Join(sampleDir, "models", "tiny"), "model directory (default: tiny random-weight models)")
 	out := flag.String("out", filepath.Join("out", "track"), "output folder")
 	flag.Parse()
 	if len(clicks) == 0 {

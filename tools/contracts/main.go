@@ -18,8 +18,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/job"
 )
 
 func main() {
@@ -27,7 +27,7 @@ func main() {
 	stage := flag.String("stage", "", "print only this stage's contracts")
 	flag.Parse()
 	var cs []engine.Contract
-	for _, c := range body4d.Contracts() {
+	for _, c := range job.Contracts() {
 		if *stage == "" || c.Stage == *stage {
 			cs = append(cs, c)
 		}

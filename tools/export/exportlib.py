@@ -249,7 +249,7 @@ def doctor(stage, replace, files=None):
     body4d doctor on it. replace: {name: path}; files (optional): the
     stage's `files:` entries to swap in likewise, {name: path}."""
     import yaml
-    tiny = os.path.join(ROOT, "testdata", "models", "tiny")
+    tiny = os.path.join(ROOT, "sample", "models", "tiny")
     d = tempfile.mkdtemp(prefix="doctor_")
     for f in os.listdir(tiny):
         if os.path.isfile(os.path.join(tiny, f)):

@@ -13,7 +13,7 @@ Deterministic: fixed seeds, fixed ONNX serialisation, zip entries with a
 fixed date; re-running reproduces every file byte for byte.
 
     python3 -m venv .venv && .venv/bin/pip install -r tools/export/requirements-tiny.txt
-    .venv/bin/python tools/export/make_tiny.py            # writes testdata/models/tiny/
+    .venv/bin/python tools/export/make_tiny.py            # writes sample/models/tiny/
 """
 import argparse
 import hashlib
@@ -614,7 +614,7 @@ def sha256(path):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "models", "tiny"))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "..", "sample", "models", "tiny"))
     args = ap.parse_args()
     out = os.path.normpath(args.out)
     os.makedirs(os.path.join(out, "golden"), exist_ok=True)

@@ -10,7 +10,7 @@
 // frames are the same on every run; the MP4 bytes depend only on the
 // installed ffmpeg/libx264.
 //
-//	go run ./tools/synthclip -out testdata/clip
+//	go run ./tools/synthclip -out sample/clip
 //
 // It also writes masks/, the true masks of every person on every frame
 // as label images (package masks); -masks-only writes only those.
@@ -56,7 +56,7 @@ type figure struct {
 }
 
 func main() {
-	out := flag.String("out", "testdata/clip", "output folder")
+	out := flag.String("out", "sample/clip", "output folder")
 	crf := flag.Int("crf", 20, "x264 CRF")
 	masksOnly := flag.Bool("masks-only", false, "write only masks/ (the true person masks as label images) and clicks.json, not the video")
 	flag.Parse()

@@ -17,7 +17,7 @@ import (
 	"github.com/body4d/body4d/video/internal/videotest"
 )
 
-const sampleClip = "../../testdata/clip/sample.mp4"
+const sampleClip = "../../sample/clip/sample.mp4"
 
 func requireFFmpeg(tb testing.TB) video.Tools {
 	tb.Helper()

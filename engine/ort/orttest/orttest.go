@@ -35,7 +35,7 @@ func Runtime(tb testing.TB, opts ort.Options) *ort.Runtime {
 	return rt
 }
 
-// Tiny opens the module's tiny model directory, testdata/models/tiny,
+// Tiny opens the module's tiny model directory, sample/models/tiny,
 // found from the test's working directory upwards.
 func Tiny(tb testing.TB) *models.Dir {
 	tb.Helper()
@@ -53,7 +53,7 @@ func Tiny(tb testing.TB) *models.Dir {
 		}
 		dir = parent
 	}
-	d, err := models.Open(filepath.Join(dir, "testdata", "models", "tiny"))
+	d, err := models.Open(filepath.Join(dir, "sample", "models", "tiny"))
 	if err != nil {
 		tb.Fatal(err)
 	}

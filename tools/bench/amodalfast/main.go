@@ -18,7 +18,7 @@
 // the sampler's output), not real quality. Run it with -models on real
 // weights for a quality figure.
 //
-//	go run ./tools/bench/amodalfast     # from the repo: testdata/clip, its true masks, tiny models, 256×512
+//	go run ./tools/bench/amodalfast     # from the repo: sample/clip, its true masks, tiny models, 256×512
 //	go run ./tools/bench/amodalfast -steps 25 -fast-steps 10 -window 64 -height 512 -width 1024
 package main
 
@@ -48,9 +48,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	clip := flag.String("video", filepath.Join(root, "testdata", "clip", "sample.mp4"), "video file")
-	maskDir := flag.String("masks", filepath.Join(root, "testdata", "clip", "masks"), "folder of label images (the sample's true masks)")
-	modelDir := flag.String("models", filepath.Join(root, "testdata", "models", "tiny"), "model directory (default: tiny random-weight models)")
+	clip := flag.String("video", filepath.Join(root, "sample", "clip", "sample.mp4"), "video file")
+	maskDir := flag.String("masks", filepath.Join(root, "sample", "clip", "masks"), "folder of label images (the sample's true masks)")
+	modelDir := flag.String("models", filepath.Join(root, "sample", "models", "tiny"), "model directory (default: tiny random-weight models)")
 	steps := flag.Int("steps", 25, "full mode's denoising steps")
 	fastSteps := flag.Int("fast-steps", amodal.DefaultFastSteps, "fast mode's denoising steps")
 	window := flag.Int("window", 64, "frames per window")

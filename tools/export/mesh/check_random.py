@@ -16,7 +16,7 @@ random weights:
              MLP_DIM 64; MHR/camera head hidden width 128
   MHR        a TorchScript stand-in: the export never calls MHR (package
              mesh runs it in Go between the layer engines)
-  head       buffers from testdata/models/tiny/mesh_head.npz and
+  head       buffers from sample/models/tiny/mesh_head.npz and
              mesh_hand_head.npz (what a checkpoint's state dict fills in)
 
 saves it as a checkpoint directory (model.ckpt, model_config.yaml,
@@ -184,7 +184,7 @@ def randomize(model, seed):
 
 def set_head_buffers(m):
     """What the checkpoint fills in: the tiny model's head files."""
-    tiny = os.path.join(ROOT, "testdata", "models", "tiny")
+    tiny = os.path.join(ROOT, "sample", "models", "tiny")
     body = np.load(os.path.join(tiny, "mesh_head.npz"))
     hand = np.load(os.path.join(tiny, "mesh_hand_head.npz"))
     with torch.no_grad():
@@ -438,7 +438,7 @@ def main():
                    if os.path.exists(p)) / 2**20
         print(f"mesh/{name} ({size:.0f} MiB): contract " + ("ok" if not errs else "FAIL: " + "; ".join(errs)))
         ok &= not errs
-    tiny = os.path.join(ROOT, "testdata", "models", "tiny")
+    tiny = os.path.join(ROOT, "sample", "models", "tiny")
     for f, h in [("mesh_head.npz", m.head_pose), ("mesh_hand_head.npz", m.head_pose_hand)]:
         z, t = np.load(os.path.join(out, f)), np.load(os.path.join(tiny, f))
         errs = [k for k in t if k not in z or z[k].dtype != t[k].dtype or z[k].ndim != t[k].ndim]

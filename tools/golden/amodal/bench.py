@@ -1,7 +1,7 @@
 """The reference side of tools/golden/amodal/bench.sh: SAM-Body4D's
 amodal stage (app.py's 4D-stage occlusion recovery, with the
 Diffusion-VAS pipeline) on the sample clip, the networks being the tiny
-engines (testdata/models/tiny/amodal_*.onnx) run by onnxruntime.
+engines (sample/models/tiny/amodal_*.onnx) run by onnxruntime.
 
 What runs, and from where:
   - DiffusionVASPipeline.__call__ (diffusion-vas models/diffusion_vas/
@@ -77,7 +77,7 @@ import make_stage_golden as g  # noqa: E402
 
 ROOT = g.ROOT
 TINY = g.TINY
-CLIP = os.path.join(ROOT, "testdata", "clip")
+CLIP = os.path.join(ROOT, "sample", "clip")
 F32 = np.float32
 
 STEPS = int(os.environ.get("STEPS", "25"))

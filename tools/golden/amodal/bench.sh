@@ -3,7 +3,7 @@
 # runs it (bench.py: DiffusionVASPipeline's loop with diffusers'
 # EulerDiscreteScheduler, app.py's scoring and completion; networks on
 # onnxruntime) and the Go stage (amodal/refbench_test.go), on the same
-# tiny engines, the sample clip (testdata/clip) and its true masks. The
+# tiny engines, the sample clip (sample/clip) and its true masks. The
 # Go side replays the reference's noise and fails unless its hand-off
 # matches (same spans and visibility, masks IoU ≥ 0.999, completed
 # frames within 1). Prints both wall times and the ratio (goal ≤ 0.5).

@@ -2,7 +2,7 @@
 
 Re-implements the Diffusion-VAS denoising loop (segment-amodal.md C.3) with
 diffusers' EulerDiscreteScheduler configured as SVD-xt, running the tiny
-UNet testdata/models/tiny/amodal_unet.onnx through onnxruntime. Inputs are
+UNet sample/models/tiny/amodal_unet.onnx through onnxruntime. Inputs are
 drawn from numpy with a fixed seed and saved, so Go replays the same noise.
 
     python tools/golden/amodal/make_golden.py   (from the repo root)
@@ -47,7 +47,7 @@ def main():
     ehs = np.concatenate([np.concatenate([np.zeros((1, 1, 1024), np.float32), e[None, None]]) for e in embeds])
     cond = torch.cat([torch.zeros(1, F, 8, H, W), torch.cat([torch.from_numpy(cond_a), torch.from_numpy(cond_b)], 2)])
     ids = np.array([[7, 127, 0.02]] * 2, np.float32)
-    sess = ort.InferenceSession(os.path.join(ROOT, "testdata", "models", "tiny", "amodal_unet.onnx"),
+    sess = ort.InferenceSession(os.path.join(ROOT, "sample", "models", "tiny", "amodal_unet.onnx"),
                                 providers=["CPUExecutionProvider"])
     x = torch.from_numpy(noise) * s.init_noise_sigma
     steps = []

@@ -1,7 +1,7 @@
 """Golden files for package amodal's stage (testdata/amodal/stage_*.npy).
 
 Re-runs the reference's arithmetic for one window of one person on the
-tiny engines (testdata/models/tiny/amodal_*.onnx through onnxruntime):
+tiny engines (sample/models/tiny/amodal_*.onnx through onnxruntime):
 
   - depth: vas demo's load_and_transform_rgbs + rgb_to_depth (PIL
     bilinear to the model size, the float32 round trip to bytes,
@@ -36,7 +36,7 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 OUT = os.path.join(ROOT, "testdata", "amodal")
-TINY = os.path.join(ROOT, "testdata", "models", "tiny")
+TINY = os.path.join(ROOT, "sample", "models", "tiny")
 
 # Must match amodal/stage_parity_test.go.
 W, H, N = 48, 32, 4          # video

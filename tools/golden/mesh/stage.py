@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden for the whole mesh stage on the tiny model set
-(testdata/models/tiny): the reference's pre- and post-processing around
+(sample/models/tiny): the reference's pre- and post-processing around
 the same ONNX engines run by onnxruntime, on a fixed two-frame clip.
 
 Reference code (imported from SAM3DB_SRC, a checkout of
@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 import golden as G  # noqa: E402  (sets up the reference imports)
 
 ROOT = os.path.join(HERE, "..", "..", "..")
-TINY = os.path.join(ROOT, "testdata", "models", "tiny")
+TINY = os.path.join(ROOT, "sample", "models", "tiny")
 MHR_DIR = os.path.join(ROOT, "testdata", "mhr", "tiny")
 
 W, H, FRAMES = 160, 120, 2

@@ -22,7 +22,7 @@ rebuild exactly (integer patterns, no RNG):
 The networks are not involved (their ONNX export is not done; see the
 package doc), so these goldens are independent of the tiny engines.
 The constants (temporal table, no-object embeddings, pointer projection)
-are testdata/models/tiny/segment_constants.npz.
+are sample/models/tiny/segment_constants.npz.
 
     python3 -m venv /work/venvs/segment
     /work/venvs/segment/bin/pip install -r tools/golden/segment/requirements.txt
@@ -62,7 +62,7 @@ def pattern(n, seed):
 
 
 def load_constants(m):
-    z = np.load(os.path.join(ROOT, "testdata", "models", "tiny", "segment_constants.npz"))
+    z = np.load(os.path.join(ROOT, "sample", "models", "tiny", "segment_constants.npz"))
     with torch.no_grad():
         m.maskmem_tpos_enc.copy_(torch.from_numpy(z["maskmem_tpos_enc"]))
         m.no_mem_embed.copy_(torch.from_numpy(z["no_mem_embed"]))

@@ -1,4 +1,4 @@
-package body4d
+package job
 
 import (
 	"github.com/body4d/body4d/amodal"
@@ -8,8 +8,8 @@ import (
 	"github.com/body4d/body4d/segment"
 )
 
-// Contracts returns the I/O contract of every engine any stage uses; a
-// model directory is complete when it has an engine matching each.
+// Contracts returns the I/O contract of every engine a job's stages use;
+// a model directory is complete when it has an engine matching each.
 func Contracts() []engine.Contract {
 	var all []engine.Contract
 	for _, c := range [][]engine.Contract{segment.Contracts(), amodal.Contracts(), fov.Contracts(), mesh.Contracts()} {

@@ -1,4 +1,5 @@
-package body4d
+// Package proc reads facts about the running process.
+package proc
 
 import "syscall"
 
