@@ -36,7 +36,7 @@ func repoRoot(t testing.TB) string {
 
 // sampleDir is the repository's copy of the built-in sample, laid out as
 // job.SampleDir lays it out (clip/, models/tiny).
-func sampleDir(t testing.TB) string { return filepath.Join(repoRoot(t), "testdata") }
+func sampleDir(t testing.TB) string { return filepath.Join(repoRoot(t), "sample") }
 
 var shortClipOnce struct {
 	sync.Once
