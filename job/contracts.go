@@ -1,6 +1,8 @@
 package job
 
 import (
+	"slices"
+
 	"github.com/body4d/body4d/amodal"
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/fov"
@@ -11,9 +13,5 @@ import (
 // Contracts returns the I/O contract of every engine a job's stages use;
 // a model directory is complete when it has an engine matching each.
 func Contracts() []engine.Contract {
-	var all []engine.Contract
-	for _, c := range [][]engine.Contract{segment.Contracts(), amodal.Contracts(), fov.Contracts(), mesh.Contracts()} {
-		all = append(all, c...)
-	}
-	return all
+	return slices.Concat(segment.Contracts(), amodal.Contracts(), fov.Contracts(), mesh.Contracts())
 }

@@ -8,12 +8,16 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/amodal"
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/fov"
+	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/models"
+	"github.com/body4d/body4d/segment"
 )
 
 // tinyDir is the committed tiny model set, written by
@@ -59,7 +63,7 @@ func TestTinyModels(t *testing.T) {
 	if errs := dir.Verify(); len(errs) > 0 {
 		t.Fatalf("tiny models: %v", errors.Join(errs...))
 	}
-	if errs := dir.Check(context.Background(), map[string]engine.Backend{"onnx": rt}, body4d.Contracts()); len(errs) > 0 {
+	if errs := dir.Check(context.Background(), map[string]engine.Backend{"onnx": rt}, allContracts()); len(errs) > 0 {
 		t.Fatalf("tiny models do not match the stage contracts:\n%v", errors.Join(errs...))
 	}
 	for _, e := range dir.Manifest.Engines {
@@ -179,7 +183,7 @@ func TestTinySwappedEngine(t *testing.T) {
 		}
 	}
 	d.Manifest = &swapped
-	errs := d.Check(context.Background(), map[string]engine.Backend{"onnx": rt}, body4d.Contracts())
+	errs := d.Check(context.Background(), map[string]engine.Backend{"onnx": rt}, allContracts())
 	if len(errs) == 0 {
 		t.Fatal("a swapped engine passed the contract check")
 	}
@@ -192,4 +196,10 @@ func TestTinySwappedEngine(t *testing.T) {
 	if !strings.Contains(errors.Join(errs...).Error(), `input "image"`) {
 		t.Errorf("report does not name the image input:\n%v", errors.Join(errs...))
 	}
+}
+
+// allContracts is every stage's engine contracts (job.Contracts, which
+// this package cannot import: job imports it).
+func allContracts() []engine.Contract {
+	return slices.Concat(segment.Contracts(), amodal.Contracts(), fov.Contracts(), mesh.Contracts())
 }
