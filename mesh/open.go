@@ -104,16 +104,7 @@ func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts O
 	if errs := checkContracts(byName); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	mp, err := dir.FilePath("mesh", FileMHR)
-	if err != nil {
-		return nil, err
-	}
-	zr, err := zip.OpenReader(mp)
-	if err != nil {
-		return nil, fmt.Errorf("mesh: MHR asset %s: %w", mp, err)
-	}
-	body, err := mhr.LoadFS(zr, mp)
-	zr.Close()
+	body, err := loadMHR(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +124,30 @@ func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts O
 		r.closers = append(r.closers, e.Close)
 	}
 	return r, nil
+}
+
+// OpenBody loads only the body model of a model directory (its mesh/mhr
+// file), for callers that pose saved parameters without recovering any,
+// such as body4d export.
+func OpenBody(dir *models.Dir) (*Body, error) {
+	m, err := loadMHR(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Body{Model: m}, nil
+}
+
+func loadMHR(dir *models.Dir) (*mhr.Model, error) {
+	mp, err := dir.FilePath("mesh", FileMHR)
+	if err != nil {
+		return nil, err
+	}
+	zr, err := zip.OpenReader(mp)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: MHR asset %s: %w", mp, err)
+	}
+	defer zr.Close()
+	return mhr.LoadFS(zr, mp)
 }
 
 // checkContracts checks the loaded engines' I/O against Contracts

@@ -39,6 +39,9 @@ type Header struct {
 	Correctives        bool   `json:"correctives"`
 	CorrectiveHidden   int    `json:"corrective_hidden"`
 	CorrectiveNNZ      int    `json:"corrective_nnz"`
+	// JointNames is optional: J names (the rig's joint names, which
+	// animation exports carry). Without it joints are named by index.
+	JointNames []string `json:"joint_names,omitempty"`
 }
 
 // Load reads an asset directory (see the package documentation) and builds
@@ -100,6 +103,10 @@ func readAssets(fsys fs.FS, dir string) (*Assets, error) {
 		NumVertices: V, NumJoints: J, NumModelParams: h.NumModelParams,
 		NumIdentity: h.NumIdentity, NumExpression: h.NumExpression, NumKeypoints: h.NumKeypoints,
 	}
+	if h.JointNames != nil && len(h.JointNames) != J {
+		return nil, fmt.Errorf("mhr: %s: joint_names has %d names, want %d (num_joints)", hpath, len(h.JointNames), J)
+	}
+	a.JointNames = h.JointNames
 	r := arrayReader{fsys: fsys, dir: dir}
 	r.read("parents", &a.Parents, J)
 	r.read("translation_offsets", &a.TranslationOffsets, J, 3)

@@ -46,7 +46,7 @@ func randomAssets(rng *rand.Rand, z randomSizes) *Assets {
 	a.PreRotations = make([]float64, 4*J)
 	a.InverseBindPose = make([]float64, 8*J)
 	for j := range J {
-		var q quat
+		var q Quat
 		var n float64
 		for k := range 4 {
 			q[k] = rng.NormFloat64()

@@ -50,7 +50,11 @@
 //	 "num_vertices": V, "num_joints": J, "num_faces": F,
 //	 "num_model_params": 204, "num_identity": 45, "num_expression": 72,
 //	 "num_skin": N, "num_keypoints": 70, "num_keypoint_entries": M,
-//	 "correctives": true, "corrective_hidden": H, "corrective_nnz": K}
+//	 "correctives": true, "corrective_hidden": H, "corrective_nnz": K,
+//	 "joint_names": ["root", ...]}
+//
+// joint_names is optional (convert.py writes MHR's; the tiny test
+// character has none, and its joints are then named joint_000, ...).
 //
 // Arrays (file name without .npy, dtype, shape):
 //

@@ -133,27 +133,36 @@ func (m *Model) jointParameters(jp []float64, params []float32) {
 
 // skeleton runs forward kinematics and returns J×8 global states.
 func (m *Model) skeleton(jp []float64) []float64 {
-	global := make([]state, m.nj)
+	global := m.localStates(jp)
 	sk := make([]float64, 8*m.nj)
+	for j := range m.nj {
+		if par := m.parents[j]; par >= 0 {
+			global[j] = global[par].Compose(global[j])
+		}
+		g := sk[8*j : 8*j+8]
+		copy(g[0:3], global[j].T[:])
+		copy(g[3:7], global[j].Q[:])
+		g[7] = global[j].S
+	}
+	return sk
+}
+
+// localStates returns each joint's state relative to its parent (its
+// own for a root): t = jp[0:3] + offset, q = prerotation ⊗ Euler, s =
+// 2^jp[6].
+func (m *Model) localStates(jp []float64) []State {
+	local := make([]State, m.nj)
 	for j := range m.nj {
 		p := jp[7*j : 7*j+7]
 		o := m.offsets[3*j : 3*j+3]
-		pre := quat(m.prerot[4*j : 4*j+4])
-		local := state{
-			t: [3]float64{p[0] + o[0], p[1] + o[1], p[2] + o[2]},
-			q: pre.mul(eulerXYZ(p[3], p[4], p[5])),
-			s: math.Exp2(p[6]),
+		pre := Quat(m.prerot[4*j : 4*j+4])
+		local[j] = State{
+			T: [3]float64{p[0] + o[0], p[1] + o[1], p[2] + o[2]},
+			Q: pre.Mul(eulerXYZ(p[3], p[4], p[5])),
+			S: math.Exp2(p[6]),
 		}
-		if par := m.parents[j]; par >= 0 {
-			local = global[par].compose(local)
-		}
-		global[j] = local
-		g := sk[8*j : 8*j+8]
-		copy(g[0:3], local.t[:])
-		copy(g[3:7], local.q[:])
-		g[7] = local.s
 	}
-	return sk
+	return local
 }
 
 // hiddenActivations returns ReLU(W·feature) for each body, B × hidden.
@@ -187,15 +196,15 @@ func (m *Model) skin(sk []float64, rest []float32) []float32 {
 	xf := make([][12]float32, m.nj)
 	for j := range m.nj {
 		g := sk[8*j : 8*j+8]
-		gs := state{t: [3]float64{g[0], g[1], g[2]}, q: quat(g[3:7]), s: g[7]}
-		c := gs.compose(m.invBind[j])
-		r := c.q.matrix()
+		gs := State{T: [3]float64{g[0], g[1], g[2]}, Q: Quat(g[3:7]), S: g[7]}
+		c := gs.Compose(m.invBind[j])
+		r := c.Q.Matrix()
 		x := &xf[j]
 		for row := range 3 {
 			for col := range 3 {
-				x[4*row+col] = float32(c.s * r[3*row+col])
+				x[4*row+col] = float32(c.S * r[3*row+col])
 			}
-			x[4*row+3] = float32(c.t[row])
+			x[4*row+3] = float32(c.T[row])
 		}
 	}
 	v := make([]float32, 3*m.nv)

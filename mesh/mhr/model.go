@@ -13,6 +13,7 @@ type Assets struct {
 	NumIdentity, NumExpression             int
 	NumKeypoints                           int
 
+	JointNames         []string  // J, or nil: joints are then named by index
 	Parents            []int32   // J
 	TranslationOffsets []float64 // J·3
 	PreRotations       []float64 // J·4, x y z w
@@ -44,10 +45,11 @@ type Assets struct {
 type Model struct {
 	nv, nj, nparam, nid, nexpr, nkp int
 
+	names   []string
 	parents []int
 	offsets []float64
 	prerot  []float64
-	invBind []state
+	invBind []State
 
 	// Parameter transform as CSR (its zeros dominate).
 	ptRowStart []int
@@ -99,6 +101,11 @@ func (m *Model) HasCorrectives() bool { return m.hidden > 0 }
 // callers must not modify it.
 func (m *Model) Faces() []int32 { return m.faces }
 
+// JointNames returns the joints' names: the asset's, or "joint_000",
+// "joint_001", ... when it has none. The slice is shared: callers must not
+// modify it.
+func (m *Model) JointNames() []string { return m.names }
+
 // Parents returns each joint's parent index (-1 for a root). The slice is
 // shared: callers must not modify it.
 func (m *Model) Parents() []int { return m.parents }
@@ -139,11 +146,21 @@ func New(a *Assets) (*Model, error) {
 		parents: make([]int, J),
 		offsets: a.TranslationOffsets,
 		prerot:  a.PreRotations,
-		invBind: make([]state, J),
+		invBind: make([]State, J),
 		base:    a.BaseShape,
 		nblend:  a.NumIdentity + a.NumExpression,
 		faces:   a.Faces,
 		fma:     haveFMA(),
+	}
+	if a.JointNames != nil && len(a.JointNames) != J {
+		return nil, fmt.Errorf("mhr: joint names: got %d, want %d", len(a.JointNames), J)
+	}
+	m.names = a.JointNames
+	if m.names == nil {
+		m.names = make([]string, J)
+		for j := range m.names {
+			m.names[j] = fmt.Sprintf("joint_%03d", j)
+		}
 	}
 	for j, p := range a.Parents {
 		// FK runs in index order, so every parent must come first.
@@ -154,7 +171,7 @@ func New(a *Assets) (*Model, error) {
 	}
 	for j := range J {
 		b := a.InverseBindPose[8*j : 8*j+8]
-		m.invBind[j] = state{t: [3]float64{b[0], b[1], b[2]}, q: quat{b[3], b[4], b[5], b[6]}, s: b[7]}
+		m.invBind[j] = State{T: [3]float64{b[0], b[1], b[2]}, Q: Quat{b[3], b[4], b[5], b[6]}, S: b[7]}
 		if !allFinite64(b) {
 			return nil, fmt.Errorf("mhr: array inverse_bind_pose: joint %d is not finite", j)
 		}

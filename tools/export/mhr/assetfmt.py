@@ -38,8 +38,9 @@ DTYPES = {
 CORRECTIVES = ("corrective_indices", "corrective_weights", "corrective_blendshapes")
 
 
-def write_assets(out_dir, arrays, num_keypoints):
-    """Write arrays (dict name -> ndarray) and header.json into out_dir."""
+def write_assets(out_dir, arrays, num_keypoints, joint_names=None):
+    """Write arrays (dict name -> ndarray) and header.json into out_dir.
+    joint_names (optional, one per joint) go into the header."""
     os.makedirs(out_dir, exist_ok=True)
     has_corr = all(k in arrays for k in CORRECTIVES)
     if any(k in arrays for k in CORRECTIVES) and not has_corr:
@@ -62,6 +63,10 @@ def write_assets(out_dir, arrays, num_keypoints):
         "corrective_hidden": int(arrays["corrective_blendshapes"].shape[0]) if has_corr else 0,
         "corrective_nnz": int(arrays["corrective_weights"].shape[0]) if has_corr else 0,
     }
+    if joint_names is not None:
+        if len(joint_names) != J:
+            raise ValueError(f"{len(joint_names)} joint names for {J} joints")
+        header["joint_names"] = [str(n) for n in joint_names]
     for name, dtype in DTYPES.items():
         if name not in arrays:
             continue

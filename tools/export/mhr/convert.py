@@ -114,8 +114,8 @@ def main():
             corrective_blendshapes=dense.T.reshape(dense.shape[1], -1, 3),
         )
 
-    header = write_assets(args.out, arrays, n_kp)
-    print(header)
+    header = write_assets(args.out, arrays, n_kp, joint_names=list(sk.joint_names))
+    print({k: v for k, v in header.items() if k != "joint_names"})
 
 
 if __name__ == "__main__":
