@@ -91,6 +91,9 @@ func (m *Model) NumVertices() int { return m.nv }
 // NumJoints returns J.
 func (m *Model) NumJoints() int { return m.nj }
 
+// NumModelParams returns the model-parameter size (204 for MHR).
+func (m *Model) NumModelParams() int { return m.nparam }
+
 // NumKeypoints returns the number of keypoints Forward computes.
 func (m *Model) NumKeypoints() int { return m.nkp }
 
