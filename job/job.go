@@ -26,6 +26,10 @@ type Spec struct {
 	CRF    int // x264 quality of the output MP4; 0 is the encoder's default
 	// Frames, when > 0, processes only the video's first Frames frames.
 	Frames int
+	// Export lists animation files to write with the run: "glb"
+	// (people/<id>/motion.glb and scene.glb) and "bvh"
+	// (people/<id>/motion.bvh). They need the body model.
+	Export []string
 	// Device is where the engines run: "cpu" (default), "cuda" or
 	// "tensorrt" (ONNX Runtime's execution providers; they need an ONNX
 	// Runtime build that has them, and fail clearly otherwise).
@@ -63,6 +67,7 @@ type Summary struct {
 	Height        int               `json:"height"`
 	Frames        int               `json:"frames"`
 	FPS           string            `json:"fps"`
+	Rate          scene.Rational    `json:"rate"` // the exact frame rate (body4d export reads it)
 	Models        string            `json:"models"`
 	ModelSet      string            `json:"model_set"`
 	Clicks        []scene.Click     `json:"clicks"`
@@ -76,6 +81,7 @@ type Summary struct {
 	Output        string             `json:"output"`          // the MP4
 	Masks         string             `json:"masks,omitempty"` // folder of the people's masks (label images)
 	People        []PersonOutput     `json:"people"`          // per-person output folders
+	Exports       []string           `json:"exports,omitempty"` // animation files written (--export), relative to the output directory
 	Profile       []body4d.StageTime `json:"profile"`
 }
 

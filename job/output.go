@@ -28,6 +28,7 @@ type frameParams struct {
 	Visible bool         `json:"visible"`
 	Model   [204]float32 `json:"model"` // 3 translation, 3 rotation (ZYX Euler), 130 pose, 68 scales
 	Shape   [45]float32  `json:"shape"`
+	Expr    *[72]float32 `json:"expr,omitempty"` // face expression; absent when neutral (always, from the mesh stage)
 	CamT    [3]float64   `json:"cam_t"`
 	Focal   float64      `json:"focal"`
 	Mesh    string       `json:"mesh,omitempty"` // PLY file name in the same folder
@@ -54,6 +55,9 @@ func writePeople(ctx context.Context, dir string, res *body4d.Result, body *mesh
 			f := tr.Start + i
 			rows[i] = frameParams{Frame: f, Present: tr.Present[i], Visible: tr.Visible[i],
 				Model: p.Model, Shape: p.Shape, CamT: p.CamT, Focal: p.Focal}
+			if p.Expr != ([72]float32{}) {
+				rows[i].Expr = &p.Expr
+			}
 			if body != nil && tr.Present[i] {
 				rows[i].Mesh = meshName(f)
 				po.Frames++

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/body4d/body4d"
@@ -111,7 +112,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		frames = firstFrames{store, spec.Frames}
 	}
 	info := frames.Info()
-	sum.Width, sum.Height, sum.Frames, sum.FPS = info.Width, info.Height, info.Frames, info.FPS.String()
+	sum.Width, sum.Height, sum.Frames, sum.FPS, sum.Rate = info.Width, info.Height, info.Frames, info.FPS.String(), info.FPS
 	if spec.Masks == "" || len(spec.Prompts.Clicks)+len(spec.Prompts.Boxes) > 0 {
 		if err := spec.Prompts.Validate(info); err != nil {
 			return sum, fmt.Errorf("job: %w", err)
@@ -124,6 +125,14 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		return sum, err
 	}
 	sum.Notes = append(sum.Notes, st.notes...)
+	for _, f := range spec.Export {
+		if f != "glb" && f != "bvh" {
+			return sum, fmt.Errorf("job: export format %q: a run writes glb and bvh (ply and npz it always writes)", f)
+		}
+	}
+	if len(spec.Export) > 0 && st.body == nil {
+		return sum, fmt.Errorf("job: --export %s needs the body model, and model directory %s has no mesh stage", strings.Join(spec.Export, ","), modelDir)
+	}
 	st.pipe.Progress = progress
 	if spec.Device == "cuda" || spec.Device == "tensorrt" {
 		st.pipe.DeviceMemory = func() (int64, error) {
@@ -172,6 +181,17 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		return sum, err
 	}
 	sum.Output = out
+	if len(spec.Export) > 0 {
+		if err := timed("export", func() (err error) {
+			v := videoFacts{Rate: info.FPS, Frames: info.Frames, Width: info.Width, Height: info.Height, Camera: sum.Camera}
+			var notes []string
+			sum.Exports, notes, err = writeExports(ctx, spec.Out, res.Tracks, st.body, v, spec.Export, nil)
+			sum.Notes = append(sum.Notes, notes...)
+			return err
+		}); err != nil {
+			return sum, err
+		}
+	}
 	if err := writeJSON(filepath.Join(spec.Out, "summary.json"), sum); err != nil {
 		return sum, err
 	}

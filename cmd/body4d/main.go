@@ -1,6 +1,7 @@
 // Command body4d turns a video of people into 3D body meshes.
 //
 //	body4d run VIDEO [--click FRAME:X,Y[:PERSON[:neg]]]... [--models DIR] [--out DIR]
+//	body4d export OUT_DIR --format glb|bvh|ply|npz
 //	body4d serve [--addr 127.0.0.1:7860] [--models DIR] [--data DIR]
 //	body4d doctor [DIR]
 //	body4d version
@@ -32,6 +33,8 @@ func main() {
 
 const usage = `usage:
   body4d run [VIDEO] [flags]   run the pipeline (no VIDEO: the built-in sample clip)
+  body4d export OUT_DIR --format glb,bvh,ply,npz
+                               write a finished run's files again (no recomputing)
   body4d serve [flags]         web UI + JSON API at http://127.0.0.1:7860/ (serve/API.md)
   body4d doctor [DIR]          check a model directory (no DIR: the built-in tiny models)
   body4d version               print the version
@@ -49,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "export":
+		err = cmdExport(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "doctor":

@@ -31,14 +31,16 @@ func (c *clickList) Set(s string) error {
 }
 
 type runFlags struct {
-	clicks     clickList
-	clicksFile string
-	models     string
-	out        string
-	fps        string
-	crf        int
-	profile    bool
-	quiet      bool
+	clicks        clickList
+	clicksFile    string
+	models        string
+	out           string
+	fps           string
+	crf           int
+	profile       bool
+	quiet         bool
+	export        string
+	exportFormats []string
 
 	noAmodal       bool
 	noCamera       bool
@@ -74,6 +76,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.BoolVar(&f.noCamera, "no-camera", false, "skip camera estimation; use the default camera (focal = image diagonal)")
 	fset.Float64Var(&f.fovX, "fovx", 0, "known horizontal field of view in degrees (skips camera estimation)")
 	fset.BoolVar(&f.perFrameCamera, "camera-per-frame", false, "estimate the camera on every frame (default: once per video, median of 8 frames)")
+	fset.StringVar(&f.export, "export", "", "also write animation files: glb (people/<id>/motion.glb and scene.glb, skinned glTF), bvh (people/<id>/motion.bvh), e.g. glb,bvh")
 	fset.BoolVar(&f.profile, "profile", false, "print the per-stage time and memory table")
 	fset.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fset.Usage = func() {
@@ -89,6 +92,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if len(pos) > 1 {
 		return usageError{fmt.Errorf("want one VIDEO, got %d arguments: %q", len(pos), pos)}
+	}
+	if f.export != "" {
+		if f.exportFormats, err = job.ParseFormats(f.export, "glb", "bvh"); err != nil {
+			return usageError{fmt.Errorf("--export: %w", err)}
+		}
 	}
 	var rate scene.Rational
 	if f.fps != "" {
@@ -143,7 +151,7 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	prog := newProgress(stderr, f.quiet)
 	defer prog.done()
 	spec := job.Spec{
-		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device,
+		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,
 		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, AmodalFast: f.amodalFast, Mesh: f.meshMode},
 	}
 	sum, err := job.Run(ctx, spec, func(e body4d.Event) { prog.update(e.Stage, e.Done, e.Total) })
@@ -163,6 +171,9 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 		filepath.Join(f.out, "summary.json"))
 	for _, p := range sum.People {
 		fmt.Fprintf(stdout, "person %d: %d meshes in %s\n", p.ID, p.Frames, p.Dir)
+	}
+	for _, e := range sum.Exports {
+		fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(f.out, e))
 	}
 	if w := sum.AmodalWindows; w != nil {
 		fmt.Fprintf(stdout, "occlusion recovery: %d person-windows run (%d with an occluded span completed), %d skipped as fully in view\n", w.Run, w.Completed, w.Skipped)
