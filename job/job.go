@@ -78,9 +78,9 @@ type Summary struct {
 	// AmodalWindows counts occlusion recovery's windows, one per person
 	// and window of frames; nil when the stage did not run.
 	AmodalWindows *AmodalWindows     `json:"amodal_windows,omitempty"`
-	Output        string             `json:"output"`          // the MP4
-	Masks         string             `json:"masks,omitempty"` // folder of the people's masks (label images)
-	People        []PersonOutput     `json:"people"`          // per-person output folders
+	Output        string             `json:"output"`            // the MP4
+	Masks         string             `json:"masks,omitempty"`   // folder of the people's masks (label images)
+	People        []PersonOutput     `json:"people"`            // per-person output folders
 	Exports       []string           `json:"exports,omitempty"` // animation files written (--export), relative to the output directory
 	Profile       []body4d.StageTime `json:"profile"`
 }
