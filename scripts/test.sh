@@ -34,6 +34,10 @@ echo "== browser test (headless system Chromium)"
 scripts/setup-browser.sh
 BODY4D_BROWSER=1 go test -count=1 -run '^TestBrowser$' -v ./cmd/body4d
 
+echo "== animation export: glTF Validator and Blender import of the sample run's motion.glb, scene.glb, motion.bvh"
+scripts/setup-export.sh
+BODY4D_EXPORT_APPS=1 go test -count=1 -run '^TestExportApps$' -v ./cmd/body4d
+
 echo "== fuzz (short)"
 go test -run='^$' -fuzz='^FuzzParseManifest$' -fuzztime=15s ./models
 go test -run='^$' -fuzz='^FuzzParseClick$' -fuzztime=10s ./cmd/body4d
