@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", s.index)
 	m.Handle("GET /static/", http.StripPrefix("/static/", s.static))
+	m.HandleFunc("GET /vendor/model-viewer.min.js", s.viewer)
 	m.HandleFunc("POST /api/session", s.createSession)
 	m.HandleFunc("GET /api/session", s.withSession(s.getSession))
 	m.HandleFunc("POST /api/video", s.withSession(s.upload))
@@ -168,6 +169,7 @@ type sessionJSON struct {
 	Features        struct {
 		Preview bool `json:"preview"`
 		Sample  bool `json:"sample"`
+		Viewer  bool `json:"viewer"` // model-viewer is installed
 	} `json:"features"`
 	Limits struct {
 		MaxUploadBytes int64 `json:"max_upload_bytes"`
@@ -199,6 +201,7 @@ func (s *Server) sessionState(se *session) sessionJSON {
 	}
 	out.Features.Preview = s.opt.Preview != nil
 	out.Features.Sample = s.opt.SampleDir != ""
+	out.Features.Viewer = s.opt.Viewer != ""
 	out.Limits.MaxUploadBytes = s.opt.MaxUploadBytes
 	out.Limits.MaxFrames = s.opt.MaxFrames
 	out.Limits.MaxPeople = maxPeople

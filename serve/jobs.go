@@ -47,6 +47,7 @@ func (s *Server) spec(w http.ResponseWriter, se *session, st job.Stages) (job.Sp
 		Models:  s.opt.Models,
 		Prompts: scene.Prompts{Clicks: slices.Clone(se.clicks)},
 		Stages:  st,
+		Export:  slices.Clone(s.opt.Export),
 	}, true
 }
 
@@ -140,6 +141,7 @@ type jobJSON struct {
 type resultJSON struct {
 	Video         string            `json:"video"`   // URL of the MP4
 	Summary       string            `json:"summary"` // URL of summary.json
+	Scene         string            `json:"scene,omitempty"` // URL of scene.glb (every person and the camera), when exported
 	Width         int               `json:"width"`
 	Height        int               `json:"height"`
 	Frames        int               `json:"frames"`
@@ -158,6 +160,8 @@ type personJSON struct {
 	Frames int            `json:"frames"` // frames with a mesh
 	Params string         `json:"params"` // URL of params.json
 	Meshes string         `json:"meshes"` // URL of a zip of the person's folder
+	Motion string         `json:"motion,omitempty"` // URL of motion.glb (skinned glTF), when exported
+	BVH    string         `json:"bvh,omitempty"`    // URL of motion.bvh, when exported
 }
 
 type profileJSON struct {
@@ -195,9 +199,20 @@ func (s *Server) jobStatus(j *jobState) jobJSON {
 			Width: sum.Width, Height: sum.Height, Frames: sum.Frames, FPS: sum.FPS, ModelSet: sum.ModelSet,
 			Camera: sum.Camera, StagesRan: sum.StagesRan, StagesSkipped: sum.StagesSkipped, Notes: sum.Notes,
 			People: []personJSON{}, Profile: []profileJSON{}}
+		exported := func(name string) bool { return slices.Contains(sum.Exports, filepath.FromSlash(name)) }
+		if exported("scene.glb") {
+			res.Scene = base + "/files/scene.glb"
+		}
 		for _, p := range sum.People {
 			pb := fmt.Sprintf("%s/people/%d/", base, p.ID)
-			res.People = append(res.People, personJSON{ID: p.ID, Frames: p.Frames, Params: pb + "params.json", Meshes: pb + "meshes.zip"})
+			pj := personJSON{ID: p.ID, Frames: p.Frames, Params: pb + "params.json", Meshes: pb + "meshes.zip"}
+			if exported(fmt.Sprintf("people/%d/motion.glb", p.ID)) {
+				pj.Motion = pb + "motion.glb"
+			}
+			if exported(fmt.Sprintf("people/%d/motion.bvh", p.ID)) {
+				pj.BVH = pb + "motion.bvh"
+			}
+			res.People = append(res.People, pj)
 		}
 		for _, p := range sum.Profile {
 			res.Profile = append(res.Profile, profileJSON{Stage: p.Stage, Ran: p.Ran,
@@ -302,11 +317,11 @@ func (s *Server) doneJob(w http.ResponseWriter, r *http.Request, se *session) (*
 // jobFile serves one of a finished job's files by its fixed name; the
 // name from the URL only selects from this list, it is never a path.
 func (s *Server) jobFile(w http.ResponseWriter, r *http.Request, se *session) {
-	files := map[string]string{"result.mp4": "video/mp4", "summary.json": "application/json"}
+	files := map[string]string{"result.mp4": "video/mp4", "summary.json": "application/json", "scene.glb": "model/gltf-binary"}
 	name := r.PathValue("name")
 	ctype, ok := files[name]
 	if !ok {
-		writeError(w, http.StatusNotFound, "no file %q: a job has result.mp4 and summary.json", name)
+		writeError(w, http.StatusNotFound, "no file %q: a job has result.mp4, summary.json and (when exported) scene.glb", name)
 		return
 	}
 	j, _ := s.doneJob(w, r, se)
@@ -341,8 +356,8 @@ func serveFile(w http.ResponseWriter, r *http.Request, path, name, ctype string)
 // people/<id> and the zip holds its regular files by their own names.
 func (s *Server) personFile(w http.ResponseWriter, r *http.Request, se *session) {
 	name := r.PathValue("name")
-	if name != "params.json" && name != "meshes.zip" {
-		writeError(w, http.StatusNotFound, "no file %q: a person has params.json and meshes.zip", name)
+	if name != "params.json" && name != "meshes.zip" && name != "motion.glb" && name != "motion.bvh" {
+		writeError(w, http.StatusNotFound, "no file %q: a person has params.json, meshes.zip and (when exported) motion.glb and motion.bvh", name)
 		return
 	}
 	pid, err := strconv.Atoi(r.PathValue("person"))
@@ -359,8 +374,8 @@ func (s *Server) personFile(w http.ResponseWriter, r *http.Request, se *session)
 		return
 	}
 	dir := filepath.Join(j.dir, "people", strconv.Itoa(pid))
-	if name == "params.json" {
-		serveFile(w, r, filepath.Join(dir, "params.json"), fmt.Sprintf("person%d_params.json", pid), "application/json")
+	if ctype, ok := map[string]string{"params.json": "application/json", "motion.glb": "model/gltf-binary", "motion.bvh": "text/plain"}[name]; ok {
+		serveFile(w, r, filepath.Join(dir, name), fmt.Sprintf("person%d_%s", pid, name), ctype)
 		return
 	}
 	ents, err := os.ReadDir(dir)

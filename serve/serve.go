@@ -53,6 +53,12 @@ type Options struct {
 	Run     RunFunc     // required
 	Preview PreviewFunc // nil: the UI says that mask preview is unavailable
 	Models  string      // model directory passed to every job; "" is the built-in tiny models
+	// Export lists the animation files every job writes (job.Spec.Export:
+	// "glb", "bvh"); they need a model directory with the body model.
+	Export []string
+	// Viewer is the path of model-viewer's script (FindViewer); "": the
+	// UI says that the 3D viewer is not installed.
+	Viewer string
 	// Data is the folder under which the server keeps its files (in a
 	// fresh subfolder of its own, removed by Close); "" is the system's
 	// temporary directory.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/segment"
@@ -80,8 +81,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !loopback {
 		logger.Printf("warning: listening on %s, beyond this machine; the server has no authentication", ln.Addr())
 	}
+	// Jobs write motion.glb, motion.bvh and scene.glb when the model
+	// directory has the body model.
+	var export []string
+	if md, err := models.Open(modelsPath); err == nil {
+		if _, err := md.FilePath("mesh", mesh.FileMHR); err == nil {
+			export = []string{"glb", "bvh"}
+		}
+	}
+	viewer := serve.FindViewer()
+	if viewer == "" {
+		logger.Printf("no 3D viewer: npm @google/model-viewer is not installed in .deps/node (run scripts/setup.sh)")
+	}
 	srv, err := serve.New(serve.Options{
 		Run:            job.Run,
+		Export:         export,
+		Viewer:         viewer,
 		Preview:        preview,
 		Models:         *modelDir,
 		Data:           *data,
