@@ -2,13 +2,17 @@
 # Installs what body4d needs on a fresh Debian machine: ffmpeg, the x264
 # headers (for the optional `x264` build tag) and a CPU ONNX Runtime shared
 # library into the project-local folder .deps/onnxruntime/lib, where the
-# engine/ort backend finds it. Safe to re-run: each step is skipped when
+# engine/ort backend finds it, and the web UI's 3D viewer (npm
+# @google/model-viewer, three.js bundled in) into .deps/node, from where
+# body4d serve serves it. Safe to re-run: each step is skipped when
 # already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ORT_VERSION=1.30.0 # npm onnxruntime-node; its libonnxruntime.so.1 works with onnxruntime_go v1.27
 ORT_DIR=.deps/onnxruntime/lib
+VIEWER_VERSION=4.4.0 # npm @google/model-viewer: dist/model-viewer.min.js is self-contained
+NODE_DIR=.deps/node
 
 need_apt=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
@@ -33,4 +37,12 @@ if [ ! -f "$ORT_DIR/libonnxruntime.so.1" ]; then
 	esac
 	mkdir -p "$ORT_DIR"
 	cp "$tmp/package/bin/napi-v6/linux/$arch/libonnxruntime.so.1" "$ORT_DIR/"
+fi
+
+if [ ! -f "$NODE_DIR/node_modules/@google/model-viewer/dist/model-viewer.min.js" ] ||
+	[ "$(node -p "require('./$NODE_DIR/node_modules/@google/model-viewer/package.json').version")" != "$VIEWER_VERSION" ]; then
+	echo "setup: installing @google/model-viewer $VIEWER_VERSION (npm) into $NODE_DIR" >&2
+	mkdir -p "$NODE_DIR"
+	# --legacy-peer-deps: the bundled script needs no separate three.js.
+	npm install --silent --no-audit --no-fund --legacy-peer-deps --prefix "$NODE_DIR" "@google/model-viewer@$VIEWER_VERSION" >/dev/null
 fi

@@ -43,7 +43,8 @@ const pageErrors = [];
 const browser = await chromium.launch({
   executablePath: env("BODY4D_CHROMIUM", "/usr/bin/chromium"),
   // --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
-  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+  // WebGL (the 3D viewer) through SwiftShader, Chromium's CPU renderer.
+  args: ["--no-sandbox", "--disable-dev-shm-usage", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
@@ -135,6 +136,45 @@ try {
     const status = await page.evaluate(async (h) => (await fetch(h)).status, href);
     if (status !== 200) throw new Error(`download ${href}: HTTP ${status}`);
   }
+
+  // The 3D viewer: scene.glb loads, and seeking the video moves the
+  // animation (the viewer's time follows, and what it draws changes).
+  for (const want of ["scene.glb", "motion.glb", "motion.bvh"]) {
+    if (!links.some((h) => h.includes(want))) throw new Error(`no ${want} download in ${links}`);
+  }
+  await waitFor(page, "the 3D viewer to load scene.glb", () => document.body.dataset.viewer === "loaded", null, { timeout: 60000 });
+  const seekAndDraw = async (t) => page.evaluate(async (t) => {
+    const el = document.getElementById("result");
+    el.currentTime = t;
+    await new Promise((r) => el.addEventListener("seeked", r, { once: true }));
+    for (let i = 0; i < 3; i++) await new Promise((r) => requestAnimationFrame(r)); // let it render
+    const mv = document.getElementById("mv");
+    return { video: el.currentTime, viewer: mv.currentTime, data: document.body.dataset.viewerTime, image: mv.toDataURL("image/png") };
+  }, t);
+  const a = await seekAndDraw(0.3);
+  const b = await seekAndDraw(vid.d * 0.8);
+  step(`viewer at video ${a.video.toFixed(3)} s: ${a.viewer.toFixed(3)} s; at ${b.video.toFixed(3)} s: ${b.viewer.toFixed(3)} s`);
+  for (const s of [a, b]) {
+    if (Math.abs(s.viewer - s.video) > 1e-3) throw new Error(`viewer time ${s.viewer} does not follow the video's ${s.video}`);
+  }
+  if (a.image === b.image) throw new Error("seeking the video did not change what the 3D viewer draws");
+  // Play, then pause: the viewer stops where the video stops.
+  const played = await page.evaluate(async () => {
+    const el = document.getElementById("result");
+    await el.play();
+    await new Promise((r) => setTimeout(r, 400));
+    el.pause();
+    await new Promise((r) => requestAnimationFrame(r));
+    return { video: el.currentTime, viewer: document.getElementById("mv").currentTime };
+  });
+  step(`played and paused: video ${played.video.toFixed(3)} s, viewer ${played.viewer.toFixed(3)} s`);
+  if (Math.abs(played.viewer - played.video) > 1e-3) throw new Error(`after play/pause the viewer is at ${played.viewer}, the video at ${played.video}`);
+  await page.evaluate(async (t) => { // a frame with everyone in view for the screenshot
+    const el = document.getElementById("result");
+    el.currentTime = t;
+    await new Promise((r) => el.addEventListener("seeked", r, { once: true }));
+  }, 1.0);
+  await page.locator("#viewer3d").scrollIntoViewIfNeeded();
 
   await page.screenshot({ path: shot, fullPage: true });
   step(`screenshot ${shot}`);

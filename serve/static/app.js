@@ -374,10 +374,14 @@ function renderJob(j) {
   };
   link(r.video, "result.mp4");
   link(r.summary, "summary.json");
+  if (r.scene) link(r.scene, "scene.glb (all people + camera)");
   for (const p of r.people) {
     link(p.meshes, `person ${p.id}: meshes (.zip)`);
     link(p.params, `person ${p.id}: params.json`);
+    if (p.motion) link(p.motion, `person ${p.id}: motion.glb`);
+    if (p.bvh) link(p.bvh, `person ${p.id}: motion.bvh`);
   }
+  window.body4dViewer.show(ui.state.features, r);
   const pb = $("profile").tBodies[0];
   pb.textContent = "";
   for (const p of r.profile) {
