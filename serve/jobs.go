@@ -139,8 +139,8 @@ type jobJSON struct {
 }
 
 type resultJSON struct {
-	Video         string            `json:"video"`   // URL of the MP4
-	Summary       string            `json:"summary"` // URL of summary.json
+	Video         string            `json:"video"`           // URL of the MP4
+	Summary       string            `json:"summary"`         // URL of summary.json
 	Scene         string            `json:"scene,omitempty"` // URL of scene.glb (every person and the camera), when exported
 	Width         int               `json:"width"`
 	Height        int               `json:"height"`
@@ -157,9 +157,9 @@ type resultJSON struct {
 
 type personJSON struct {
 	ID     scene.PersonID `json:"id"`
-	Frames int            `json:"frames"` // frames with a mesh
-	Params string         `json:"params"` // URL of params.json
-	Meshes string         `json:"meshes"` // URL of a zip of the person's folder
+	Frames int            `json:"frames"`           // frames with a mesh
+	Params string         `json:"params"`           // URL of params.json
+	Meshes string         `json:"meshes"`           // URL of a zip of the person's folder
 	Motion string         `json:"motion,omitempty"` // URL of motion.glb (skinned glTF), when exported
 	BVH    string         `json:"bvh,omitempty"`    // URL of motion.bvh, when exported
 }
