@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/internal/resample"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -62,7 +63,7 @@ func depthInput(rgb []uint8, w, h int) ([]float32, int, int, error) {
 			planes[c*w*h+p] = float64(rgb[3*p+2-c]) / 255 // B, G, R
 		}
 	}
-	r := cvResizeCubic(planes, w, h, 3, dw, dh)
+	r := resample.CVResizeCubic(planes, w, h, 3, dw, dh)
 	mean := [3]float64{0.485, 0.456, 0.406}
 	std := [3]float64{0.229, 0.224, 0.225}
 	out := make([]float32, len(r))

@@ -41,11 +41,7 @@ func contractInfo(name string) engine.Info {
 }
 
 func zeros(shape ...int64) *engine.Tensor {
-	t, err := engine.New(engine.Float32, shape)
-	if err != nil {
-		panic(err)
-	}
-	return t
+	return engine.Must(engine.New(engine.Float32, shape))
 }
 
 // fakeEngines decode every frame to the same white box on black — x in

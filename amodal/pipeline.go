@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/internal/resample"
 )
 
 // vaeScale is the SVD VAE's scaling_factor.
@@ -119,7 +120,7 @@ func (c *Completer) runVAS(ctx context.Context, call vasCall, emit func(first in
 			}
 			// CLIP sees condition A before preprocessing and noise.
 			for ch := range 3 {
-				r := antialiasResize(fa[ch*plane:(ch+1)*plane], w, h, clipSide, clipSide)
+				r := resample.ResizeWithAntialiasing(fa[ch*plane:(ch+1)*plane], w, h, clipSide, clipSide)
 				dst := pix[(i*3+ch)*clipSide*clipSide:]
 				for k, v := range r {
 					dst[k] = ((v+1)/2 - clipMean[ch]) / clipStd[ch]

@@ -142,9 +142,9 @@ func (s Sampler) Sample(ctx context.Context, unet engine.Engine, condA, condB La
 	if err != nil {
 		return Latents{}, err
 	}
-	timestep, _ := engine.FromFloat32(engine.Shape{1}, make([]float32, 1))
+	timestep := engine.Must(engine.FromFloat32(engine.Shape{1}, make([]float32, 1)))
 	ids := []float32{float32(s.FPS - 1), float32(s.MotionBucket), float32(s.NoiseAug)}
-	timeIDs, _ := engine.FromFloat32(engine.Shape{2, 3}, append(append([]float32{}, ids...), ids...))
+	timeIDs := engine.Must(engine.FromFloat32(engine.Shape{2, 3}, append(append([]float32{}, ids...), ids...)))
 	inputs := map[string]*engine.Tensor{
 		"sample": sample, "timestep": timestep,
 		"encoder_hidden_states": ehs, "added_time_ids": timeIDs,

@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/internal/resample"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -88,12 +89,13 @@ func (c *Completer) depth(ctx context.Context, frames scene.FrameSource, st *sto
 				return 0, 0, err
 			}
 			inputs := make([][]float32, len(todo))
+			down := resample.NewResizer(info.Width, info.Height, w, h, 3, resample.Bilinear)
 			if err := parallel(len(todo), func(j int) error {
 				rgb, err := readFrame(frames, first+todo[j], info)
 				if err != nil {
 					return err
 				}
-				small := pilResize(rgb, info.Width, info.Height, 3, w, h, pilBilinear)
+				small := down.Resize(rgb, 3*info.Width)
 				for k, v := range small {
 					small[k] = back[v]
 				}
@@ -112,7 +114,7 @@ func (c *Completer) depth(ctx context.Context, frames scene.FrameSource, st *sto
 				return 0, 0, err
 			}
 			if err := parallel(len(todo), func(j int) error {
-				d := bilinearAligned(out.data[j*out.h*out.w:(j+1)*out.h*out.w], out.w, out.h, w, h)
+				d := resample.InterpolateBilinearAligned(out.data[j*out.h*out.w:(j+1)*out.h*out.w], out.w, out.h, w, h)
 				maps[todo[j]] = d
 				return st.saveDepth(first+todo[j], d)
 			}); err != nil {
@@ -366,11 +368,13 @@ func (r *videoRun) amodalPass(ctx context.Context, id scene.PersonID, start int,
 	h, w, H2, W2 := o.Height, o.Width, o.CompletionHeight, o.CompletionWidth
 	n := len(modal)
 	lut := unitLUT()
+	toFull := resample.NewResizer(w, h, W, H, 3, resample.Bicubic)
+	toCom := resample.NewResizer(w, h, W2, H2, 3, resample.Bicubic)
 	out := amodalResult{scores: make([]float64, n), fake: make([]bool, n), full: make([][]byte, n), com: make([][]byte, n)}
 	call := vasCall{
 		frames: n, h: h, w: w, unet: r.c.eng.UNet,
 		condA: func(i int, dst []float32) error {
-			small := pilNearest(plane255(modal[i], W, H), W, H, w, h)
+			small := resample.Nearest(plane255(modal[i], W, H), W, H, w, h)
 			fill3(dst, func(k int) float32 { return lut[small[k]] })
 			return nil
 		},
@@ -398,8 +402,8 @@ func (r *videoRun) amodalPass(ctx context.Context, id scene.PersonID, start int,
 			// video size for scoring and to the completion size for the
 			// completion pass, binarising each and keeping its largest
 			// component.
-			fm := KeepLargestComponent(BinariseAmodal(rgbImage(pilResize(rgb[j], w, h, 3, W, H, pilBicubic), W, H)))
-			cm := KeepLargestComponent(BinariseAmodal(rgbImage(pilResize(rgb[j], w, h, 3, W2, H2, pilBicubic), W2, H2)))
+			fm := KeepLargestComponent(BinariseAmodal(rgbImage(toFull.Resize(rgb[j], 3*w), W, H)))
+			cm := KeepLargestComponent(BinariseAmodal(rgbImage(toCom.Resize(rgb[j], 3*w), W2, H2)))
 			m := modal[i]
 			if m == nil {
 				m = scene.NewMask(W, H)
@@ -413,7 +417,7 @@ func (r *videoRun) amodalPass(ctx context.Context, id scene.PersonID, start int,
 			// the modal mask instead (PIL nearest to its size).
 			if fakeCompletion(m, fm, cm, id, o.Occlusion) {
 				out.fake[i] = true
-				cm = &scene.Mask{W: W2, H: H2, Pix: pilNearest(m.Pix, W, H, W2, H2)}
+				cm = &scene.Mask{W: W2, H: H2, Pix: resample.Nearest(m.Pix, W, H, W2, H2)}
 			}
 			out.full[i], out.com[i] = packMask(fm), packMask(cm)
 			return nil
@@ -432,10 +436,11 @@ func (r *videoRun) completionPass(ctx context.Context, id scene.PersonID, start 
 	W, H := r.info.Width, r.info.Height
 	H2, W2 := o.CompletionHeight, o.CompletionWidth
 	lut := unitLUT()
+	down := resample.NewResizer(W, H, W2, H2, 3, resample.Bilinear)
 	// The modal mask at completion size, as the reference reloads it
 	// (nearest, see plane255; then > 0 after normalisation).
 	modalHi := func(i int) []bool {
-		small := pilNearest(plane255(modal[i], W, H), W, H, W2, H2)
+		small := resample.Nearest(plane255(modal[i], W, H), W, H, W2, H2)
 		b := make([]bool, len(small))
 		for k, v := range small {
 			b[k] = lut[v] > 0
@@ -451,7 +456,7 @@ func (r *videoRun) completionPass(ctx context.Context, id scene.PersonID, start 
 			if err != nil {
 				return err
 			}
-			small := pilResize(rgb, W, H, 3, W2, H2, pilBilinear)
+			small := down.Resize(rgb, 3*W)
 			p := W2 * H2
 			for k, on := range modalHi(span.Start + j) {
 				for ch := range 3 {
@@ -487,7 +492,7 @@ func (r *videoRun) completionPass(ctx context.Context, id scene.PersonID, start 
 			if r.onDecoded != nil {
 				r.onDecoded(passCompletion, span.Start+first+j, rgb[j])
 			}
-			return emit(span.Start+first+j, cvResizeLinear(rgb[j], W2, H2, 3, W, H))
+			return emit(span.Start+first+j, resample.CVResizeLinear(rgb[j], W2, H2, 3, W, H))
 		})
 	})
 }

@@ -77,6 +77,16 @@ func FromBool(shape Shape, data []bool) (*Tensor, error) {
 	return wrap(Bool, shape, data, len(data))
 }
 
+// Must returns t and panics if err is not nil, as template.Must does. It
+// wraps the From functions where the caller sized data from the shape
+// itself, so that a mismatch is a bug in the caller, not bad input.
+func Must(t *Tensor, err error) *Tensor {
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 func wrap(dt DType, shape Shape, data any, n int) (*Tensor, error) {
 	want, err := numElements(shape)
 	if err != nil {

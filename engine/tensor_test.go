@@ -112,6 +112,22 @@ func TestFromLengthMismatch(t *testing.T) {
 	}
 }
 
+func TestMust(t *testing.T) {
+	data := []float32{1, 2, 3, 4, 5, 6}
+	if x := Must(FromFloat32(Shape{2, 3}, data)); &x.Float32()[0] != &data[0] {
+		t.Error("Must does not return the tensor it is given")
+	}
+	defer func() {
+		r := recover()
+		err, ok := r.(error)
+		if !ok || !strings.Contains(err.Error(), "holds 6 elements, but 5 float32 values") {
+			t.Errorf("Must on a length mismatch: recovered %v, want the From error", r)
+		}
+	}()
+	Must(FromFloat32(Shape{2, 3}, data[:5]))
+	t.Error("Must did not panic")
+}
+
 func TestAccessorsNilForOtherTypes(t *testing.T) {
 	x, _ := FromInt32(Shape{1}, []int32{5})
 	if x.Float32() != nil || x.Float16() != nil || x.Int64() != nil || x.Uint8() != nil || x.Bool() != nil {

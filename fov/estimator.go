@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/internal/resample"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -37,6 +38,10 @@ type Options struct {
 	// SampleFrames is how many frames the per-video estimate uses; 0
 	// means 8.
 	SampleFrames int
+	// OnFrame, if not nil, is called with each frame's estimate as
+	// Intrinsics makes it (from the goroutine running Intrinsics): the
+	// caller learns, for one, which solves were ill-conditioned.
+	OnFrame func(frame int, r FrameResult)
 }
 
 // An Estimator recovers camera intrinsics with a MoGe-2 engine. It holds
@@ -105,17 +110,9 @@ func (e *Estimator) Frame(ctx context.Context, img *scene.RGB) (FrameResult, err
 	if err != nil {
 		return FrameResult{}, err
 	}
-	image, err := engine.FromFloat32(engine.Shape{1, 3, int64(h), int64(w)}, data)
-	if err != nil {
-		return FrameResult{}, err
-	}
-	inputs := map[string]*engine.Tensor{tensorImage: image}
+	inputs := map[string]*engine.Tensor{tensorImage: engine.Must(engine.FromFloat32(engine.Shape{1, 3, int64(h), int64(w)}, data))}
 	if e.tokens {
-		t, err := engine.FromInt64(engine.Shape{}, []int64{int64(e.opts.Tokens)})
-		if err != nil {
-			return FrameResult{}, err
-		}
-		inputs[tensorNumTokens] = t
+		inputs[tensorNumTokens] = engine.Must(engine.FromInt64(engine.Shape{}, []int64{int64(e.opts.Tokens)}))
 	}
 	out, err := e.eng.Run(ctx, inputs)
 	if err != nil {
@@ -205,6 +202,9 @@ func (e *Estimator) frame(ctx context.Context, frames scene.FrameSource, i int) 
 	if err != nil {
 		return FrameResult{}, fmt.Errorf("frame %d: %w", i, err)
 	}
+	if e.opts.OnFrame != nil {
+		e.opts.OnFrame(i, r)
+	}
 	return r, nil
 }
 
@@ -280,51 +280,31 @@ func readOutputs(out map[string]*engine.Tensor) (mogeMap, error) {
 // logits before the sigmoid; the engine's mask is already a probability,
 // so the 0.5 threshold can differ at mask edges.)
 func (m mogeMap) samples(W, H int) Samples {
-	var xs, ys [SampleSize]lerp
+	var xd, yd [SampleSize]int // frame pixels of the samples
+	var xs, ys [SampleSize]resample.Lerp
 	for i := range SampleSize {
-		xs[i] = bilinearAt(nearestIndex(i, W, SampleSize), W, m.w)
-		ys[i] = bilinearAt(nearestIndex(i, H, SampleSize), H, m.h)
+		xd[i], yd[i] = nearestIndex(i, W, SampleSize), nearestIndex(i, H, SampleSize)
+		xs[i] = resample.InterpolateTap(xd[i], m.w, W)
+		ys[i] = resample.InterpolateTap(yd[i], m.h, H)
 	}
 	half := math.Hypot(float64(W), float64(H)) / 2
 	s := Samples{XYZ: make([]float32, 0, 3*SampleSize*SampleSize), UV: make([]float32, 0, 2*SampleSize*SampleSize)}
-	for _, y := range ys {
-		v := float32((float64(y.dst) + 0.5 - float64(H)/2) / half)
-		for _, x := range xs {
+	for iy, y := range ys {
+		v := float32((float64(yd[iy]) + 0.5 - float64(H)/2) / half)
+		for ix, x := range xs {
 			at := func(v []float32, c, n int) float32 {
 				p := func(i, j int) float32 { return v[(i*m.w+j)*n+c] }
-				top := x.w0*p(y.i0, x.i0) + x.w1*p(y.i0, x.i1)
-				bot := x.w0*p(y.i1, x.i0) + x.w1*p(y.i1, x.i1)
-				return y.w0*top + y.w1*bot
+				top := x.W0*p(y.I0, x.I0) + x.W1*p(y.I0, x.I1)
+				bot := x.W0*p(y.I1, x.I0) + x.W1*p(y.I1, x.I1)
+				return y.W0*top + y.W1*bot
 			}
 			if !(at(m.mask, 0, 1) > 0.5) {
 				continue
 			}
-			u := float32((float64(x.dst) + 0.5 - float64(W)/2) / half)
+			u := float32((float64(xd[ix]) + 0.5 - float64(W)/2) / half)
 			s.XYZ = append(s.XYZ, at(m.points, 0, 3), at(m.points, 1, 3), at(m.points, 2, 3))
 			s.UV = append(s.UV, u, v)
 		}
 	}
 	return s
-}
-
-// lerp is one axis of a bilinear sample: pixel dst of the output reads
-// w0·in[i0] + w1·in[i1].
-type lerp struct {
-	dst, i0, i1 int
-	w0, w1      float32
-}
-
-// bilinearAt is torch's bilinear source index for output pixel dst when
-// resizing in pixels to out (align_corners=False): src = (dst+0.5)·in/out
-// − 0.5, clamped at 0, in float32 as ATen computes it.
-func bilinearAt(dst, out, in int) lerp {
-	if in == out {
-		return lerp{dst: dst, i0: dst, i1: dst, w0: 1}
-	}
-	scale := float32(in) / float32(out)
-	src := max(scale*(float32(dst)+0.5)-0.5, 0)
-	i0 := int(src)
-	i1 := min(i0+1, in-1)
-	w1 := src - float32(i0)
-	return lerp{dst: dst, i0: i0, i1: i1, w0: 1 - w1, w1: w1}
 }

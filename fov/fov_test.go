@@ -3,12 +3,14 @@ package fov
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"math"
 	"strings"
 	"testing"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/internal/resample"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -205,6 +207,7 @@ func TestResizeInput(t *testing.T) {
 type fakeMoGe struct {
 	focal, shift float64
 	tokens       bool
+	flat         bool // a wall facing the camera: constant depth
 	calls        int
 }
 
@@ -231,6 +234,9 @@ func (f *fakeMoGe) Run(_ context.Context, in map[string]*engine.Tensor) (map[str
 	for i := range h * w {
 		y := i / w
 		z := 3 + 2*float64(y)/float64(h)
+		if f.flat {
+			z = 3
+		}
 		pts[3*i] = float32(float64(uv[2*i]) * z / f.focal)
 		pts[3*i+1] = float32(float64(uv[2*i+1]) * z / f.focal)
 		pts[3*i+2] = float32(z - f.shift)
@@ -238,9 +244,9 @@ func (f *fakeMoGe) Run(_ context.Context, in map[string]*engine.Tensor) (map[str
 			mask[i] = 0.9
 		}
 	}
-	p, _ := engine.FromFloat32(engine.Shape{1, int64(h), int64(w), 3}, pts)
-	m, _ := engine.FromFloat32(engine.Shape{1, int64(h), int64(w)}, mask)
-	sc, _ := engine.FromFloat32(engine.Shape{1}, []float32{2})
+	p := engine.Must(engine.FromFloat32(engine.Shape{1, int64(h), int64(w), 3}, pts))
+	m := engine.Must(engine.FromFloat32(engine.Shape{1, int64(h), int64(w)}, mask))
+	sc := engine.Must(engine.FromFloat32(engine.Shape{1}, []float32{2}))
 	return map[string]*engine.Tensor{tensorPoints: p, tensorMask: m, tensorMetricScale: sc}, nil
 }
 
@@ -275,14 +281,46 @@ func TestEstimator(t *testing.T) {
 		t.Errorf("intrinsics %+v, want fx = fy = %v", r.Intrinsics, want)
 	}
 
+	if r.IllConditioned() || !(r.Sensitivity > 0) {
+		t.Errorf("tilted ground plane: sensitivity %v, want well-conditioned (and above 0)", r.Sensitivity)
+	}
+
 	video := fakeVideo{scene.VideoInfo{Width: W, Height: H, Frames: 20}}
 	eng.calls = 0
+	var reported []int
+	est.opts.OnFrame = func(i int, r FrameResult) {
+		if r.IllConditioned() {
+			t.Errorf("frame %d: ill-conditioned on the ground plane", i)
+		}
+		reported = append(reported, i)
+	}
 	cams, err := est.Intrinsics(ctx, video)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cams) != 20 || eng.calls != 8 || cams[0] != cams[19] {
 		t.Errorf("per video: %d cameras from %d engine runs; want 20 equal ones from 8", len(cams), eng.calls)
+	}
+	if fmt.Sprint(reported) != "[1 3 6 8 11 13 16 18]" {
+		t.Errorf("OnFrame reported frames %v, want the 8 sampled ones [1 3 6 8 11 13 16 18]", reported)
+	}
+
+	// A wall facing the camera: every frame's solve is ill-conditioned.
+	var ill []int
+	wall, err := New(&fakeMoGe{focal: 1.1, shift: 0.7, flat: true}, Options{Tokens: 1200, PerFrame: true,
+		OnFrame: func(i int, r FrameResult) {
+			if r.IllConditioned() {
+				ill = append(ill, i)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wall.Intrinsics(ctx, fakeVideo{scene.VideoInfo{Width: W, Height: H, Frames: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(ill) != "[0 1 2]" {
+		t.Errorf("flat map: ill-conditioned frames %v, want [0 1 2]", ill)
 	}
 	per, err := New(eng, Options{Tokens: 1200, PerFrame: true})
 	if err != nil {
@@ -333,14 +371,14 @@ func TestEstimatorBadInput(t *testing.T) {
 	if _, err := readOutputs(bad); err == nil || !strings.Contains(err.Error(), `"points"`) {
 		t.Errorf("missing points: %v", err)
 	}
-	p, _ := engine.FromFloat32(engine.Shape{1, 2, 2, 3}, make([]float32, 12))
-	m, _ := engine.FromFloat32(engine.Shape{1, 2, 3}, make([]float32, 6))
-	s, _ := engine.FromFloat32(engine.Shape{1}, []float32{1})
+	p := engine.Must(engine.FromFloat32(engine.Shape{1, 2, 2, 3}, make([]float32, 12)))
+	m := engine.Must(engine.FromFloat32(engine.Shape{1, 2, 3}, make([]float32, 6)))
+	s := engine.Must(engine.FromFloat32(engine.Shape{1}, []float32{1}))
 	if _, err := readOutputs(map[string]*engine.Tensor{tensorPoints: p, tensorMask: m, tensorMetricScale: s}); err == nil {
 		t.Error("mask/points size mismatch: no error")
 	}
-	n, _ := engine.FromFloat32(engine.Shape{1}, []float32{float32(math.NaN())})
-	m2, _ := engine.FromFloat32(engine.Shape{1, 2, 2}, make([]float32, 4))
+	n := engine.Must(engine.FromFloat32(engine.Shape{1}, []float32{float32(math.NaN())}))
+	m2 := engine.Must(engine.FromFloat32(engine.Shape{1, 2, 2}, make([]float32, 4)))
 	if _, err := readOutputs(map[string]*engine.Tensor{tensorPoints: p, tensorMask: m2, tensorMetricScale: n}); err == nil {
 		t.Error("NaN metric scale: no error")
 	}
@@ -403,12 +441,12 @@ func TestSamplesMatchUpsampleThenDownsample(t *testing.T) {
 	full := make([]float32, 3*W*H)
 	mask := make([]bool, W*H)
 	for Y := range H {
-		ly := bilinearAt(Y, H, mh)
+		ly := resample.InterpolateTap(Y, mh, H)
 		for X := range W {
-			lx := bilinearAt(X, W, mw)
+			lx := resample.InterpolateTap(X, mw, W)
 			at := func(v []float32, c, n int) float32 {
 				p := func(i, j int) float32 { return v[(i*mw+j)*n+c] }
-				return ly.w0*(lx.w0*p(ly.i0, lx.i0)+lx.w1*p(ly.i0, lx.i1)) + ly.w1*(lx.w0*p(ly.i1, lx.i0)+lx.w1*p(ly.i1, lx.i1))
+				return ly.W0*(lx.W0*p(ly.I0, lx.I0)+lx.W1*p(ly.I0, lx.I1)) + ly.W1*(lx.W0*p(ly.I1, lx.I0)+lx.W1*p(ly.I1, lx.I1))
 			}
 			k := Y*W + X
 			for c := range 3 {
@@ -432,24 +470,6 @@ func TestSamplesMatchUpsampleThenDownsample(t *testing.T) {
 	for i := range got.UV {
 		if got.UV[i] != want.UV[i] {
 			t.Fatalf("uv value %d: %v, want %v", i, got.UV[i], want.UV[i])
-		}
-	}
-}
-
-func TestBilinearAt(t *testing.T) {
-	// ATen, align_corners=False: src = (dst+0.5)·in/out − 0.5, clamped at 0.
-	for _, c := range []struct {
-		dst, out, in, i0, i1 int
-		w1                   float32
-	}{
-		{0, 100, 28, 0, 1, 0},
-		{50, 100, 28, 13, 14, 0.64},
-		{99, 100, 28, 27, 27, 0.36},
-		{3, 5, 5, 3, 3, 0},
-	} {
-		l := bilinearAt(c.dst, c.out, c.in)
-		if l.i0 != c.i0 || l.i1 != c.i1 || math.Abs(float64(l.w1-c.w1)) > 1e-5 || math.Abs(float64(l.w0+l.w1-1)) > 1e-6 {
-			t.Errorf("bilinearAt(%d, %d→%d) = %+v, want i0 %d i1 %d w1 %v", c.dst, c.in, c.out, l, c.i0, c.i1, c.w1)
 		}
 	}
 }

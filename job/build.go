@@ -25,6 +25,23 @@ type stages struct {
 	notes   []string
 	closers []func() error
 	windows *AmodalWindows // filled when occlusion recovery runs
+	camera  cameraSolves   // filled when the camera is estimated
+}
+
+// cameraSolves counts the frames whose focal was estimated, and lists
+// those whose solve was ill-conditioned.
+type cameraSolves struct {
+	estimated int
+	ill       []int
+}
+
+// note is the line said when a solve was ill-conditioned; "" if none was.
+func (c cameraSolves) note() string {
+	if len(c.ill) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("camera: the focal length is unreliable: its solve was ill-conditioned (depth varies too little for the point map's errors) "+
+		"on %d of %d frames estimated; give the horizontal field of view if it is known (--fovx DEG)", len(c.ill), c.estimated)
 }
 
 func (s *stages) close() {
@@ -157,7 +174,12 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 		if err != nil {
 			return s, fmt.Errorf("fov/moge: %w", err)
 		}
-		est, err := fov.New(eng, fov.Options{PerFrame: o.CameraPerFrame})
+		est, err := fov.New(eng, fov.Options{PerFrame: o.CameraPerFrame, OnFrame: func(i int, r fov.FrameResult) {
+			s.camera.estimated++
+			if r.IllConditioned() {
+				s.camera.ill = append(s.camera.ill, i)
+			}
+		}})
 		if err != nil {
 			return s, err
 		}

@@ -83,6 +83,12 @@ type Summary struct {
 	People        []PersonOutput     `json:"people"`            // per-person output folders
 	Exports       []string           `json:"exports,omitempty"` // animation files written (--export), relative to the output directory
 	Profile       []body4d.StageTime `json:"profile"`
+
+	// CameraIllConditioned lists the frames whose focal/shift solve was
+	// ill-conditioned (fov.Solution.IllConditioned: nearly constant
+	// depth, so the focal follows the point map's errors); a note then
+	// says so. Empty when none was, or no focal was estimated.
+	CameraIllConditioned []int `json:"camera_ill_conditioned_frames,omitempty"`
 }
 
 // PersonOutput names where one person's per-frame outputs were written.

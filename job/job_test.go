@@ -30,6 +30,16 @@ func TestSmootherModes(t *testing.T) {
 	}
 }
 
+func TestCameraNote(t *testing.T) {
+	if n := (cameraSolves{estimated: 8}).note(); n != "" {
+		t.Errorf("no ill-conditioned solve, note %q", n)
+	}
+	n := cameraSolves{estimated: 8, ill: []int{3, 40}}.note()
+	if !strings.Contains(n, "on 2 of 8 frames estimated") || !strings.Contains(n, "--fovx DEG") {
+		t.Errorf("note %q: want the counts and the --fovx advice", n)
+	}
+}
+
 func TestKeyChangesWithInputs(t *testing.T) {
 	a := key("segment", scene.Prompts{Clicks: []scene.Click{{X: 1, Y: 2, Person: 1}}})
 	b := key("segment", scene.Prompts{Clicks: []scene.Click{{X: 1, Y: 3, Person: 1}}})

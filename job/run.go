@@ -158,6 +158,10 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		}
 	}
 	sum.AmodalWindows = st.windows
+	sum.CameraIllConditioned = st.camera.ill
+	if n := st.camera.note(); n != "" {
+		sum.Notes = append(sum.Notes, n)
+	}
 	if runErr != nil {
 		return sum, runErr
 	}

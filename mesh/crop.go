@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/body4d/body4d/internal/resample"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -226,9 +227,12 @@ func (c Crop) Condition(K scene.Intrinsics) [3]float32 {
 // dst. The reference computes rays ((p − M02)/M00 − c)/f for every crop
 // pixel p = 0..511 and downsamples by 16 with torch's bilinear
 // antialias filter (CameraEncoder). The map is a ramp in x for the first
-// channel and in y for the second, so the 2-D filter reduces to the 1-D
-// weights of antialiasWeights applied to each axis.
+// channel and in y for the second, so the 2-D filter reduces to that
+// filter's 1-D taps (resample.NewTaps, filter Bilinear) applied to each
+// axis. Near the borders the taps are cut and renormalised, so the result
+// is not the ramp's value at 16j+7.5 there.
 func (c Crop) Rays(dst []float32, K scene.Intrinsics) {
+	taps := resample.NewTaps(CropSize, Grid, resample.Bilinear)
 	ramp := func(axis int) [Grid]float64 {
 		var out [Grid]float64
 		m0, m2 := c.M[4*axis], c.M[3*axis+2] // M00, M02 or M11, M12
@@ -237,10 +241,9 @@ func (c Crop) Rays(dst []float32, K scene.Intrinsics) {
 			f, pc = K.Fy, K.Cy
 		}
 		for j := range Grid {
-			lo, ws := antialiasWeights(j)
 			var s float64
-			for k, w := range ws {
-				p := float64(lo + k)
+			for k, w := range taps.W[j*taps.Size : j*taps.Size+taps.N[j]] {
+				p := float64(taps.Start[j] + k)
 				s += w * ((p/m0 - m2/m0) - pc) / f
 			}
 			out[j] = s
@@ -254,29 +257,4 @@ func (c Crop) Rays(dst []float32, K scene.Intrinsics) {
 			dst[Grid*Grid+i*Grid+j] = float32(ry[i])
 		}
 	}
-}
-
-// antialiasWeights returns the first input index and the normalised
-// weights of output j of torch's bilinear antialias downsampling from 512
-// to 32 (aten/src/ATen/native/UpSample.h, _compute_indices_min_size_weights_aa):
-// support = scale = 16, centre = 16(j+0.5), taps [max(int(c−16+0.5),0),
-// min(int(c+16+0.5),512)), weight 1−|(k − c + 0.5)/16| clamped at 0.
-// Near the borders the window is cut and renormalised, so the result is
-// not the ramp's value at 16j+7.5 there.
-func antialiasWeights(j int) (int, []float64) {
-	const scale = float64(CropSize / Grid)
-	center := scale * (float64(j) + 0.5)
-	lo := max(int(center-scale+0.5), 0)
-	hi := min(int(center+scale+0.5), CropSize)
-	ws := make([]float64, hi-lo)
-	var total float64
-	for k := range ws {
-		w := 1 - math.Abs((float64(lo+k)-center+0.5)/scale)
-		ws[k] = max(w, 0)
-		total += ws[k]
-	}
-	for k := range ws {
-		ws[k] /= total
-	}
-	return lo, ws
 }

@@ -50,14 +50,6 @@ func (f *fakeEngine) Run(ctx context.Context, in map[string]*engine.Tensor) (map
 	return f.run(in, n), nil
 }
 
-func tensor(shape engine.Shape, data []float32) *engine.Tensor {
-	t, err := engine.FromFloat32(shape, data)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
 const fakeTokens = 145
 
 // fakeHeads builds pose, camera and hand boxes from the 3 values carried
@@ -74,9 +66,9 @@ func fakeHeads(tokens []float32, n int) map[string]*engine.Tensor {
 	N := int64(n)
 	aug := make([]float32, n*fakeTokens*TokenDim)
 	return map[string]*engine.Tensor{
-		"tokens": tensor(engine.Shape{N, fakeTokens, TokenDim}, tokens), "augment": tensor(engine.Shape{N, fakeTokens, TokenDim}, aug),
-		"pose": tensor(engine.Shape{N, NumPose}, pose), "camera": tensor(engine.Shape{N, 3}, cam),
-		"hand_boxes": tensor(engine.Shape{N, 2, 4}, make([]float32, 8*n)),
+		"tokens": engine.Must(engine.FromFloat32(engine.Shape{N, fakeTokens, TokenDim}, tokens)), "augment": engine.Must(engine.FromFloat32(engine.Shape{N, fakeTokens, TokenDim}, aug)),
+		"pose": engine.Must(engine.FromFloat32(engine.Shape{N, NumPose}, pose)), "camera": engine.Must(engine.FromFloat32(engine.Shape{N, 3}, cam)),
+		"hand_boxes": engine.Must(engine.FromFloat32(engine.Shape{N, 2, 4}, make([]float32, 8*n))),
 	}
 }
 
@@ -102,7 +94,7 @@ type fakeStage struct {
 func newFakeStage() *fakeStage {
 	s := &fakeStage{
 		backbone: &fakeEngine{name: "backbone", run: func(in map[string]*engine.Tensor, n int) map[string]*engine.Tensor {
-			return map[string]*engine.Tensor{"features": tensor(engine.Shape{int64(n), FeatureDim, Grid, Grid}, make([]float32, n*FeatureDim*Grid*Grid))}
+			return map[string]*engine.Tensor{"features": engine.Must(engine.FromFloat32(engine.Shape{int64(n), FeatureDim, Grid, Grid}, make([]float32, n*FeatureDim*Grid*Grid)))}
 		}},
 		decoder: &fakeEngine{name: "decoder", run: func(in map[string]*engine.Tensor, n int) map[string]*engine.Tensor {
 			tokens := make([]float32, n*fakeTokens*TokenDim)

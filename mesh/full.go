@@ -373,9 +373,9 @@ func (r *Recoverer) rerun(ctx context.Context, jobs []*job, body cropBatch, feat
 			clear(pv[offFace:NumPose])
 			copy(pv[NumPose:], first.camera[3*b:3*b+3])
 		}
-		in := decoderInputs(sub, mkTensor(engine.Shape{G, FeatureDim, Grid, Grid}, fs), G)
-		in["prompt"] = mkTensor(engine.Shape{G, int64(np), 3}, prompt)
-		in["prev_estimate"] = mkTensor(engine.Shape{G, PrevEstimateDim}, prev)
+		in := decoderInputs(sub, engine.Must(engine.FromFloat32(engine.Shape{G, FeatureDim, Grid, Grid}, fs)), G)
+		in["prompt"] = engine.Must(engine.FromFloat32(engine.Shape{G, int64(np), 3}, prompt))
+		in["prev_estimate"] = engine.Must(engine.FromFloat32(engine.Shape{G, PrevEstimateDim}, prev))
 		p := bodyPass(r)
 		p.first, p.firstName = r.hands.DecoderPrompt, EngineDecoderPrompt
 		out, err := r.runPass(ctx, p, owners, crops, Ks, in)

@@ -455,18 +455,9 @@ func cropInputs(crops []Crop, Ks []scene.Intrinsics, imgs []*scene.RGB, masks []
 	return c
 }
 
-// mkTensor wraps data built here to match shape.
-func mkTensor(shape engine.Shape, data []float32) *engine.Tensor {
-	x, err := engine.FromFloat32(shape, data)
-	if err != nil {
-		panic(err) // shapes are built here to match data
-	}
-	return x
-}
-
 func (r *Recoverer) runBackbone(ctx context.Context, jobs []*job, image []float32) (*engine.Tensor, error) {
 	N := int64(len(image) / (3 * CropSize * CropSize))
-	out, err := r.backbone.Run(ctx, map[string]*engine.Tensor{"image": mkTensor(engine.Shape{N, 3, CropSize, CropSize}, image)})
+	out, err := r.backbone.Run(ctx, map[string]*engine.Tensor{"image": engine.Must(engine.FromFloat32(engine.Shape{N, 3, CropSize, CropSize}, image))})
 	if err != nil {
 		return nil, fmt.Errorf("mesh: %s: backbone: %w", span(jobs), err)
 	}
@@ -481,9 +472,9 @@ func decoderInputs(c cropBatch, features *engine.Tensor, N int64) map[string]*en
 		prompt[3*b+2] = -2
 	}
 	return map[string]*engine.Tensor{
-		"features": features, "mask": mkTensor(engine.Shape{N, 1, CropSize, CropSize}, c.mask),
-		"mask_score": mkTensor(engine.Shape{N, 1}, c.score), "condition": mkTensor(engine.Shape{N, 3}, c.cond),
-		"rays": mkTensor(engine.Shape{N, 2, Grid, Grid}, c.rays), "prompt": mkTensor(engine.Shape{N, 1, 3}, prompt),
+		"features": features, "mask": engine.Must(engine.FromFloat32(engine.Shape{N, 1, CropSize, CropSize}, c.mask)),
+		"mask_score": engine.Must(engine.FromFloat32(engine.Shape{N, 1}, c.score)), "condition": engine.Must(engine.FromFloat32(engine.Shape{N, 3}, c.cond)),
+		"rays": engine.Must(engine.FromFloat32(engine.Shape{N, 2, Grid, Grid}, c.rays)), "prompt": engine.Must(engine.FromFloat32(engine.Shape{N, 1, 3}, prompt)),
 	}
 }
 
@@ -560,9 +551,9 @@ func (r *Recoverer) runPass(ctx context.Context, p pass, owners []*job, crops []
 		}
 		out, err = p.layers[layer-1].Run(ctx, map[string]*engine.Tensor{
 			"prev_tokens": tokens, "prev_augment": augment, "context": ctxFeat,
-			"keypoints_2d":    mkTensor(engine.Shape{N, NumKeypoints, 2}, kp.crop2D),
-			"keypoints_valid": mkTensor(engine.Shape{N, NumKeypoints}, kp.valid),
-			"keypoints_3d":    mkTensor(engine.Shape{N, NumKeypoints, 3}, kp.centred3D),
+			"keypoints_2d":    engine.Must(engine.FromFloat32(engine.Shape{N, NumKeypoints, 2}, kp.crop2D)),
+			"keypoints_valid": engine.Must(engine.FromFloat32(engine.Shape{N, NumKeypoints}, kp.valid)),
+			"keypoints_3d":    engine.Must(engine.FromFloat32(engine.Shape{N, NumKeypoints, 3}, kp.centred3D)),
 		})
 		if err != nil {
 			return passOut{}, fmt.Errorf("mesh: %s: %s: %w", span(owners), p.layerName(layer), err)

@@ -110,11 +110,11 @@ func (s *scenario) heads(ids []int, hand bool) map[string]*engine.Tensor {
 		copy(boxes[8*b:], e.hands)
 	}
 	out := map[string]*engine.Tensor{
-		"tokens": tensor(engine.Shape{N, 1, TokenDim}, tokens), "augment": tensor(engine.Shape{N, 1, TokenDim}, make([]float32, n*TokenDim)),
-		"pose": tensor(engine.Shape{N, NumPose}, pose), "camera": tensor(engine.Shape{N, 3}, cam),
+		"tokens": engine.Must(engine.FromFloat32(engine.Shape{N, 1, TokenDim}, tokens)), "augment": engine.Must(engine.FromFloat32(engine.Shape{N, 1, TokenDim}, make([]float32, n*TokenDim))),
+		"pose": engine.Must(engine.FromFloat32(engine.Shape{N, NumPose}, pose)), "camera": engine.Must(engine.FromFloat32(engine.Shape{N, 3}, cam)),
 	}
 	if !hand {
-		out["hand_boxes"] = tensor(engine.Shape{N, 2, 4}, boxes)
+		out["hand_boxes"] = engine.Must(engine.FromFloat32(engine.Shape{N, 2, 4}, boxes))
 	}
 	return out
 }
@@ -144,7 +144,7 @@ func (s *scenario) stage(t *testing.T) *scenStage {
 				}
 			}
 			out := s.heads(ids, hand)
-			out["context"] = tensor(engine.Shape{int64(n), FeatureDim, Grid, Grid}, make([]float32, n*FeatureDim*Grid*Grid))
+			out["context"] = engine.Must(engine.FromFloat32(engine.Shape{int64(n), FeatureDim, Grid, Grid}, make([]float32, n*FeatureDim*Grid*Grid)))
 			return out
 		}}
 	}
@@ -161,7 +161,7 @@ func (s *scenario) stage(t *testing.T) *scenStage {
 	}
 	st := &scenStage{
 		backbone: &fakeEngine{name: "backbone", run: func(in map[string]*engine.Tensor, n int) map[string]*engine.Tensor {
-			return map[string]*engine.Tensor{"features": tensor(engine.Shape{int64(n), FeatureDim, Grid, Grid}, make([]float32, n*FeatureDim*Grid*Grid))}
+			return map[string]*engine.Tensor{"features": engine.Must(engine.FromFloat32(engine.Shape{int64(n), FeatureDim, Grid, Grid}, make([]float32, n*FeatureDim*Grid*Grid)))}
 		}},
 		decoder: first(EngineDecoder, []string{"body"}, false),
 		prompt:  first(EngineDecoderPrompt, []string{"rerun"}, false),

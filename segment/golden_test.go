@@ -17,6 +17,7 @@ import (
 	"codeberg.org/sbinet/npyio/npy"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/internal/resample"
 )
 
 // The goldens of tools/golden/segment/make_golden.py: the reference sam3
@@ -240,14 +241,6 @@ func smallTracker(t *testing.T, dec, memenc func(map[string]*engine.Tensor) map[
 	return tr
 }
 
-func tensor(t *testing.T, shape engine.Shape, v []float32) *engine.Tensor {
-	x, err := engine.FromFloat32(shape, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
-
 // TestGoldenHeads: the multimask choice, stability fallback, object-score
 // gating and pointer choice match the reference's _forward_sam_heads on
 // the same decoder outputs.
@@ -261,8 +254,8 @@ func TestGoldenHeads(t *testing.T) {
 	npzRead(t, z, "heads_score", &score)
 	tr := smallTracker(t, func(map[string]*engine.Tensor) map[string]*engine.Tensor {
 		return map[string]*engine.Tensor{
-			"masks": tensor(t, engine.Shape{B, 4, L, L}, masks), "iou": tensor(t, engine.Shape{B, 4}, iou),
-			"obj_ptr": tensor(t, engine.Shape{B, 4, hiddenDim}, ptrAll), "obj_score": tensor(t, engine.Shape{B, 1}, score),
+			"masks": engine.Must(engine.FromFloat32(engine.Shape{B, 4, L, L}, masks)), "iou": engine.Must(engine.FromFloat32(engine.Shape{B, 4}, iou)),
+			"obj_ptr": engine.Must(engine.FromFloat32(engine.Shape{B, 4, hiddenDim}, ptrAll)), "obj_score": engine.Must(engine.FromFloat32(engine.Shape{B, 1}, score)),
 		}
 	}, nil)
 	f := &features{fpn0: make([]float32, 32*L*L), fpn1: make([]float32, 64*L*L/4)}
@@ -306,8 +299,8 @@ func TestGoldenMemoryEncoderInput(t *testing.T) {
 	tr := smallTracker(t, nil, func(in map[string]*engine.Tensor) map[string]*engine.Tensor {
 		got = append([]float32(nil), in["mask"].Float32()...)
 		return map[string]*engine.Tensor{
-			"maskmem":     tensor(t, engine.Shape{B, memDim, 4, 4}, append([]float32(nil), feats...)),
-			"maskmem_pos": tensor(t, engine.Shape{B, memDim, 4, 4}, append([]float32(nil), feats...)),
+			"maskmem":     engine.Must(engine.FromFloat32(engine.Shape{B, memDim, 4, 4}, append([]float32(nil), feats...))),
+			"maskmem_pos": engine.Must(engine.FromFloat32(engine.Shape{B, memDim, 4, 4}, append([]float32(nil), feats...))),
 		}
 	})
 	f := &features{fpn2: make([]float32, hiddenDim*4*4)}
@@ -366,7 +359,7 @@ func TestGoldenResize(t *testing.T) {
 		h, w := sz[0], sz[1]
 		key := fmt.Sprintf("%dx%d", h, w)
 		dst := make([]float32, h*w)
-		resizeBilinear(lo, 288, 288, w, h, dst)
+		resample.InterpolateBilinear(lo, 288, 288, w, h, dst)
 		var idx []int64
 		var val []float32
 		npzRead(t, z, "resize_"+key+"_index", &idx)

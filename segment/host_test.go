@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/internal/resample"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -42,13 +43,13 @@ func TestSigmoidScaled(t *testing.T) {
 	}
 }
 
-// maskInputPlain is maskInput as resizeBilinear, then the per-pixel
+// maskInputPlain is maskInput as resample.InterpolateBilinear, then the per-pixel
 // scaling.
 func maskInputPlain(logits [][]float32, l, S int, binarize bool) []float32 {
 	B := len(logits)
 	hr := make([]float32, B*S*S)
 	for b := range B {
-		resizeBilinear(logits[b], l, l, S, S, hr[b*S*S:(b+1)*S*S])
+		resample.InterpolateBilinear(logits[b], l, l, S, S, hr[b*S*S:(b+1)*S*S])
 	}
 	for i := range S * S {
 		if !binarize {
@@ -123,19 +124,28 @@ func TestChannelsLast(t *testing.T) {
 	}
 }
 
-// TestFrameResizerSquare checks the square fast path of pilResize
-// against the generic one, upscaling and downscaling.
-func TestFrameResizerSquare(t *testing.T) {
+// TestFrameInput checks the engine input, whose resize is split over
+// rows and written straight into the planes, against the whole-image
+// resize normalised byte by byte, on sub-images (the frame's first pixel
+// not at Pix[0], rows longer than the frame), upscaling and downscaling.
+func TestFrameInput(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, sz := range [][3]int{{64, 36, 100}, {90, 130, 50}, {50, 50, 50}, {50, 70, 50}} {
-		img := scene.NewRGB(image.Rect(0, 0, sz[0], sz[1]))
-		for i := range img.Pix {
-			img.Pix[i] = uint8(r.IntN(256))
+	mean, std := [3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225}
+	for _, sz := range [][3]int{{64, 36, 100}, {90, 130, 50}, {50, 50, 50}, {50, 70, 50}, {70, 50, 50}} {
+		big := scene.NewRGB(image.Rect(0, 0, sz[0]+7, sz[1]+5))
+		for i := range big.Pix {
+			big.Pix[i] = uint8(r.IntN(256))
 		}
-		got, want := pilResize(img, sz[2], sz[2]), pilResizeRect(img, sz[2], sz[2])
-		for i := range want {
-			if got[i] != want[i] {
-				t.Fatalf("%v: byte %d is %d, want %d", sz, i, got[i], want[i])
+		img := &scene.RGB{Pix: big.Pix[big.PixOffset(4, 3):], Stride: big.Stride, Rect: image.Rect(4, 3, 4+sz[0], 3+sz[1])}
+		s := sz[2]
+		got := modelInput(img, s, mean, std)
+		px := resample.NewResizer(sz[0], sz[1], s, s, 3, resample.Bicubic).Resize(img.Pix[img.PixOffset(4, 3):], img.Stride)
+		for i := range s * s {
+			for c := range 3 {
+				want := (float32(float64(px[3*i+c])/255) - mean[c]) / std[c]
+				if g := got[c*s*s+i]; math.Float32bits(g) != math.Float32bits(want) {
+					t.Fatalf("%v: channel %d pixel %d is %v, want %v", sz, c, i, g, want)
+				}
 			}
 		}
 	}

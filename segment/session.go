@@ -302,16 +302,12 @@ func (s *Session) step(ctx context.Context, t int, reverse bool, c0 int) error {
 	defer tr.bufs.put(src)
 	channelsLast(src, f.fpn2, hiddenDim, hw, B)
 	srcPos := s.srcPosFor(f.pos2, B)
-	np, err := engine.FromInt64(engine.Shape{}, []int64{int64(nptr)})
-	if err != nil {
-		return err
-	}
 	out, err := tr.run(ctx, engineMemAttn, t, map[string]*engine.Tensor{
-		"src":                f32(engine.Shape{int64(hw), int64(B), hiddenDim}, src),
-		"src_pos":            f32(engine.Shape{int64(hw), int64(B), hiddenDim}, srcPos),
-		"prompt":             f32(engine.Shape{nk, int64(B), memDim}, prompt),
-		"prompt_pos":         f32(engine.Shape{nk, int64(B), memDim}, ppos),
-		"num_obj_ptr_tokens": np,
+		"src":                engine.Must(engine.FromFloat32(engine.Shape{int64(hw), int64(B), hiddenDim}, src)),
+		"src_pos":            engine.Must(engine.FromFloat32(engine.Shape{int64(hw), int64(B), hiddenDim}, srcPos)),
+		"prompt":             engine.Must(engine.FromFloat32(engine.Shape{nk, int64(B), memDim}, prompt)),
+		"prompt_pos":         engine.Must(engine.FromFloat32(engine.Shape{nk, int64(B), memDim}, ppos)),
+		"num_obj_ptr_tokens": engine.Must(engine.FromInt64(engine.Shape{}, []int64{int64(nptr)})),
 	})
 	if err != nil {
 		return err

@@ -198,14 +198,6 @@ func (t *Tracker) run(ctx context.Context, name string, frame int, in map[string
 	return out, nil
 }
 
-func f32(shape engine.Shape, data []float32) *engine.Tensor {
-	tt, err := engine.FromFloat32(shape, data)
-	if err != nil {
-		panic(err) // shapes are computed here from the data; a mismatch is a bug
-	}
-	return tt
-}
-
 // features are the image encoder's outputs for one frame.
 type features struct {
 	fpn0, fpn1, fpn2, pos2 []float32
@@ -235,7 +227,7 @@ func (t *Tracker) inputLen() int { return 3 * t.cfg.ImageSize * t.cfg.ImageSize 
 // encodeInput runs the image encoder on frame i's engine input x.
 func (t *Tracker) encodeInput(ctx context.Context, i int, x []float32) (*features, error) {
 	s := int64(t.cfg.ImageSize)
-	out, err := t.run(ctx, engineImage, i, map[string]*engine.Tensor{"img": f32(engine.Shape{1, 3, s, s}, x)})
+	out, err := t.run(ctx, engineImage, i, map[string]*engine.Tensor{"img": engine.Must(engine.FromFloat32(engine.Shape{1, 3, s, s}, x))})
 	if err != nil {
 		return nil, err
 	}
@@ -286,13 +278,13 @@ func (t *Tracker) decode(ctx context.Context, frame int, f *features, feat []flo
 		return nil, err
 	}
 	out, err := t.run(ctx, engineDecoder, frame, map[string]*engine.Tensor{
-		"image_embed":    f32(engine.Shape{int64(B), hiddenDim, g, g}, feat),
-		"fpn0":           f32(engine.Shape{int64(B), 32, l, l}, fpn0),
-		"fpn1":           f32(engine.Shape{int64(B), 64, l / 2, l / 2}, fpn1),
-		"point_coords":   f32(engine.Shape{int64(B), n, 2}, coords),
+		"image_embed":    engine.Must(engine.FromFloat32(engine.Shape{int64(B), hiddenDim, g, g}, feat)),
+		"fpn0":           engine.Must(engine.FromFloat32(engine.Shape{int64(B), 32, l, l}, fpn0)),
+		"fpn1":           engine.Must(engine.FromFloat32(engine.Shape{int64(B), 64, l / 2, l / 2}, fpn1)),
+		"point_coords":   engine.Must(engine.FromFloat32(engine.Shape{int64(B), n, 2}, coords)),
 		"point_labels":   lt,
-		"mask_input":     f32(engine.Shape{int64(B), 1, l, l}, maskIn),
-		"has_mask_input": f32(engine.Shape{1}, has),
+		"mask_input":     engine.Must(engine.FromFloat32(engine.Shape{int64(B), 1, l, l}, maskIn)),
+		"has_mask_input": engine.Must(engine.FromFloat32(engine.Shape{1}, has)),
 	})
 	if err != nil {
 		return nil, err
@@ -388,8 +380,8 @@ func (t *Tracker) encodeMemory(ctx context.Context, frame int, f *features, logi
 	pix, done := t.repeat(f.fpn2, B)
 	defer done()
 	out, err := t.run(ctx, engineMemEnc, frame, map[string]*engine.Tensor{
-		"pix_feat": f32(engine.Shape{int64(B), hiddenDim, G, G}, pix),
-		"mask":     f32(engine.Shape{int64(B), 1, int64(S), int64(S)}, hr),
+		"pix_feat": engine.Must(engine.FromFloat32(engine.Shape{int64(B), hiddenDim, G, G}, pix)),
+		"mask":     engine.Must(engine.FromFloat32(engine.Shape{int64(B), 1, int64(S), int64(S)}, hr)),
 	})
 	if err != nil {
 		return nil, nil, err

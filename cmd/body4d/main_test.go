@@ -113,11 +113,21 @@ func TestRunSample(t *testing.T) {
 			t.Errorf("person %d has %d meshes, want 12", p.ID, p.Frames)
 		}
 	}
+	// The tiny MoGe's point maps are a pinhole camera's plus noise that
+	// swamps their depth variation (fov sensitivity about 3 on every
+	// frame): the focal solve is ill-conditioned, and run says so.
+	if len(sum.CameraIllConditioned) != 8 || !strings.Contains(stderr, "focal length is unreliable") || !strings.Contains(stderr, "--fovx DEG") {
+		t.Errorf("ill-conditioned frames %v, stderr %q: want 8 frames and a warning advising --fovx DEG", sum.CameraIllConditioned, stderr)
+	}
 
 	// A second run reuses the decoded frames; a different video does not.
+	// With the field of view given, no focal is solved for, so no warning.
 	entries, _ := os.ReadDir(filepath.Join(out, "work"))
-	if code, _, stderr = cli(t, "run", "--out", out, "--quiet", "--quick", "--frames", "12"); code != 0 {
+	if code, _, stderr = cli(t, "run", "--out", out, "--quiet", "--quick", "--frames", "12", "--fovx", "60"); code != 0 {
 		t.Fatalf("second run: %s", stderr)
+	}
+	if strings.Contains(stderr, "--fovx DEG") {
+		t.Errorf("run with --fovx warns about the focal: %q", stderr)
 	}
 	again, _ := os.ReadDir(filepath.Join(out, "work"))
 	if len(entries) != 1 || len(again) != 1 || entries[0].Name() != again[0].Name() {

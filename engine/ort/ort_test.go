@@ -361,14 +361,8 @@ func TestLoadErrors(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	r := openTestRuntime(t, Options{})
 	e := loadTestEngine(t, r, "scalar.onnx")
-	mk := func(x *engine.Tensor, err error) *engine.Tensor {
-		if err != nil {
-			t.Fatal(err)
-		}
-		return x
-	}
-	x := mk(engine.FromFloat32(engine.Shape{3}, []float32{1, 2, 3}))
-	s := mk(engine.FromFloat32(nil, []float32{2}))
+	x := engine.Must(engine.FromFloat32(engine.Shape{3}, []float32{1, 2, 3}))
+	s := engine.Must(engine.FromFloat32(nil, []float32{2}))
 	tests := []struct {
 		name   string
 		inputs map[string]*engine.Tensor
@@ -376,9 +370,9 @@ func TestRunErrors(t *testing.T) {
 	}{
 		{"missing", map[string]*engine.Tensor{"x": x}, []string{`scalar.onnx: input "s" (float32 []) is missing`}},
 		{"nil", map[string]*engine.Tensor{"x": x, "s": nil}, []string{`input "s" (float32 []) is missing`}},
-		{"dtype", map[string]*engine.Tensor{"x": mk(engine.New(engine.Int64, engine.Shape{3})), "s": s}, []string{`input "x" is int64, the model wants float32`}},
-		{"shape", map[string]*engine.Tensor{"x": mk(engine.New(engine.Float32, engine.Shape{4})), "s": s}, []string{`input "x" has shape [4], the model wants [3]`}},
-		{"rank", map[string]*engine.Tensor{"x": x, "s": mk(engine.New(engine.Float32, engine.Shape{1}))}, []string{`input "s" has shape [1], the model wants []`}},
+		{"dtype", map[string]*engine.Tensor{"x": engine.Must(engine.New(engine.Int64, engine.Shape{3})), "s": s}, []string{`input "x" is int64, the model wants float32`}},
+		{"shape", map[string]*engine.Tensor{"x": engine.Must(engine.New(engine.Float32, engine.Shape{4})), "s": s}, []string{`input "x" has shape [4], the model wants [3]`}},
+		{"rank", map[string]*engine.Tensor{"x": x, "s": engine.Must(engine.New(engine.Float32, engine.Shape{1}))}, []string{`input "s" has shape [1], the model wants []`}},
 		{"unknown", map[string]*engine.Tensor{"x": x, "s": s, "t": s}, []string{`the model has no input "t" (its inputs: "x", "s")`}},
 		{"all at once", map[string]*engine.Tensor{"t": s}, []string{`input "x" (float32 [3]) is missing`, `input "s" (float32 []) is missing`, `no input "t"`}},
 	}
@@ -482,8 +476,8 @@ func TestConcurrentRuns(t *testing.T) {
 	for g := range 16 {
 		wg.Go(func() {
 			k := float32(g)
-			x, _ := engine.FromFloat32(engine.Shape{3}, []float32{1, 2, k})
-			s, _ := engine.FromFloat32(nil, []float32{k})
+			x := engine.Must(engine.FromFloat32(engine.Shape{3}, []float32{1, 2, k}))
+			s := engine.Must(engine.FromFloat32(nil, []float32{k}))
 			for range 50 {
 				out, err := e.Run(context.Background(), map[string]*engine.Tensor{"x": x, "s": s})
 				if err != nil {
@@ -510,7 +504,7 @@ func TestInputsNotCopied(t *testing.T) {
 	r := openTestRuntime(t, Options{})
 	e := loadTestEngine(t, r, "add16.onnx")
 	data := make([]float32, 16)
-	x, _ := engine.FromFloat32(engine.Shape{1, 16}, data)
+	x := engine.Must(engine.FromFloat32(engine.Shape{1, 16}, data))
 	for _, v := range []float32{1, 5} {
 		data[3] = v
 		out, err := e.Run(context.Background(), map[string]*engine.Tensor{"x": x})

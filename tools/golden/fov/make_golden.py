@@ -14,6 +14,14 @@ src = min(floor(dst * float32(in/out)), in-1), computed in float32), and writes
   testdata/fov/<case>_mask.npy    uint8   (H,W)  (absent: no mask)
   testdata/fov/cases.json         expected focal, shift, sample count, ...
 
+The near-flat cases (fronto-parallel, nearly constant depth) are ones where
+the focal/shift solve is ill-conditioned: for them the file also records
+how far the reference's own focal moves when one z of the map moves by one
+float32 ulp (ulp_focal_change: the largest relative change over the four
+corners and the centre), and whether the Go solver is expected to report
+the solve as ill-conditioned (ill_conditioned); its test asserts that, not
+the numbers, which even the reference cannot pin down there.
+
 Usage:
   python make_golden.py --moge /path/to/MoGe [--out testdata/fov]
 --moge is a MoGe checkout, or a bare git mirror (HEAD is read with git show).
@@ -123,13 +131,22 @@ def main():
 
     cases = []
 
-    def add(name, points, mask, fov_x=None, truth=None):
+    def add(name, points, mask, fov_x=None, truth=None, ill_conditioned=None):
         h, w = points.shape[:2]
         focal = None
         if fov_x is not None:
             a = w / h
             focal = a / np.sqrt(1 + a * a) / np.tan(np.deg2rad(fov_x) / 2)
         f, s, n = recover(geo, points, mask, focal)
+        extra = {}
+        if ill_conditioned is not None:
+            extra["ill_conditioned"] = ill_conditioned
+            change = 0.0
+            for y, x in ((0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (h // 2, w // 2)):
+                nudged = points.copy()  # all five pixels are on the 64x64 grid for maps up to 64 wide
+                nudged[y, x, 2] = np.nextafter(nudged[y, x, 2], np.float32(np.inf))
+                change = max(change, abs(recover(geo, nudged, mask, focal)[0] / f - 1))
+            extra["ulp_focal_change"] = change
         np.save(os.path.join(args.out, name + "_points.npy"), points)
         if mask is not None:
             np.save(os.path.join(args.out, name + "_mask.npy"), mask.astype(np.uint8))
@@ -139,6 +156,7 @@ def main():
             c["fov_x_deg"] = fov_x
         if truth is not None:
             c["true_focal"], c["true_shift"] = truth
+        c.update(extra)
         cases.append(c)
 
     # Realistic: 3:4 map, 1% noise, the upper band (sky) masked out.
@@ -173,6 +191,26 @@ def main():
     mask[20, 20] = True
     add("one_point", pts, mask)
     add("all_masked", pts, np.zeros((h, w), bool))
+
+    # Near-flat maps, 4:3, focal 1, shift 0.5: a wall facing the camera.
+    h, w = 48, 64
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    wall = np.full((h, w), 4.0)
+    # Exactly constant depth: every shift fits, the focal is arbitrary.
+    add("flat", synth(h, w, 1.0, 0.5, wall, 0.0, rng), None, truth=(1.0, 0.5), ill_conditioned=True)
+    # The same with 0.1% noise: the solve runs off to a huge shift and focal.
+    add("flat_noise", synth(h, w, 1.0, 0.5, wall, 0.001, rng), None, truth=(1.0, 0.5), ill_conditioned=True)
+    # A 2% depth tilt under 1% noise.
+    add("flat_tilt", synth(h, w, 1.0, 0.5, wall * (1 + 0.02 * (yy / h - 0.5)), 0.01, rng), None,
+        truth=(1.0, 0.5), ill_conditioned=True)
+    # A small person 10% in front of the wall, 1% noise.
+    small = wall.copy()
+    small[(np.abs(xx - 0.6 * w) < 0.05 * w) & (yy > 0.5 * h)] = 3.6
+    add("wall_small_person", synth(h, w, 1.0, 0.5, small, 0.01, rng), None, truth=(1.0, 0.5), ill_conditioned=True)
+    # Control: a larger person 25% in front of the wall is enough depth.
+    big = wall.copy()
+    big[(np.abs(xx - 0.5 * w) < 0.12 * w) & (yy > 0.3 * h)] = 3.0
+    add("wall_person", synth(h, w, 1.0, 0.5, big, 0.01, rng), None, truth=(1.0, 0.5), ill_conditioned=False)
 
     meta = {"generator": "tools/golden/fov/make_golden.py",
             "moge_commit": commit, "numpy": np.__version__, "scipy": scipy.__version__,
