@@ -1,10 +1,14 @@
-// Package gpu finds NVIDIA GPUs and their free memory through NVML, and
-// sizes batches from it. NVML is loaded at run time (dlopen), so this
-// package builds and runs everywhere: on a machine without an NVIDIA
-// driver, Devices reports "no GPU" as a normal answer, not a failure.
+// Package gpu finds NVIDIA GPUs and their free memory through NVML, sizes
+// batches from it, and pools device memory. NVML is loaded at run time
+// (dlopen), so this package builds and runs everywhere: on a machine
+// without an NVIDIA driver, Devices reports "no GPU" as a normal answer,
+// not a failure.
 //
-// CUDA contexts, streams and memory pools live behind the build tag
-// "cuda"; nothing in the default build links libcuda.
+// With the build tag "cuda" (or "tensorrt") it also has CUDA contexts,
+// streams, events, modules and memory over the CUDA driver API, which is
+// opened at run time from libcuda.so.1 as well: a binary built with the
+// tags links no CUDA library and starts on any machine, and without a
+// driver the first call that needs one returns an error wrapping ErrNoGPU.
 package gpu
 
 import (
@@ -27,6 +31,10 @@ type Device struct {
 // ErrNoGPU means NVML is not present (no NVIDIA driver) or reports no
 // devices.
 var ErrNoGPU = errors.New("no NVIDIA GPU: the NVIDIA driver's NVML library is not present")
+
+// ErrOutOfMemory is wrapped by device allocation failures, from the
+// driver or a pool's limit, so callers can halve a batch and retry.
+var ErrOutOfMemory = errors.New("out of device memory")
 
 // Devices lists the GPUs NVML reports with their current memory. It
 // returns ErrNoGPU on a machine without an NVIDIA driver.
