@@ -78,6 +78,9 @@ func NewPoolLimit(dev Allocator, limit uint64) *Pool {
 // memory less PoolMargin.
 func PoolLimit(free uint64) uint64 { return uint64(float64(free) * (1 - PoolMargin)) }
 
+// Allocator returns what the pool allocates from.
+func (p *Pool) Allocator() Allocator { return p.dev }
+
 // Limit returns the most memory the pool will hold.
 func (p *Pool) Limit() uint64 { return p.limit }
 

@@ -43,9 +43,16 @@ type CUDA struct {
 
 type skinDevice struct{ start, joint, weight gpu.Buffer }
 
-// Open opens the kernels on the GPU with the most free memory, with a
-// pool of its own.
-func Open() (Kernels, error) {
+// Open opens the kernels on the GPU of pool (nil: the GPU with the most
+// free memory, with a pool of its own).
+func Open(pool *gpu.Pool) (Kernels, error) {
+	if pool != nil {
+		c, ok := pool.Allocator().(*gpu.Context)
+		if !ok {
+			return nil, fmt.Errorf("kernels: the pool allocates from a %T, not a CUDA context", pool.Allocator())
+		}
+		return OpenOn(c, pool)
+	}
 	c, err := gpu.OpenBest(64 << 20)
 	if err != nil {
 		return nil, err

@@ -29,6 +29,8 @@ package kernels
 import (
 	"errors"
 	"fmt"
+
+	"github.com/body4d/body4d/gpu"
 )
 
 // Kernels runs body4d's kernels on host data: each call copies its inputs
@@ -161,10 +163,12 @@ func checkNormalize(dst []float32, crops []uint8, size int, std [3]float32) erro
 }
 
 // Default returns the kernels this program should use: the CUDA kernels
-// when it was built with the tag "cuda" and a GPU is present. Otherwise it
-// returns nil, and why, which the caller says once: the stages then run
-// their Go paths.
-func Default() (Kernels, string) { return choose(Open) }
+// when it was built with the tag "cuda" and a GPU is present, with their
+// buffers from pool (nil: a pool of their own). Otherwise it returns nil,
+// and why, which the caller says once: the stages then run their Go paths.
+func Default(pool *gpu.Pool) (Kernels, string) {
+	return choose(func() (Kernels, error) { return Open(pool) })
+}
 
 // choose is Default with the opener explicit.
 func choose(open func() (Kernels, error)) (Kernels, string) {

@@ -29,7 +29,7 @@ func TestChoose(t *testing.T) {
 func TestDefaultWithoutGPU(t *testing.T) {
 	// This machine has no GPU (or the build no tag): Default must say so,
 	// not fail or pretend.
-	k, why := Default()
+	k, why := Default(nil)
 	if k != nil {
 		t.Skipf("kernels available here: %s", k.Name())
 	}

@@ -2,5 +2,7 @@
 
 package kernels
 
+import "github.com/body4d/body4d/gpu"
+
 // Open returns ErrNotBuilt: this build has no CUDA kernels.
-func Open() (Kernels, error) { return nil, ErrNotBuilt }
+func Open(*gpu.Pool) (Kernels, error) { return nil, ErrNotBuilt }

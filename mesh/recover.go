@@ -40,8 +40,9 @@ type Options struct {
 	// Meshes attaches each present person's camera-frame mesh to the
 	// emitted people.
 	Meshes bool
-	// Kernels, if not nil, cuts and normalises the crops on a GPU (see
-	// package kernels), with the same results as the Go path.
+	// Kernels, if not nil, cuts and normalises the crops and skins MHR
+	// on a GPU (see package kernels), with the same results as the Go
+	// paths.
 	Kernels kernels.Kernels
 	// Mode is the reference's inference type: ModeBody (the zero value)
 	// or ModeFull, which needs the full-mode engines (NewFull; Open loads
@@ -118,6 +119,9 @@ func newRecoverer(backbone, decoder engine.Engine, layers []engine.Engine, body 
 	}
 	if opts.FreeMemory == nil {
 		opts.FreeMemory = AvailableMemory
+	}
+	if opts.Kernels != nil {
+		body = body.WithKernels(opts.Kernels) // MHR skinning on the GPU too
 	}
 	return &Recoverer{backbone: backbone, decoder: decoder, layers: layers, body: body, head: head, opts: opts}, nil
 }
