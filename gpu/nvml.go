@@ -28,9 +28,10 @@ type Device struct {
 	Total     uint64
 }
 
-// ErrNoGPU means NVML is not present (no NVIDIA driver) or reports no
-// devices.
-var ErrNoGPU = errors.New("no NVIDIA GPU: the NVIDIA driver's NVML library is not present")
+// ErrNoGPU means there is no NVIDIA GPU to use: no driver (NVML or the
+// CUDA driver library cannot be loaded) or no device. Errors wrap it with
+// what is missing.
+var ErrNoGPU = errors.New("no GPU")
 
 // ErrOutOfMemory is wrapped by device allocation failures, from the
 // driver or a pool's limit, so callers can halve a batch and retry.
@@ -41,8 +42,11 @@ var ErrOutOfMemory = errors.New("out of device memory")
 func Devices() ([]Device, error) {
 	lib := nvml.New()
 	if ret := lib.Init(); ret != nvml.SUCCESS {
-		if ret == nvml.ERROR_LIBRARY_NOT_FOUND || ret == nvml.ERROR_DRIVER_NOT_LOADED {
-			return nil, ErrNoGPU
+		switch ret {
+		case nvml.ERROR_LIBRARY_NOT_FOUND:
+			return nil, fmt.Errorf("%w: the NVIDIA driver's NVML library (libnvidia-ml.so.1) is not present", ErrNoGPU)
+		case nvml.ERROR_DRIVER_NOT_LOADED:
+			return nil, fmt.Errorf("%w: the NVIDIA driver (NVML) is not loaded", ErrNoGPU)
 		}
 		return nil, fmt.Errorf("nvml: init: %v", lib.ErrorString(ret))
 	}
@@ -52,7 +56,7 @@ func Devices() ([]Device, error) {
 		return nil, fmt.Errorf("nvml: device count: %v", lib.ErrorString(ret))
 	}
 	if n == 0 {
-		return nil, ErrNoGPU
+		return nil, fmt.Errorf("%w: NVML reports no device", ErrNoGPU)
 	}
 	out := make([]Device, 0, n)
 	for i := 0; i < n; i++ {

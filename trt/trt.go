@@ -51,6 +51,20 @@ type Backend struct {
 // this build used) and opens CUDA device opts.Ordinal. Without a driver,
 // a GPU or the library, the error says which is missing.
 func Open(opts Options) (*Backend, error) {
+	// The GPU first: without a driver that is what is missing, whether or
+	// not TensorRT is installed.
+	c, err := gpu.OpenContext(opts.Ordinal)
+	if err != nil {
+		return nil, fmt.Errorf("trt: %w", err)
+	}
+	b, err := open(c, opts)
+	if err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	return b, nil
+}
+
+func open(c *gpu.Context, opts Options) (*Backend, error) {
 	e := newErr()
 	defer e.free()
 	var lib *C.char
@@ -65,19 +79,16 @@ func Open(opts Options) (*Backend, error) {
 	if h := int(C.b4trt_header_version()); v/10000 != h/10000 {
 		return nil, fmt.Errorf("trt: TensorRT %s is installed; this build was made for TensorRT %d", formatVersion(v), h/10000)
 	}
-	c, err := gpu.OpenContext(opts.Ordinal)
-	if err != nil {
-		return nil, fmt.Errorf("trt: %w", err)
-	}
 	b := &Backend{c: c, pool: opts.Pool, version: v, opts: opts, streams: map[string]*gpu.Stream{}}
+	var err error
 	if b.pool == nil {
 		if b.pool, err = gpu.NewPool(c); err != nil {
-			return nil, errors.Join(err, c.Close())
+			return nil, err
 		}
 		b.ownPool = true
 	}
 	if b.stream, err = c.NewStream(); err != nil {
-		return nil, errors.Join(err, c.Close())
+		return nil, err
 	}
 	return b, nil
 }
