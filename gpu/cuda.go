@@ -178,7 +178,9 @@ func (c *Context) Close() error {
 // (pools use it; most callers want a Pool).
 func (c *Context) Alloc(n uint64) (DevicePtr, error) {
 	var p C.uint64_t
-	err := c.Do(func() error { return check(fmt.Sprintf("cuMemAlloc(%s)", FormatBytes(n)), C.b4cu_alloc(&p, C.size_t(n))) })
+	err := c.Do(func() error {
+		return check(fmt.Sprintf("cuMemAlloc(%s)", FormatBytes(n)), C.b4cu_alloc(&p, C.size_t(n)))
+	})
 	return DevicePtr(p), err
 }
 

@@ -1,0 +1,51 @@
+//go:build cuda
+
+package mhr
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/body4d/body4d/kernels"
+)
+
+// TestCUDASameVertices skins with the CUDA kernel and with Go and requires
+// the same vertices. Without a GPU it skips, unless BODY4D_REQUIRE_GPU=1.
+func TestCUDASameVertices(t *testing.T) {
+	k, why := kernels.Default(nil)
+	if k == nil {
+		if os.Getenv("BODY4D_REQUIRE_GPU") == "1" {
+			t.Fatal(why)
+		}
+		t.Skip(why)
+	}
+	defer k.(interface{ Close() error }).Close()
+	m, err := Load(filepath.Join(testdataDir, "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	batch := make([]Input, 64)
+	for i := range batch {
+		batch[i] = Input{Identity: make([]float32, 45), Model: make([]float32, 204)}
+		for j := range batch[i].Model {
+			batch[i].Model[j] = float32(0.3 * r.NormFloat64())
+		}
+	}
+	want, err := m.Forward(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.WithKernels(k).Forward(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !slices.Equal(got[i].Verts, want[i].Verts) {
+			t.Fatalf("body %d: CUDA skinning differs from Go", i)
+		}
+	}
+}
