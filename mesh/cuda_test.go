@@ -5,11 +5,10 @@ package mesh
 import (
 	"image"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"testing"
 
-	"github.com/body4d/body4d/kernels"
+	"github.com/body4d/body4d/internal/gputest"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -17,14 +16,7 @@ import (
 // requires the same engine input. Without a GPU it skips, unless
 // BODY4D_REQUIRE_GPU=1.
 func TestCUDASameCrops(t *testing.T) {
-	k, why := kernels.Default(nil)
-	if k == nil {
-		if os.Getenv("BODY4D_REQUIRE_GPU") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	defer k.(interface{ Close() error }).Close()
+	k := gputest.Kernels(t)
 	r := rand.New(rand.NewPCG(7, 8))
 	img := scene.NewRGB(image.Rect(0, 0, 1920, 1080))
 	for i := range img.Pix {

@@ -5,10 +5,9 @@ package render
 import (
 	"bytes"
 	"image"
-	"os"
 	"testing"
 
-	"github.com/body4d/body4d/kernels"
+	"github.com/body4d/body4d/internal/gputest"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -16,14 +15,7 @@ import (
 // as body4d run does) and with the Go one, and requires the same bytes.
 // Without a GPU it skips, unless BODY4D_REQUIRE_GPU=1 (the device check).
 func TestCUDASamePixels(t *testing.T) {
-	k, why := kernels.Default(nil)
-	if k == nil {
-		if os.Getenv("BODY4D_REQUIRE_GPU") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	defer k.(interface{ Close() error }).Close()
+	k := gputest.Kernels(t)
 	K := scene.DefaultIntrinsics(1280, 720)
 	people := []Item{{1, bodyMesh(-0.8, 4)}, {2, bodyMesh(-0.4, 3.5)}, {3, bodyMesh(0, 3)}, {4, bodyMesh(0.4, 3.6)}, {5, bodyMesh(0.8, 0.3)}}
 	for _, opt := range []Options{{Opacity: 0.85}, {Views: []View{Front, Side, Top}}} {

@@ -4,25 +4,17 @@ package mhr
 
 import (
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
-	"github.com/body4d/body4d/kernels"
+	"github.com/body4d/body4d/internal/gputest"
 )
 
 // TestCUDASameVertices skins with the CUDA kernel and with Go and requires
 // the same vertices. Without a GPU it skips, unless BODY4D_REQUIRE_GPU=1.
 func TestCUDASameVertices(t *testing.T) {
-	k, why := kernels.Default(nil)
-	if k == nil {
-		if os.Getenv("BODY4D_REQUIRE_GPU") == "1" {
-			t.Fatal(why)
-		}
-		t.Skip(why)
-	}
-	defer k.(interface{ Close() error }).Close()
+	k := gputest.Kernels(t)
 	m, err := Load(filepath.Join(testdataDir, "tiny"))
 	if err != nil {
 		t.Fatal(err)

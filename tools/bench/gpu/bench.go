@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/body4d/body4d/gpu"
+	"github.com/body4d/body4d/internal/synthmesh"
 	"github.com/body4d/body4d/kernels"
 	"github.com/body4d/body4d/render"
 	"github.com/body4d/body4d/scene"
@@ -69,43 +69,12 @@ func poolRow(w io.Writer) error {
 	return nil
 }
 
-// ellipsoid is a body-sized closed mesh with the MHR body's 18,439
-// vertices and 36,874 faces, standing at (x, 0, z).
-func ellipsoid(x, z float64) *scene.Mesh {
-	const rings, segs = 179, 103
-	m := &scene.Mesh{}
-	add := func(px, py, pz float64) { m.Vertices = append(m.Vertices, float32(px+x), float32(py), float32(pz+z)) }
-	add(0, -0.85, 0)
-	for i := 1; i <= rings; i++ {
-		t := math.Pi * float64(i) / float64(rings+1)
-		for j := 0; j < segs; j++ {
-			f := 2 * math.Pi * float64(j) / float64(segs)
-			add(0.3*math.Sin(t)*math.Cos(f), -0.85*math.Cos(t), 0.3*math.Sin(t)*math.Sin(f))
-		}
-	}
-	add(0, 0.85, 0)
-	ring := func(i, j int) uint32 { return uint32(1 + (i-1)*segs + j%segs) }
-	bottom := uint32(1 + rings*segs)
-	for j := 0; j < segs; j++ {
-		m.Faces = append(m.Faces, 0, ring(1, j), ring(1, j+1))
-	}
-	for i := 1; i < rings; i++ {
-		for j := 0; j < segs; j++ {
-			m.Faces = append(m.Faces, ring(i, j), ring(i+1, j), ring(i, j+1), ring(i, j+1), ring(i+1, j), ring(i+1, j+1))
-		}
-	}
-	for j := 0; j < segs; j++ {
-		m.Faces = append(m.Faces, ring(rings, j), bottom, ring(rings, j+1))
-	}
-	return m
-}
-
 // rasterRow renders the same frames with the CUDA rasterizer and the Go
 // one and reports both rates and whether the pixels agree.
 func rasterRow(w io.Writer, k kernels.Kernels, W, H, n int) error {
 	var people []render.Item
 	for i := 0; i < n; i++ {
-		people = append(people, render.Item{Person: scene.PersonID(i + 1), Mesh: ellipsoid(0.45*float64(i)-0.45*float64(n-1)/2, 3.5+0.3*float64(i%2))})
+		people = append(people, render.Item{Person: scene.PersonID(i + 1), Mesh: synthmesh.Body(0.45*float64(i)-0.45*float64(n-1)/2, 3.5+0.3*float64(i%2))})
 	}
 	K := scene.DefaultIntrinsics(W, H)
 	fps := func(kern kernels.Kernels) (float64, []uint8, error) {
