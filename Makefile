@@ -7,7 +7,7 @@ GO ?= go
 # go-nvml's header marks many NVML calls deprecated; the warnings are noise.
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 
-.PHONY: demo test serve check-cuda setup build bench
+.PHONY: demo test serve check-cuda device-check setup build bench
 
 setup:
 	@scripts/setup.sh
@@ -26,10 +26,17 @@ serve: build
 test: setup
 	@scripts/test.sh
 
-# Compile and vet the GPU code (tags cuda, tensorrt) against Debian's CUDA
-# headers; installs nvidia-cuda-dev (large). Nothing here runs on a GPU.
+# Check the GPU code without a GPU: PTX in sync, the TensorRT shim against
+# TensorRT 10.16 and 11.1 headers, build/vet/tests with the tags
+# cuda,tensorrt, the GPU binary starting with "no GPU". Installs Debian's
+# nvidia-cuda-toolkit (large). Nothing here runs on a GPU.
 check-cuda:
 	@scripts/check-cuda.sh
+
+# The one-shot GPU check's build half: binaries into out/device-check, to
+# copy to a GPU machine and run there with out/device-check/device-check.sh run.
+device-check: setup
+	@scripts/device-check.sh build
 
 bench: setup
 	@scripts/bench.sh

@@ -7,14 +7,11 @@ require (
 	github.com/NVIDIA/go-nvml v0.13.4-1
 	github.com/yalue/onnxruntime_go v1.27.0
 	gopkg.in/yaml.v3 v3.0.1
-	gorgonia.org/cu v0.9.6
 )
 
 require (
 	github.com/campoy/embedmd v1.0.0 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	github.com/nlpodyssey/gopickle v0.3.0 // indirect
-	github.com/pkg/errors v0.9.1 // indirect
 	github.com/pmezard/go-difflib v1.0.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	gonum.org/v1/gonum v0.17.0 // indirect

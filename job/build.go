@@ -8,8 +8,8 @@ import (
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/amodal"
 	"github.com/body4d/body4d/engine"
-	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/fov"
+	"github.com/body4d/body4d/kernels"
 	"github.com/body4d/body4d/masks"
 	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/models"
@@ -24,8 +24,9 @@ type stages struct {
 	body    *mesh.Body // nil when the mesh stage is not offered
 	notes   []string
 	closers []func() error
-	windows *AmodalWindows // filled when occlusion recovery runs
-	camera  cameraSolves   // filled when the camera is estimated
+	windows *AmodalWindows  // filled when occlusion recovery runs
+	kernels kernels.Kernels // GPU kernels for rendering; nil: the Go path
+	camera  cameraSolves    // filled when the camera is estimated
 }
 
 // cameraSolves counts the frames whose focal was estimated, and lists
@@ -54,14 +55,19 @@ func (s *stages) close() {
 // A stage whose engines are missing is not offered and a note says so.
 // Each stage caches its outputs under workDir in a folder keyed by what
 // they depend on.
-func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoInfo, workDir string, progress func(body4d.Event)) (*stages, error) {
-	s := &stages{pipe: &body4d.Pipeline{}}
-	load := func(path string) (engine.Engine, error) {
-		e, err := rt.Load(path)
-		if err == nil {
-			s.closers = append(s.closers, e.Close)
+func buildStages(dir *models.Dir, dev *device, spec Spec, info scene.VideoInfo, workDir string, progress func(body4d.Event)) (*stages, error) {
+	s := &stages{pipe: &body4d.Pipeline{}, kernels: dev.kernels}
+	// Each stage loads its engines through the backend its manifest
+	// entries name, on its own stream.
+	loader := func(stage string) func(string) (engine.Engine, error) {
+		load := dev.loader(stage)
+		return func(path string) (engine.Engine, error) {
+			e, err := load(path)
+			if err == nil {
+				s.closers = append(s.closers, e.Close)
+			}
+			return e, err
 		}
-		return e, err
 	}
 	// Each stage's cache folder is keyed by everything its outputs
 	// depend on: the engines (by manifest checksums), the settings, and
@@ -100,7 +106,7 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 			return s, err
 		}
 		done := 0
-		tr, err := segment.Open(dir, load, segment.Options{Dir: segDir, OnFrame: func(segment.FrameReport) {
+		tr, err := segment.Open(dir, loader("segment"), segment.Options{Dir: segDir, OnFrame: func(segment.FrameReport) {
 			done++
 			progress(body4d.Event{Stage: "segment", Done: min(done, info.Frames), Total: info.Frames})
 		}})
@@ -127,7 +133,7 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 			opts.Fast = &amodal.FastOptions{}
 			s.notes = append(s.notes, "amodal fast mode: people fully in view in a window are not recovered; fewer denoising steps")
 		}
-		comp, err := amodal.Open(dir, load, opts)
+		comp, err := amodal.Open(dir, loader("amodal"), opts)
 		if err != nil {
 			return s, fmt.Errorf("amodal: %w", err)
 		}
@@ -140,13 +146,17 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 	if _, err := dir.EnginePath("mesh", "backbone"); err != nil {
 		s.notes = append(s.notes, "no mesh engines in the model directory: no body meshes")
 	} else {
-		opts := mesh.Options{Dir: filepath.Join(workDir, "mesh-"+meshKey), Mode: meshMode}
-		if spec.Device == "" || spec.Device == "cpu" {
+		opts := mesh.Options{Dir: filepath.Join(workDir, "mesh-"+meshKey), Mode: meshMode, Kernels: dev.kernels}
+		if dev.name == "cpu" {
 			// On the CPU a batch beyond a few crops buys no speed (the
 			// runtime already uses every core per crop) and costs memory.
 			opts.MaxBatch = 8
 		}
-		rec, err := mesh.Open(dir, load, opts)
+		if p := dev.pool(); p != nil {
+			// The batch comes from what the GPU's pool can still hold.
+			opts.FreeMemory = func() (uint64, error) { return p.Available(), nil }
+		}
+		rec, err := mesh.Open(dir, loader("mesh"), opts)
 		if err != nil {
 			return s, fmt.Errorf("mesh: %w", err)
 		}
@@ -170,7 +180,7 @@ func buildStages(dir *models.Dir, rt *ort.Runtime, spec Spec, info scene.VideoIn
 			s.notes = append(s.notes, "no fov/moge engine in the model directory: default camera (focal = image diagonal)")
 			break
 		}
-		eng, err := load(path)
+		eng, err := loader("fov")(path)
 		if err != nil {
 			return s, fmt.Errorf("fov/moge: %w", err)
 		}

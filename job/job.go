@@ -30,10 +30,24 @@ type Spec struct {
 	// (people/<id>/motion.glb and scene.glb) and "bvh"
 	// (people/<id>/motion.bvh). They need the body model.
 	Export []string
-	// Device is where the engines run: "cpu" (default), "cuda" or
-	// "tensorrt" (ONNX Runtime's execution providers; they need an ONNX
-	// Runtime build that has them, and fail clearly otherwise).
+	// Device is where the engines run: "cpu" (default: ONNX Runtime on
+	// the CPU), "cuda" (ONNX Runtime's CUDA provider, where the installed
+	// library has it) or "tensorrt" (body4d's own TensorRT backend for the
+	// manifest's trt entries, built with the tag tensorrt). With cuda or
+	// tensorrt, the GPU kernels (build tag cuda) draw the overlays, skin
+	// MHR and cut the mesh crops. A device that cannot run is a one-line
+	// error, never a fallback.
 	Device string
+
+	// open replaces the device openers in tests.
+	open *openers
+}
+
+func (s Spec) openers() openers {
+	if s.open != nil {
+		return *s.open
+	}
+	return defaultOpeners()
 }
 
 // Stages chooses the optional stages and their settings. The zero value

@@ -13,6 +13,7 @@ import (
 
 	"codeberg.org/sbinet/npyio/npz"
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/kernels"
 	"github.com/body4d/body4d/masks"
 	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/render"
@@ -168,7 +169,7 @@ func writePLY(path string, m *scene.Mesh) error {
 // present frame in 3D (camera frame, metres) and 2D (pixels, through that
 // frame's camera).
 func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Result, body *mesh.Body,
-	people []PersonOutput, spec Spec, path string, progress func(body4d.Event)) error {
+	people []PersonOutput, spec Spec, k kernels.Kernels, path string, progress func(body4d.Event)) error {
 	info := frames.Info()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -181,7 +182,7 @@ func writeVideo(ctx context.Context, frames scene.FrameSource, res *body4d.Resul
 	kps := map[scene.PersonID][]frameKeypoints{}
 	if body != nil {
 		var err error
-		if rend, err = render.New(render.Options{Opacity: 0.85}); err != nil {
+		if rend, err = render.New(render.Options{Opacity: 0.85, Kernels: k}); err != nil {
 			return err
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/body4d/body4d"
-	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/gpu"
 	"github.com/body4d/body4d/internal/proc"
 	"github.com/body4d/body4d/models"
@@ -65,7 +64,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	sum.Models = modelDir
 
 	var dir *models.Dir
-	var rt *ort.Runtime
+	var dev *device
 	if err := timed("models", func() (err error) {
 		if dir, err = models.Open(modelDir); err != nil {
 			return err
@@ -73,20 +72,13 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		if errs := dir.Verify(); len(errs) > 0 {
 			return fmt.Errorf("model directory %s: %w", modelDir, errors.Join(errs...))
 		}
-		lib, err := ort.FindLibrary()
-		if err != nil {
-			return err
-		}
-		prov, err := provider(spec.Device)
-		if err != nil {
-			return err
-		}
-		rt, err = ort.Open(ort.Options{Library: lib, Provider: prov})
+		dev, err = openDevice(spec.Device, dir, spec.openers())
 		return err
 	}); err != nil {
 		return sum, err
 	}
-	defer rt.Close()
+	defer dev.close()
+	sum.Notes = append(sum.Notes, dev.notes...)
 	sum.ModelSet = dir.Manifest.Name
 
 	// Decode once into the frame store. Its folder is named for the
@@ -119,7 +111,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		}
 	}
 
-	st, err := buildStages(dir, rt, spec, info, workDir, progress)
+	st, err := buildStages(dir, dev, spec, info, workDir, progress)
 	defer st.close()
 	if err != nil {
 		return sum, err
@@ -134,13 +126,13 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		return sum, fmt.Errorf("job: --export %s needs the body model, and model directory %s has no mesh stage", strings.Join(spec.Export, ","), modelDir)
 	}
 	st.pipe.Progress = progress
-	if spec.Device == "cuda" || spec.Device == "tensorrt" {
+	if dev.name != "cpu" {
 		st.pipe.DeviceMemory = func() (int64, error) {
 			devs, err := gpu.Devices()
 			if err != nil {
 				return 0, err
 			}
-			return int64(devs[0].UsedBytes), nil // ONNX Runtime's default device
+			return int64(devs[0].UsedBytes), nil // device 0: where ONNX Runtime's and the trt backend's engines run
 		}
 	}
 	res, runErr := st.pipe.Run(ctx, frames, spec.Prompts)
@@ -180,7 +172,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 	out := filepath.Join(spec.Out, "result.mp4")
 	if err := timed("render", func() error {
-		return writeVideo(ctx, frames, res, st.body, sum.People, spec, out, progress)
+		return writeVideo(ctx, frames, res, st.body, sum.People, spec, st.kernels, out, progress)
 	}); err != nil {
 		return sum, err
 	}
@@ -219,19 +211,6 @@ func (f firstFrames) Frame(i int) (*scene.RGB, error) {
 		return nil, fmt.Errorf("frame %d does not exist (using the first %d frames)", i, f.n)
 	}
 	return f.FrameSource.Frame(i)
-}
-
-// provider maps a device name to an ONNX Runtime execution provider.
-func provider(device string) (ort.Provider, error) {
-	switch device {
-	case "", "cpu":
-		return ort.CPU, nil
-	case "cuda":
-		return ort.CUDA, nil
-	case "tensorrt":
-		return ort.TensorRT, nil
-	}
-	return 0, fmt.Errorf("job: unknown device %q (want cpu, cuda or tensorrt)", device)
 }
 
 func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, dir string, progress func(body4d.Event)) (*video.Store, error) {

@@ -1,6 +1,6 @@
 // cpu_grid.h lets the bodies of body4d's CUDA kernels compile as plain C++
 // and run on the CPU, to check their arithmetic and indexing against the
-// Go reference in package kernels. It is not a CUDA emulator: a launch runs
+// Go functions of the stages they serve (render, mesh, mesh/mhr). It is not a CUDA emulator: a launch runs
 // every thread of every block one after another, and atomics are plain
 // read-modify-writes. That is faithful only for kernels without
 // __syncthreads or shared memory, which is all body4d's kernels use. It
@@ -11,6 +11,10 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+// No fused multiply-adds, as the PTX is compiled (-fmad=false): the twin
+// must round every operation as the Go code and the GPU do.
+#pragma GCC optimize("fp-contract=off")
 
 struct dim3 {
 	unsigned x, y, z;
@@ -48,15 +52,9 @@ using cpugrid::threadIdx;
 #define __forceinline__
 #define __restrict__ __restrict
 
-static inline float atomicAdd(float *p, float v) {
-	float old = *p;
-	*p = old + v;
-	return old;
-}
-
-static inline unsigned atomicMin(unsigned *p, unsigned v) {
-	unsigned old = *p;
-	if (v < old) {
+static inline unsigned long long atomicMax(unsigned long long *p, unsigned long long v) {
+	unsigned long long old = *p;
+	if (v > old) {
 		*p = v;
 	}
 	return old;

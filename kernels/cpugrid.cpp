@@ -15,34 +15,28 @@ static unsigned blocks(int n, int per) { return (unsigned)((n + per - 1) / per);
 
 extern "C" {
 
-void b4k_warp_normalize(const unsigned char *src, int n, int sw, int sh, float *dst, int dw, int dh,
-                        const float *warp, float border, const float *mean, const float *inv_std) {
-	cpugrid::launch(warp_normalize, dim3(blocks(dw, 16), blocks(dh, 16), (unsigned)n), dim3(16, 16, 1), src, sw, sh,
-	                dst, dw, dh, warp, border, mean[0], mean[1], mean[2], inv_std[0], inv_std[1], inv_std[2]);
+int b4k_tri_size(void) { return (int)sizeof(b4_tri); }
+
+void b4k_raster_samples(const void *tris, int nt, unsigned long long *keys, int w, int h) {
+	memset(keys, 0, sizeof(unsigned long long) * (size_t)w * h * 4);
+	cpugrid::launch(raster_samples, dim3(blocks(nt, 64), 1, 1), dim3(64, 1, 1), (const b4_tri *)tris, nt, keys, w, h);
 }
 
-void b4k_upsample_mask(const float *logits, int n, int w, int h, unsigned char *mask, int W, int H) {
-	cpugrid::launch(upsample_mask, dim3(blocks(W, 16), blocks(H, 16), (unsigned)n), dim3(16, 16, 1), logits, w, h,
-	                mask, W, H);
+void b4k_lbs_skin(const float *rest, int batch, int nv, const float *xform, int nj, const int *start,
+                  const int *joint, const float *weight, float *out) {
+	cpugrid::launch(lbs_skin, dim3(blocks(nv, 128), (unsigned)batch, 1), dim3(128, 1, 1), rest, nv, xform, nj, start,
+	                joint, weight, out);
 }
 
-void b4k_lbs_skin(const float *rest, int batch, int nv, const float *xform, int nj, const int *vert,
-                  const int *joint, const float *weight, int nk, float *out) {
-	memset(out, 0, sizeof(float) * (size_t)batch * nv * 3);
-	cpugrid::launch(lbs_skin, dim3(blocks(nk, 256), (unsigned)batch, 1), dim3(256, 1, 1), rest, nv, xform, nj, vert,
-	                joint, weight, nk, out);
+void b4k_warp_crop(const unsigned char *src, int stride, int nch, int W, int H, const float *coef, int n, int size,
+                   unsigned char *dst) {
+	cpugrid::launch(warp_crop, dim3(blocks(size, 16), blocks(size, 16), (unsigned)n), dim3(16, 16, 1), src, stride,
+	                nch, W, H, coef, size, dst);
 }
 
-void b4k_raster(const float *verts, const int *faces, int nf, float *depth, int *face, int W, int H) {
-	unsigned *bits = (unsigned *)depth;
-	const float inf = INFINITY;
-	for (int i = 0; i < W * H; i++) {
-		memcpy(bits + i, &inf, sizeof inf);
-		face[i] = -1;
-	}
-	cpugrid::launch(raster_depth, dim3(blocks(nf, 128), 1, 1), dim3(128, 1, 1), verts, faces, nf, bits, W, H);
-	cpugrid::launch(raster_face, dim3(blocks(nf, 128), 1, 1), dim3(128, 1, 1), verts, faces, nf,
-	                (const unsigned *)bits, face, W, H);
+void b4k_normalize_crop(const unsigned char *crop, int n, int size, float *dst, const float *mean, const float *std) {
+	cpugrid::launch(normalize_crop, dim3(blocks(size * size, 256), (unsigned)n, 1), dim3(256, 1, 1), crop, size, dst,
+	                mean[0], mean[1], mean[2], std[0], std[1], std[2]);
 }
 
 } // extern "C"

@@ -6,11 +6,10 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/body4d/body4d/gpu"
-	"gorgonia.org/cu"
 )
 
 // The PTX is generated from the .cu sources by go generate and committed;
@@ -19,218 +18,306 @@ import (
 //go:embed *.ptx
 var ptxFiles embed.FS
 
-// Module holds the kernels loaded into one CUDA context. All pointers
-// passed to its methods are device memory of that context; launches are
-// queued on the given stream and not waited for.
-type Module struct {
+// Block shapes of the launches; cpugrid.cpp uses the same.
+const (
+	rasterBlock    = 64
+	skinBlock      = 128
+	warpBlock      = 16
+	normalizeBlock = 256
+)
+
+// CUDA runs the kernels on one GPU. Calls are serialized on its stream;
+// device buffers come from its pool and are kept for reuse between calls.
+type CUDA struct {
 	c    *gpu.Context
-	mods []cu.Module
-	fns  map[string]cu.Function
+	pool *gpu.Pool
+	own  bool // c and pool were opened by Open and are closed by Close
+
+	mu   sync.Mutex
+	s    *gpu.Stream
+	mods []*gpu.Module
+	fns  map[string]*gpu.Function
+	bufs map[string]gpu.Buffer
+	skin map[*Skinning]skinDevice
 }
 
-// Load loads every kernel into c.
-func Load(c *gpu.Context) (*Module, error) {
-	m := &Module{c: c, fns: map[string]cu.Function{}}
-	files := map[string][]string{
-		"preprocess.ptx": {"warp_normalize", "upsample_mask"},
-		"skin.ptx":       {"lbs_skin"},
-		"raster.ptx":     {"raster_depth", "raster_face"},
+type skinDevice struct{ start, joint, weight gpu.Buffer }
+
+// Open opens the kernels on the GPU of pool (nil: the GPU with the most
+// free memory, with a pool of its own).
+func Open(pool *gpu.Pool) (Kernels, error) {
+	if pool != nil {
+		c, ok := pool.Allocator().(*gpu.Context)
+		if !ok {
+			return nil, fmt.Errorf("kernels: the pool allocates from a %T, not a CUDA context", pool.Allocator())
+		}
+		return OpenOn(c, pool)
 	}
-	err := c.Do(func() error {
-		for file, names := range files {
-			ptx, err := ptxFiles.ReadFile(file)
-			if err != nil {
-				return err
-			}
-			mod, err := cu.LoadData(string(ptx))
-			if err != nil {
-				return fmt.Errorf("load %s: %w", file, err)
-			}
-			m.mods = append(m.mods, mod)
-			for _, name := range names {
-				fn, err := mod.Function(name)
-				if err != nil {
-					return fmt.Errorf("%s: function %s: %w", file, name, err)
-				}
-				m.fns[name] = fn
+	c, err := gpu.OpenBest(64 << 20)
+	if err != nil {
+		return nil, err
+	}
+	p, err := gpu.NewPool(c)
+	if err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	k, err := OpenOn(c, p)
+	if err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	k.own = true
+	return k, nil
+}
+
+// OpenOn loads the kernels into context c; their buffers come from pool.
+func OpenOn(c *gpu.Context, pool *gpu.Pool) (*CUDA, error) {
+	k := &CUDA{c: c, pool: pool, fns: map[string]*gpu.Function{}, bufs: map[string]gpu.Buffer{}, skin: map[*Skinning]skinDevice{}}
+	files := map[string][]string{
+		"preprocess.ptx": {"warp_crop", "normalize_crop"},
+		"skin.ptx":       {"lbs_skin"},
+		"raster.ptx":     {"raster_samples"},
+	}
+	var err error
+	if k.s, err = c.NewStream(); err != nil {
+		return nil, err
+	}
+	for file, names := range files {
+		ptx, err := ptxFiles.ReadFile(file)
+		if err != nil {
+			return nil, errors.Join(err, k.Close())
+		}
+		m, err := c.LoadModule(ptx)
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("kernels: %s: %w", file, err), k.Close())
+		}
+		k.mods = append(k.mods, m)
+		for _, name := range names {
+			if k.fns[name], err = m.Function(name); err != nil {
+				return nil, errors.Join(fmt.Errorf("kernels: %s: %w", file, err), k.Close())
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("kernels: %w", err), m.Close())
 	}
-	return m, nil
+	return k, nil
 }
 
-// Close unloads the kernels.
-func (m *Module) Close() error {
+// Name says which GPU the kernels run on.
+func (k *CUDA) Name() string { return fmt.Sprintf("CUDA on %s (GPU %d)", k.c.Name, k.c.Ordinal) }
+
+// Close frees the kernels' buffers, stream and modules (and the context
+// and pool Open made).
+func (k *CUDA) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	var errs []error
-	for _, mod := range m.mods {
-		errs = append(errs, m.c.Do(mod.Unload))
+	for name, b := range k.bufs {
+		errs = append(errs, k.pool.Free(b, k.s))
+		delete(k.bufs, name)
 	}
-	m.mods = nil
+	for key, d := range k.skin {
+		errs = append(errs, k.pool.Free(d.start, k.s), k.pool.Free(d.joint, k.s), k.pool.Free(d.weight, k.s))
+		delete(k.skin, key)
+	}
+	if k.s != nil {
+		errs = append(errs, k.s.Synchronize())
+	}
+	for _, m := range k.mods {
+		errs = append(errs, m.Unload())
+	}
+	k.mods = nil
+	if k.own {
+		errs = append(errs, k.pool.Close())
+	}
+	if k.s != nil {
+		errs = append(errs, k.s.Close())
+		k.s = nil
+	}
+	if k.own {
+		errs = append(errs, k.c.Close())
+	}
 	return errors.Join(errs...)
 }
 
-// args packs kernel arguments. cu's Launch copies 8 bytes from each
-// argument's address, so each argument gets an 8-byte slot; 4-byte int and
-// float arguments sit in the low bytes, which is where the driver reads
-// them on little-endian hosts.
-type args []uint64
-
-func (a *args) ptr(p cu.DevicePtr) { *a = append(*a, uint64(p)) }
-func (a *args) i32(v int) error {
-	if v < 0 || v > math.MaxInt32 {
-		return fmt.Errorf("kernels: argument %d out of int32 range", v)
+// buffer returns scratch buffer name of at least n bytes. The caller
+// holds k.mu.
+func (k *CUDA) buffer(name string, n int) (gpu.DevicePtr, error) {
+	if n <= 0 {
+		n = 1
 	}
-	*a = append(*a, uint64(uint32(v)))
-	return nil
-}
-func (a *args) f32(v float32) { *a = append(*a, uint64(math.Float32bits(v))) }
-
-func (m *Module) launch(name string, s *gpu.Stream, grid, block [3]int, a args) error {
-	params := make([]unsafe.Pointer, len(a))
-	for i := range a {
-		params[i] = unsafe.Pointer(&a[i])
+	if b, ok := k.bufs[name]; ok {
+		if b.Size >= uint64(n) {
+			return b.Ptr, nil
+		}
+		delete(k.bufs, name)
+		if err := k.pool.Free(b, k.s); err != nil {
+			return 0, err
+		}
 	}
-	fn := m.fns[name]
-	err := m.c.Do(func() error {
-		return fn.Launch(grid[0], grid[1], grid[2], block[0], block[1], block[2], 0, s.CU(), params)
-	})
+	b, err := k.pool.Alloc(uint64(n), k.s)
 	if err != nil {
-		return fmt.Errorf("kernels: launch %s: %w", name, err)
+		return 0, fmt.Errorf("kernels: %s buffer: %w", name, err)
 	}
-	return nil
+	k.bufs[name] = b
+	return b.Ptr, nil
+}
+
+// upload copies a slice into scratch buffer name.
+func upload[T any](k *CUDA, name string, v []T) (gpu.DevicePtr, error) {
+	n := len(v) * int(unsafe.Sizeof(*new(T)))
+	p, err := k.buffer(name, n)
+	if err != nil || n == 0 {
+		return p, err
+	}
+	return p, k.s.Upload(p, unsafe.Pointer(&v[0]), n)
+}
+
+// download waits for the stream and copies device memory into v.
+func download[T any](k *CUDA, v []T, p gpu.DevicePtr) error {
+	n := len(v) * int(unsafe.Sizeof(*new(T)))
+	if n == 0 {
+		return nil
+	}
+	return k.s.Download(unsafe.Pointer(&v[0]), p, n)
 }
 
 func blocks(n, per int) int { return (n + per - 1) / per }
 
-// ints appends int32 arguments, failing on the first out of range.
-func (a *args) ints(vs ...int) error {
-	for _, v := range vs {
-		if err := a.i32(v); err != nil {
+func i32(v int) uint64           { return uint64(uint32(int32(v))) }
+func f32(v float32) uint64       { return uint64(*(*uint32)(unsafe.Pointer(&v))) }
+func ptr(p gpu.DevicePtr) uint64 { return uint64(p) }
+
+// RasterSamples runs raster_samples (see Kernels).
+func (k *CUDA) RasterSamples(keys []uint64, w, h int, tris []Tri) error {
+	if err := checkRaster(keys, w, h, tris); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	kp, err := k.buffer("keys", 8*len(keys))
+	if err != nil {
+		return err
+	}
+	if err := k.s.Fill32(kp, 0, 2*len(keys)); err != nil {
+		return err
+	}
+	if len(tris) > 0 {
+		tp, err := upload(k, "tris", tris)
+		if err != nil {
+			return err
+		}
+		err = k.fns["raster_samples"].Launch(k.s, gpu.Dim3{X: blocks(len(tris), rasterBlock), Y: 1, Z: 1}, gpu.Dim3{X: rasterBlock, Y: 1, Z: 1},
+			[]uint64{ptr(tp), i32(len(tris)), ptr(kp), i32(w), i32(h)})
+		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return download(k, keys, kp)
 }
 
-// WarpNormalize queues warp_normalize (see WarpAffine) for n images: src
-// holds n interleaved RGB images of sw×sh bytes, dst n×3×dh×dw floats and
-// warps n×6 floats.
-func (m *Module) WarpNormalize(s *gpu.Stream, src cu.DevicePtr, n, sw, sh int, dst cu.DevicePtr, dw, dh int, warps cu.DevicePtr, border float32, norm Norm) error {
-	if n <= 0 || sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 {
-		return fmt.Errorf("kernels: warp of %d images from %d×%d to %d×%d: sizes must be positive", n, sw, sh, dw, dh)
-	}
-	var a args
-	a.ptr(src)
-	if err := a.ints(sw, sh); err != nil {
+// Skin runs lbs_skin (see Kernels). A Skinning is uploaded once and kept
+// on the device, keyed by its address, until Close.
+func (k *CUDA) Skin(out, rest []float32, batch, nv int, xform []float32, nj int, s *Skinning) error {
+	if err := checkSkin(out, rest, batch, nv, xform, nj, s); err != nil {
 		return err
 	}
-	a.ptr(dst)
-	if err := a.ints(dw, dh); err != nil {
-		return err
-	}
-	a.ptr(warps)
-	a.f32(border)
-	for c := 0; c < 3; c++ {
-		a.f32(norm.Mean[c])
-	}
-	for c := 0; c < 3; c++ {
-		if norm.Std[c] == 0 {
-			return fmt.Errorf("kernels: normalisation std of channel %d is 0", c)
-		}
-		a.f32(1 / norm.Std[c])
-	}
-	return m.launch("warp_normalize", s, [3]int{blocks(dw, 16), blocks(dh, 16), n}, [3]int{16, 16, 1}, a)
-}
-
-// UpsampleMask queues upsample_mask (see UpsampleMask) for n logit maps of
-// w×h floats into n masks of W×H bytes.
-func (m *Module) UpsampleMask(s *gpu.Stream, logits cu.DevicePtr, n, w, h int, mask cu.DevicePtr, W, H int) error {
-	if n <= 0 || w <= 0 || h <= 0 || W <= 0 || H <= 0 {
-		return fmt.Errorf("kernels: mask upsample of %d maps from %d×%d to %d×%d: sizes must be positive", n, w, h, W, H)
-	}
-	var a args
-	a.ptr(logits)
-	if err := a.ints(w, h); err != nil {
-		return err
-	}
-	a.ptr(mask)
-	if err := a.ints(W, H); err != nil {
-		return err
-	}
-	return m.launch("upsample_mask", s, [3]int{blocks(W, 16), blocks(H, 16), n}, [3]int{16, 16, 1}, a)
-}
-
-// SkinDevice is a Skinning in device memory: nk int32 vertex and joint
-// indices and float32 weights.
-type SkinDevice struct {
-	Vert, Joint, Weight cu.DevicePtr
-	N                   int
-}
-
-// Skin zeroes out (batch×nv×3 floats) and queues lbs_skin (see Skin) for
-// rest (batch×nv×3) and xform (batch×nj×8).
-func (m *Module) Skin(s *gpu.Stream, out, rest cu.DevicePtr, batch, nv int, xform cu.DevicePtr, nj int, sk SkinDevice) error {
-	if batch <= 0 || nv <= 0 || nj <= 0 || sk.N <= 0 {
-		return fmt.Errorf("kernels: skin of %d bodies, %d vertices, %d joints, %d triplets: sizes must be positive", batch, nv, nj, sk.N)
-	}
-	err := m.c.Do(func() error { return cu.MemsetD32Async(out, 0, int64(batch*nv*3), s.CU()) })
-	if err != nil {
-		return fmt.Errorf("kernels: clear skin output: %w", err)
-	}
-	var a args
-	a.ptr(rest)
-	if err := a.i32(nv); err != nil {
-		return err
-	}
-	a.ptr(xform)
-	if err := a.i32(nj); err != nil {
-		return err
-	}
-	a.ptr(sk.Vert)
-	a.ptr(sk.Joint)
-	a.ptr(sk.Weight)
-	if err := a.i32(sk.N); err != nil {
-		return err
-	}
-	a.ptr(out)
-	return m.launch("lbs_skin", s, [3]int{blocks(sk.N, 256), batch, 1}, [3]int{256, 1, 1}, a)
-}
-
-// Raster clears depth (W×H floats, to +Inf) and face (W×H int32, to −1)
-// and queues both rasterizer passes (see Raster) for nf triangles.
-func (m *Module) Raster(s *gpu.Stream, verts, faces cu.DevicePtr, nf int, depth, face cu.DevicePtr, W, H int) error {
-	if nf <= 0 || W <= 0 || H <= 0 {
-		return fmt.Errorf("kernels: raster of %d triangles at %d×%d: sizes must be positive", nf, W, H)
-	}
-	err := m.c.Do(func() error {
-		if err := cu.MemsetD32Async(depth, uint(math.Float32bits(float32(math.Inf(1)))), int64(W*H), s.CU()); err != nil {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sd, ok := k.skin[s]
+	if !ok {
+		var err error
+		if sd, err = k.uploadSkinning(s); err != nil {
 			return err
 		}
-		return cu.MemsetD32Async(face, math.MaxUint32, int64(W*H), s.CU())
-	})
+		k.skin[s] = sd
+	}
+	rp, err := upload(k, "rest", rest)
 	if err != nil {
-		return fmt.Errorf("kernels: clear raster buffers: %w", err)
-	}
-	var a args
-	a.ptr(verts)
-	a.ptr(faces)
-	if err := a.i32(nf); err != nil {
 		return err
 	}
-	a.ptr(depth)
-	if err := a.ints(W, H); err != nil {
+	xp, err := upload(k, "xform", xform)
+	if err != nil {
 		return err
 	}
-	grid, block := [3]int{blocks(nf, 128), 1, 1}, [3]int{128, 1, 1}
-	if err := m.launch("raster_depth", s, grid, block, a); err != nil {
+	op, err := k.buffer("verts", 4*len(out))
+	if err != nil {
 		return err
 	}
-	// raster_face takes face after depth: verts, faces, nf, depth, face, W, H.
-	b := append(append(args{}, a[:4]...), uint64(face))
-	b = append(b, a[4:]...)
-	return m.launch("raster_face", s, grid, block, b)
+	err = k.fns["lbs_skin"].Launch(k.s, gpu.Dim3{X: blocks(nv, skinBlock), Y: batch, Z: 1}, gpu.Dim3{X: skinBlock, Y: 1, Z: 1},
+		[]uint64{ptr(rp), i32(nv), ptr(xp), i32(nj), ptr(sd.start.Ptr), ptr(sd.joint.Ptr), ptr(sd.weight.Ptr), ptr(op)})
+	if err != nil {
+		return err
+	}
+	return download(k, out, op)
+}
+
+func (k *CUDA) uploadSkinning(s *Skinning) (skinDevice, error) {
+	var d skinDevice
+	put := func(dst *gpu.Buffer, src unsafe.Pointer, n int) error {
+		var err error
+		if *dst, err = k.pool.Alloc(uint64(max(n, 1)), k.s); err != nil {
+			return err
+		}
+		return k.s.Upload(dst.Ptr, src, n)
+	}
+	var err error
+	if err = put(&d.start, unsafe.Pointer(&s.Start[0]), 4*len(s.Start)); err == nil && len(s.Joint) > 0 {
+		if err = put(&d.joint, unsafe.Pointer(&s.Joint[0]), 4*len(s.Joint)); err == nil {
+			err = put(&d.weight, unsafe.Pointer(&s.Weight[0]), 4*len(s.Weight))
+		}
+	}
+	if err != nil {
+		return d, fmt.Errorf("kernels: skinning: %w", err)
+	}
+	return d, nil
+}
+
+// WarpCrops runs warp_crop (see Kernels).
+func (k *CUDA) WarpCrops(dst []uint8, size, nch int, src []uint8, stride, W, H int, coef []float32) error {
+	if err := checkWarp(dst, size, nch, src, stride, W, H, coef); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	sp, err := upload(k, "image", src[:(H-1)*stride+W*nch])
+	if err != nil {
+		return err
+	}
+	cp, err := upload(k, "coef", coef)
+	if err != nil {
+		return err
+	}
+	dp, err := k.buffer("crops", len(dst))
+	if err != nil {
+		return err
+	}
+	g := blocks(size, warpBlock)
+	err = k.fns["warp_crop"].Launch(k.s, gpu.Dim3{X: g, Y: g, Z: len(coef) / 6}, gpu.Dim3{X: warpBlock, Y: warpBlock, Z: 1},
+		[]uint64{ptr(sp), i32(stride), i32(nch), i32(W), i32(H), ptr(cp), i32(size), ptr(dp)})
+	if err != nil {
+		return err
+	}
+	return download(k, dst, dp)
+}
+
+// NormalizeCrops runs normalize_crop (see Kernels).
+func (k *CUDA) NormalizeCrops(dst []float32, crops []uint8, size int, mean, std [3]float32) error {
+	if err := checkNormalize(dst, crops, size, std); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cp, err := upload(k, "norm_in", crops)
+	if err != nil {
+		return err
+	}
+	dp, err := k.buffer("norm_out", 4*len(dst))
+	if err != nil {
+		return err
+	}
+	n := len(crops) / (3 * size * size)
+	err = k.fns["normalize_crop"].Launch(k.s, gpu.Dim3{X: blocks(size*size, normalizeBlock), Y: n, Z: 1}, gpu.Dim3{X: normalizeBlock, Y: 1, Z: 1},
+		[]uint64{ptr(cp), i32(size), ptr(dp), f32(mean[0]), f32(mean[1]), f32(mean[2]), f32(std[0]), f32(std[1]), f32(std[2])})
+	if err != nil {
+		return err
+	}
+	return download(k, dst, dp)
 }

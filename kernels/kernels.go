@@ -1,144 +1,180 @@
-// Package kernels holds body4d's CUDA kernels and their pure-Go reference
-// implementations.
+// Package kernels holds body4d's CUDA kernels: the overlay rasterizer's
+// visibility pass (package render), MHR skinning (mesh/mhr) and the mesh
+// stage's crop preprocessing (mesh).
 //
-// The kernels are CUDA C sources (*.cu), compiled to PTX by go generate
-// (nvcc from the CUDA toolkit; the PTX is committed) and embedded by the
-// loader in cuda.go, which builds only with the build tag "cuda". The
-// functions in this file compute the same results on the CPU; they are the
-// CPU path and the reference the kernels are checked against. The check
-// (cpugrid.go, cpugrid_test.go) compiles the kernel bodies as C++ and runs their
-// grids as loops: it verifies the kernels' arithmetic and indexing, not
-// their execution on a GPU, which has not been tested.
+// Each kernel is the stage's own Go function written for a GPU, operation
+// for operation, so that its results are bit for bit the Go path's (the
+// PTX is compiled with FMA contraction off). The stages keep their Go
+// code as the CPU path and call a Kernels only when one is given to them.
+//
+// There are two implementations of Kernels:
+//   - Open (build tag "cuda"): the kernels on a GPU, from PTX that go
+//     generate compiles from the .cu sources (nvcc; the PTX is committed)
+//     and the CUDA driver loads at run time.
+//   - CPUGrid: the same .cu sources compiled as C++ with every launch's
+//     blocks and threads run as loops on the CPU. It is a twin of the GPU
+//     path for checking the kernels' arithmetic and indexing against the
+//     stages' Go functions where there is no GPU, and far too slow to be a
+//     fallback.
+//
+// Default chooses for a program: CUDA when built with the tag and a GPU is
+// present, otherwise none (the stages' Go paths) and the reason, for the
+// caller to say once.
 package kernels
 
-//go:generate nvcc --ptx -arch=compute_70 -o preprocess.ptx preprocess.cu
-//go:generate nvcc --ptx -arch=compute_70 -o skin.ptx skin.cu
-//go:generate nvcc --ptx -arch=compute_70 -o raster.ptx raster.cu
+//go:generate nvcc --ptx -arch=compute_70 -fmad=false -o preprocess.ptx preprocess.cu
+//go:generate nvcc --ptx -arch=compute_70 -fmad=false -o skin.ptx skin.cu
+//go:generate nvcc --ptx -arch=compute_70 -fmad=false -o raster.ptx raster.cu
 
 import (
+	"errors"
 	"fmt"
-	"math"
+
+	"github.com/body4d/body4d/gpu"
 )
 
-// Norm is a per-channel normalisation: v ↦ (v/255 − Mean)/Std.
-type Norm struct {
-	Mean, Std [3]float32
+// Kernels runs body4d's kernels on host data: each call copies its inputs
+// to the device, runs and copies the outputs back. Implementations are
+// safe for concurrent use.
+type Kernels interface {
+	// Name says where the kernels run, e.g. "CUDA on NVIDIA H100 (GPU 0)".
+	Name() string
+	// RasterSamples clears keys (h rows of w pixels × 4 samples) and
+	// writes into each sample the largest key of the triangles covering
+	// it (see Tri and render's raster).
+	RasterSamples(keys []uint64, w, h int, tris []Tri) error
+	// Skin poses batch bodies: out and rest are batch×nv×3, xform
+	// batch×nj×12 (per joint the row-major 3×4 matrix s·R | t).
+	Skin(out, rest []float32, batch, nv int, xform []float32, nj int, s *Skinning) error
+	// WarpCrops cuts len(coef)/6 crops of size×size pixels with nch
+	// channels (1 or 3) from one image of W×H pixels (rows of stride
+	// bytes) into dst (crops × size × size × nch bytes); see Crop.
+	WarpCrops(dst []uint8, size, nch int, src []uint8, stride, W, H int, coef []float32) error
+	// NormalizeCrops maps RGB crops (n×size×size×3 bytes) to float CHW
+	// planes (n×3×size×size): (v/255 − mean)/std.
+	NormalizeCrops(dst []float32, crops []uint8, size int, mean, std [3]float32) error
 }
 
-// SAM3Norm maps pixels to [−1, 1], as SAM-3 and Diffusion-VAS do.
-func SAM3Norm() Norm {
-	return Norm{Mean: [3]float32{0.5, 0.5, 0.5}, Std: [3]float32{0.5, 0.5, 0.5}}
+// ErrNotBuilt is returned by Open in a build without the tag "cuda".
+var ErrNotBuilt = errors.New("body4d was built without CUDA kernels (build tag cuda)")
+
+// Tri is one screen-space triangle for RasterSamples, laid out as
+// raster.cu's b4_tri (96 bytes). Coordinates are fixed point with 8
+// fraction bits, wound so that the area is positive.
+type Tri struct {
+	X, Y           [3]int64
+	WA, WB, WC     float64 // 1/z = WA·u + WB·v + WC at pixel (u, v)
+	X0, Y0, X1, Y1 int32   // the pixels it may touch, inside the panel
+	Face           uint32  // face number + 1; 0 marks an empty sample
+	_              uint32
 }
 
-// ImageNetNorm is the ImageNet mean and std used by SAM-3D-Body and MoGe-2.
-func ImageNetNorm() Norm {
-	return Norm{Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}}
+// Skinning is a body model's skinning weights grouped by vertex: vertex
+// v's (joint, weight) pairs are Joint and Weight [Start[v], Start[v+1]),
+// in the order the model sums them.
+type Skinning struct {
+	Start  []int32 // nv+1 offsets
+	Joint  []int32
+	Weight []float32
 }
 
-// Warp maps an output pixel (x, y) to source coordinates
-// (W[0]·x + W[1]·y + W[2], W[3]·x + W[4]·y + W[5]), with pixel centres at
-// integer coordinates: the inverse of the matrix cv2.warpAffine is given.
-type Warp [6]float32
-
-// ResizeWarp is the warp of a bilinear resize from sw×sh to dw×dh with
-// align_corners=False: source coordinate (x + ½)·sw/dw − ½.
-func ResizeWarp(sw, sh, dw, dh int) Warp {
-	sx, sy := float32(sw)/float32(dw), float32(sh)/float32(dh)
-	return Warp{sx, 0, sx/2 - 0.5, 0, sy, sy/2 - 0.5}
-}
-
-// ClampBorder, or any negative border value, makes samples outside the
-// source take the nearest edge pixel.
-const ClampBorder float32 = -1
-
-// Resize resizes an interleaved 8-bit RGB image (sw×sh) to float NCHW
-// planes (3×dh×dw) with bilinear interpolation, align_corners=False, no
-// antialiasing, and normalises them.
-func Resize(dst []float32, dw, dh int, src []uint8, sw, sh int, n Norm) error {
-	return WarpAffine(dst, dw, dh, src, sw, sh, ResizeWarp(sw, sh, dw, dh), ClampBorder, n)
-}
-
-// WarpAffine samples an interleaved 8-bit RGB image (sw×sh) bilinearly at
-// the warped coordinates of each output pixel, writes float NCHW planes
-// (3×dh×dw) and normalises them. Taps outside the source take border (0 to
-// 255, like cv2.BORDER_CONSTANT) or, if border is negative (ClampBorder),
-// the nearest edge pixel.
-func WarpAffine(dst []float32, dw, dh int, src []uint8, sw, sh int, w Warp, border float32, n Norm) error {
-	if sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0 {
-		return fmt.Errorf("kernels: warp from %d×%d to %d×%d: sizes must be positive", sw, sh, dw, dh)
+// Check validates the skinning for nv vertices and nj joints.
+func (s *Skinning) Check(nv, nj int) error {
+	if s == nil || len(s.Start) != nv+1 {
+		return fmt.Errorf("kernels: skinning has no offsets for %d vertices", nv)
 	}
-	if len(src) != sw*sh*3 {
-		return fmt.Errorf("kernels: source holds %d bytes, a %d×%d RGB image needs %d", len(src), sw, sh, sw*sh*3)
+	if len(s.Joint) != len(s.Weight) {
+		return fmt.Errorf("kernels: skinning has %d joints and %d weights", len(s.Joint), len(s.Weight))
 	}
-	if len(dst) != 3*dw*dh {
-		return fmt.Errorf("kernels: destination holds %d floats, 3×%d×%d needs %d", len(dst), dh, dw, 3*dw*dh)
+	if s.Start[0] != 0 || int(s.Start[nv]) != len(s.Joint) {
+		return fmt.Errorf("kernels: skinning offsets run from %d to %d over %d pairs", s.Start[0], s.Start[nv], len(s.Joint))
 	}
-	for c := 0; c < 3; c++ {
-		if n.Std[c] == 0 {
+	for v := 0; v < nv; v++ {
+		if s.Start[v] > s.Start[v+1] {
+			return fmt.Errorf("kernels: skinning offsets decrease at vertex %d", v)
+		}
+	}
+	for k, j := range s.Joint {
+		if j < 0 || int(j) >= nj {
+			return fmt.Errorf("kernels: skinning pair %d: joint %d outside [0,%d)", k, j, nj)
+		}
+	}
+	return nil
+}
+
+// checkRaster validates RasterSamples' arguments.
+func checkRaster(keys []uint64, w, h int, tris []Tri) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("kernels: raster size %d×%d must be positive", w, h)
+	}
+	if len(keys) != 4*w*h {
+		return fmt.Errorf("kernels: raster keys hold %d samples, %d×%d×4 needs %d", len(keys), w, h, 4*w*h)
+	}
+	for i := range tris {
+		t := &tris[i]
+		if t.X0 < 0 || t.Y0 < 0 || t.X1 >= int32(w) || t.Y1 >= int32(h) {
+			return fmt.Errorf("kernels: triangle %d touches pixels [%d,%d]×[%d,%d] outside the %d×%d panel", i, t.X0, t.X1, t.Y0, t.Y1, w, h)
+		}
+	}
+	return nil
+}
+
+func checkSkin(out, rest []float32, batch, nv int, xform []float32, nj int, s *Skinning) error {
+	if batch <= 0 || nv <= 0 || nj <= 0 {
+		return fmt.Errorf("kernels: skin of %d bodies, %d vertices, %d joints: sizes must be positive", batch, nv, nj)
+	}
+	if len(rest) != batch*nv*3 || len(out) != len(rest) {
+		return fmt.Errorf("kernels: skin: rest holds %d and out %d values, %d×%d×3 needs %d", len(rest), len(out), batch, nv, batch*nv*3)
+	}
+	if len(xform) != batch*nj*12 {
+		return fmt.Errorf("kernels: skin: xform holds %d values, %d×%d×12 needs %d", len(xform), batch, nj, batch*nj*12)
+	}
+	return s.Check(nv, nj)
+}
+
+func checkWarp(dst []uint8, size, nch int, src []uint8, stride, W, H int, coef []float32) error {
+	n := len(coef) / 6
+	switch {
+	case n == 0 || len(coef) != 6*n:
+		return fmt.Errorf("kernels: crop coefficients hold %d values, want 6 per crop", len(coef))
+	case nch != 1 && nch != 3:
+		return fmt.Errorf("kernels: crops of %d channels, want 1 or 3", nch)
+	case size <= 0 || W <= 0 || H <= 0 || stride < W*nch:
+		return fmt.Errorf("kernels: crop of %d² from %d×%d (stride %d): bad sizes", size, W, H, stride)
+	case len(src) < (H-1)*stride+W*nch:
+		return fmt.Errorf("kernels: source holds %d bytes, %d rows of stride %d need %d", len(src), H, stride, (H-1)*stride+W*nch)
+	case len(dst) != n*size*size*nch:
+		return fmt.Errorf("kernels: crops hold %d bytes, %d×%d²×%d needs %d", len(dst), n, size, nch, n*size*size*nch)
+	}
+	return nil
+}
+
+func checkNormalize(dst []float32, crops []uint8, size int, std [3]float32) error {
+	px := size * size
+	if size <= 0 || len(crops) == 0 || len(crops)%(3*px) != 0 || len(dst) != len(crops) {
+		return fmt.Errorf("kernels: normalise %d crop bytes into %d floats at %d²: bad sizes", len(crops), len(dst), size)
+	}
+	for c, s := range std {
+		if s == 0 {
 			return fmt.Errorf("kernels: normalisation std of channel %d is 0", c)
 		}
 	}
-	tap := func(x, y, c int) float64 {
-		if border < 0 {
-			x, y = min(max(x, 0), sw-1), min(max(y, 0), sh-1)
-		} else if x < 0 || x >= sw || y < 0 || y >= sh {
-			return float64(border)
-		}
-		return float64(src[(y*sw+x)*3+c])
-	}
-	plane := dw * dh
-	for y := 0; y < dh; y++ {
-		for x := 0; x < dw; x++ {
-			sx := float64(w[0])*float64(x) + float64(w[1])*float64(y) + float64(w[2])
-			sy := float64(w[3])*float64(x) + float64(w[4])*float64(y) + float64(w[5])
-			fx, fy := math.Floor(sx), math.Floor(sy)
-			x0, y0 := int(fx), int(fy)
-			ax, ay := sx-fx, sy-fy
-			for c := 0; c < 3; c++ {
-				v := (1-ay)*((1-ax)*tap(x0, y0, c)+ax*tap(x0+1, y0, c)) +
-					ay*((1-ax)*tap(x0, y0+1, c)+ax*tap(x0+1, y0+1, c))
-				dst[c*plane+y*dw+x] = float32((v/255 - float64(n.Mean[c])) / float64(n.Std[c]))
-			}
-		}
-	}
 	return nil
 }
 
-// UpsampleMask resizes a w×h logit map to W×H with bilinear interpolation,
-// align_corners=False, and sets mask to 1 where the logit is > 0 and 0
-// elsewhere, as SAM-3's output masks.
-func UpsampleMask(mask []uint8, W, H int, logits []float32, w, h int) error {
-	if w <= 0 || h <= 0 || W <= 0 || H <= 0 {
-		return fmt.Errorf("kernels: mask upsample from %d×%d to %d×%d: sizes must be positive", w, h, W, H)
-	}
-	if len(logits) != w*h {
-		return fmt.Errorf("kernels: logits hold %d values, %d×%d needs %d", len(logits), w, h, w*h)
-	}
-	if len(mask) != W*H {
-		return fmt.Errorf("kernels: mask holds %d bytes, %d×%d needs %d", len(mask), W, H, W*H)
-	}
-	for y := 0; y < H; y++ {
-		for x := 0; x < W; x++ {
-			if maskLogit(logits, w, h, W, H, x, y) > 0 {
-				mask[y*W+x] = 1
-			} else {
-				mask[y*W+x] = 0
-			}
-		}
-	}
-	return nil
+// Default returns the kernels this program should use: the CUDA kernels
+// when it was built with the tag "cuda" and a GPU is present, with their
+// buffers from pool (nil: a pool of their own). Otherwise it returns nil,
+// and why, which the caller says once: the stages then run their Go paths.
+func Default(pool *gpu.Pool) (Kernels, string) {
+	return choose(func() (Kernels, error) { return Open(pool) })
 }
 
-// maskLogit returns the bilinearly interpolated logit (align_corners=False)
-// at output pixel (x, y) of a w×h map resized to W×H.
-func maskLogit(logits []float32, w, h, W, H, x, y int) float64 {
-	src := func(d, n, N int) (int, int, float64) {
-		s := max((float64(d)+0.5)*float64(n)/float64(N)-0.5, 0)
-		i := int(s)
-		return i, min(i+1, n-1), s - float64(i)
+// choose is Default with the opener explicit.
+func choose(open func() (Kernels, error)) (Kernels, string) {
+	k, err := open()
+	if err != nil {
+		return nil, "GPU kernels not used, the Go paths run instead: " + err.Error()
 	}
-	x0, x1, ax := src(x, w, W)
-	y0, y1, ay := src(y, h, H)
-	l := func(x, y int) float64 { return float64(logits[y*w+x]) }
-	return (1-ay)*((1-ax)*l(x0, y0)+ax*l(x1, y0)) + ay*((1-ax)*l(x0, y1)+ax*l(x1, y1))
+	return k, ""
 }

@@ -1,90 +1,93 @@
-// Pre- and post-processing kernels for the segmentation and mesh stages.
-// Each kernel body is also compiled as C++ with cpu_grid.h for a CPU check
-// against the Go reference (preprocess.go), so it uses only plain C math.
+// Crop preprocessing of the mesh stage (package mesh): the person crop as
+// cv2.warpAffine cuts it (bilinear, float32 positions and weights, constant
+// black border, rounded half to even) and the ImageNet normalisation. They
+// are mesh's Crop.warp and Normalize written for a GPU, operation for
+// operation, so that with FMA contraction off (-fmad=false) the crops are
+// bit for bit those of the Go path.
 
-// Bilinear sample of channel c of an interleaved 8-bit RGB image at source
-// coordinates (x, y), with pixel centres at integer coordinates. Taps
-// outside the image are clamped to the edge (border < 0, as torch
-// interpolate with align_corners=False) or take the constant border value
-// (as cv2.warpAffine with BORDER_CONSTANT).
-__device__ float b4_sample_rgb(const unsigned char *__restrict__ img, int w, int h, float x, float y, int c,
-                               float border) {
-	float fx = floorf(x), fy = floorf(y);
-	int x0 = (int)fx, y0 = (int)fy;
-	float ax = x - fx, ay = y - fy;
-	float v[4];
-	for (int i = 0; i < 4; i++) {
-		int xi = x0 + (i & 1), yi = y0 + (i >> 1);
-		if (border < 0.0f) {
-			xi = xi < 0 ? 0 : (xi > w - 1 ? w - 1 : xi);
-			yi = yi < 0 ? 0 : (yi > h - 1 ? h - 1 : yi);
-			v[i] = (float)img[(yi * w + xi) * 3 + c];
-		} else if (xi < 0 || xi >= w || yi < 0 || yi >= h) {
-			v[i] = border;
-		} else {
-			v[i] = (float)img[(yi * w + xi) * 3 + c];
+// b4_floor_ok splits a source position s into its integer part and
+// fraction, as mesh's tapAt; it returns 0 where s is not a number or out
+// of int range.
+__device__ int b4_tap(float s, int *i, float *f) {
+	float fl = floorf(s);
+	if (!(fl >= -1073741824.0f && fl <= 1073741824.0f)) {
+		return 0;
+	}
+	*i = (int)fl;
+	*f = s - fl;
+	return 1;
+}
+
+// warp_crop cuts n crops of size×size pixels with nch channels (1 or 3)
+// from one image (src, H rows of stride bytes, W pixels of nch bytes).
+// Crop c maps output (x, y) to source ((a11·x + a12·y) + b1,
+// (a21·x + a22·y) + b2), coef[6c..6c+5] = a11 a12 b1 a21 a22 b2, the
+// inverse of the crop's affine map as mesh computes it. dst is
+// n×size×size×nch bytes. Grid: x and y over output pixels, z over crops.
+extern "C" __global__ void warp_crop(const unsigned char *__restrict__ src, int stride, int nch, int W, int H,
+                                     const float *__restrict__ coef, int size, unsigned char *__restrict__ dst) {
+	int x = blockIdx.x * blockDim.x + threadIdx.x;
+	int y = blockIdx.y * blockDim.y + threadIdx.y;
+	int c = blockIdx.z;
+	if (x >= size || y >= size) {
+		return;
+	}
+	const float *a = coef + 6 * c;
+	float fx = (float)x, fy = (float)y;
+	float sx = (a[0] * fx + a[1] * fy) + a[2];
+	float sy = (a[3] * fx + a[4] * fy) + a[5];
+	unsigned char *out = dst + (((size_t)c * size + y) * size + x) * nch;
+	int ix, iy;
+	float u, v;
+	int okx = b4_tap(sx, &ix, &u), oky = b4_tap(sy, &iy, &v);
+	if (!(okx && oky) || ix < -1 || iy < -1 || ix >= W || iy >= H) {
+		for (int ch = 0; ch < nch; ch++) {
+			out[ch] = 0;
 		}
-	}
-	float top = v[0] + ax * (v[1] - v[0]);
-	float bot = v[2] + ax * (v[3] - v[2]);
-	return top + ay * (bot - top);
-}
-
-// warp_normalize maps n interleaved RGB images (src, n×sh×sw×3 bytes) to
-// float NCHW planes (dst, n×3×dh×dw): output pixel (x, y) of image i
-// samples the source at (a0·x + a1·y + a2, a3·x + a4·y + a5) with
-// a = warp[6i:6i+6], then each channel becomes (v/255 − mean)·inv_std.
-// A resize with align_corners=False is the warp (sw/dw, 0, sw/(2dw) − ½,
-// 0, sh/dh, sh/(2dh) − ½) with clamped borders. Grid: x and y over output
-// pixels, z over images.
-extern "C" __global__ void warp_normalize(const unsigned char *__restrict__ src, int sw, int sh,
-                                          float *__restrict__ dst, int dw, int dh,
-                                          const float *__restrict__ warp, float border,
-                                          float mean0, float mean1, float mean2,
-                                          float inv_std0, float inv_std1, float inv_std2) {
-	int x = blockIdx.x * blockDim.x + threadIdx.x;
-	int y = blockIdx.y * blockDim.y + threadIdx.y;
-	int i = blockIdx.z;
-	if (x >= dw || y >= dh) {
 		return;
 	}
-	const float *a = warp + 6 * i;
-	float sx = a[0] * (float)x + a[1] * (float)y + a[2];
-	float sy = a[3] * (float)x + a[4] * (float)y + a[5];
-	const unsigned char *img = src + (size_t)i * sw * sh * 3;
-	float *out = dst + (size_t)i * 3 * dw * dh + (size_t)y * dw + x;
-	size_t plane = (size_t)dw * dh;
-	out[0] = (b4_sample_rgb(img, sw, sh, sx, sy, 0, border) * (1.0f / 255.0f) - mean0) * inv_std0;
-	out[plane] = (b4_sample_rgb(img, sw, sh, sx, sy, 1, border) * (1.0f / 255.0f) - mean1) * inv_std1;
-	out[2 * plane] = (b4_sample_rgb(img, sw, sh, sx, sy, 2, border) * (1.0f / 255.0f) - mean2) * inv_std2;
+	float w00 = (1 - u) * (1 - v), w10 = u * (1 - v);
+	float w01 = (1 - u) * v, w11 = u * v;
+	int in0 = iy >= 0, in1 = iy + 1 < H;
+	int l = ix >= 0, r = ix + 1 < W;
+	long long o = (long long)iy * stride + (long long)ix * nch;
+	for (int ch = 0; ch < nch; ch++) {
+		float p00 = 0, p10 = 0, p01 = 0, p11 = 0;
+		if (in0 && l) {
+			p00 = (float)src[o + ch];
+		}
+		if (in0 && r) {
+			p10 = (float)src[o + nch + ch];
+		}
+		if (in1 && l) {
+			p01 = (float)src[o + stride + ch];
+		}
+		if (in1 && r) {
+			p11 = (float)src[o + stride + nch + ch];
+		}
+		float sum = ((p00 * w00 + p10 * w10) + p01 * w01) + p11 * w11;
+		// Round half to even: 0 ≤ sum < 2²³, so adding and taking away
+		// 2²³ rounds to an integer in float32.
+		int q = (int)((sum + 8388608.0f) - 8388608.0f);
+		out[ch] = (unsigned char)(q > 255 ? 255 : q);
+	}
 }
 
-// upsample_mask resizes n logit maps (n×h×w floats) to n×H×W bytes with
-// bilinear interpolation, align_corners=False (source coordinate
-// (x+½)·w/W − ½, clamped at 0, taps clamped to the edge) and writes 1 where
-// the interpolated logit is > 0, as SAM-3's output masks. Grid: x and y
-// over output pixels, z over maps.
-extern "C" __global__ void upsample_mask(const float *__restrict__ logits, int w, int h,
-                                         unsigned char *__restrict__ mask, int W, int H) {
-	int x = blockIdx.x * blockDim.x + threadIdx.x;
-	int y = blockIdx.y * blockDim.y + threadIdx.y;
-	int i = blockIdx.z;
-	if (x >= W || y >= H) {
+// normalize_crop maps n RGB crops (n×size×size×3 bytes) to float CHW
+// planes (n×3×size×size): (v/255 − mean)/std per channel, as mesh's
+// Normalize. Grid: x over pixels, y over crops.
+extern "C" __global__ void normalize_crop(const unsigned char *__restrict__ crop, int size,
+                                          float *__restrict__ dst, float mean0, float mean1, float mean2,
+                                          float std0, float std1, float std2) {
+	int i = blockIdx.x * blockDim.x + threadIdx.x;
+	int c = blockIdx.y;
+	int n = size * size;
+	if (i >= n) {
 		return;
 	}
-	float sx = ((float)x + 0.5f) * ((float)w / (float)W) - 0.5f;
-	float sy = ((float)y + 0.5f) * ((float)h / (float)H) - 0.5f;
-	sx = sx < 0.0f ? 0.0f : sx;
-	sy = sy < 0.0f ? 0.0f : sy;
-	int x0 = (int)sx, y0 = (int)sy; // sx, sy >= 0: truncation is floor
-	int x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-	int y1 = y0 + 1 < h ? y0 + 1 : h - 1;
-	x0 = x0 < w - 1 ? x0 : w - 1;
-	y0 = y0 < h - 1 ? y0 : h - 1;
-	float ax = sx - (float)(int)sx, ay = sy - (float)(int)sy;
-	const float *l = logits + (size_t)i * w * h;
-	float top = l[y0 * w + x0] + ax * (l[y0 * w + x1] - l[y0 * w + x0]);
-	float bot = l[y1 * w + x0] + ax * (l[y1 * w + x1] - l[y1 * w + x0]);
-	float v = top + ay * (bot - top);
-	mask[(size_t)i * W * H + (size_t)y * W + x] = v > 0.0f ? 1 : 0;
+	const unsigned char *p = crop + ((size_t)c * n + i) * 3;
+	float *o = dst + (size_t)c * 3 * n + i;
+	o[0] = ((float)p[0] / 255 - mean0) / std0;
+	o[n] = ((float)p[1] / 255 - mean1) / std1;
+	o[2 * n] = ((float)p[2] / 255 - mean2) / std2;
 }

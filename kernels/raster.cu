@@ -1,67 +1,87 @@
-// A z-buffer triangle rasterizer in two passes, one thread per triangle:
-// raster_depth keeps each pixel's nearest depth with an atomic minimum,
-// then raster_face writes the index of a triangle that reached it. Ties
-// between triangles at equal depth go to either of them.
+// The overlay rasterizer's visibility pass (package render), one thread
+// per screen-space triangle. It is render's raster() written for a GPU,
+// operation for operation, so that with FMA contraction off (-fmad=false)
+// the keys are bit for bit those of the Go path: vertices in fixed point
+// with 8 fraction bits, integer edge functions with the top-left rule, the
+// four standard 4× MSAA sample positions, and per sample the nearest
+// triangle as a 64-bit key (float32 bits of 1/z above the face number)
+// kept with an atomic maximum, which is order-independent.
 
-// b4_tri_pixel runs fn(pixel index, depth) for every pixel centre
-// (px+½, py+½) inside screen-space triangle f (either winding; degenerate
-// triangles cover nothing). verts holds x, y in pixels and depth z ≥ 0.
-template <typename Fn>
-__device__ void b4_tri_pixels(const float *__restrict__ verts, const int *__restrict__ faces, int f, int W, int H, Fn fn) {
-	const float *a = verts + 3 * faces[3 * f];
-	const float *b = verts + 3 * faces[3 * f + 1];
-	const float *c = verts + 3 * faces[3 * f + 2];
-	float area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
-	if (area == 0.0f) {
+// b4_tri mirrors kernels.Tri (Go): 96 bytes.
+struct b4_tri {
+	long long x[3], y[3]; // fixed point, 8 fraction bits; wound so the area is positive
+	double wa, wb, wc;    // 1/z = wa·u + wb·v + wc
+	int x0, y0, x1, y1;   // pixels it may touch, inside the panel
+	unsigned face;        // face number + 1 (0 marks an empty sample)
+	unsigned pad;
+};
+
+// Sample s's offset from the pixel centre in 1/256 pixel (render's
+// sampleOffsets).
+__device__ long long b4_sample_dx(int s) { return s == 0 ? -32 : (s == 1 ? 96 : (s == 2 ? -96 : 32)); }
+__device__ long long b4_sample_dy(int s) { return s == 0 ? 96 : (s == 1 ? 32 : (s == 2 ? -32 : -96)); }
+
+// raster_samples writes each triangle's samples into keys (h rows of w
+// pixels × 4 samples, zeroed first), keeping the largest key per sample.
+// Grid: x over triangles.
+extern "C" __global__ void raster_samples(const b4_tri *__restrict__ tris, int nt, unsigned long long *__restrict__ keys,
+                                          int w, int h) {
+	int ti = blockIdx.x * blockDim.x + threadIdx.x;
+	if (ti >= nt) {
 		return;
 	}
-	float minx = fminf(a[0], fminf(b[0], c[0])), maxx = fmaxf(a[0], fmaxf(b[0], c[0]));
-	float miny = fminf(a[1], fminf(b[1], c[1])), maxy = fmaxf(a[1], fmaxf(b[1], c[1]));
-	int x0 = (int)fmaxf(0.0f, ceilf(minx - 0.5f)), x1 = (int)fminf((float)(W - 1), floorf(maxx - 0.5f));
-	int y0 = (int)fmaxf(0.0f, ceilf(miny - 0.5f)), y1 = (int)fminf((float)(H - 1), floorf(maxy - 0.5f));
-	float inv = 1.0f / area;
-	for (int py = y0; py <= y1; py++) {
-		for (int px = x0; px <= x1; px++) {
-			float x = (float)px + 0.5f, y = (float)py + 0.5f;
-			float w0 = ((b[0] - x) * (c[1] - y) - (b[1] - y) * (c[0] - x)) * inv;
-			float w1 = ((c[0] - x) * (a[1] - y) - (c[1] - y) * (a[0] - x)) * inv;
-			float w2 = ((a[0] - x) * (b[1] - y) - (a[1] - y) * (b[0] - x)) * inv;
-			if (w0 < 0.0f || w1 < 0.0f || w2 < 0.0f) {
-				continue;
+	const b4_tri *t = tris + ti;
+	const long long sub = 256, half = 128;
+	int ya = t->y0, yb = t->y1 < h - 1 ? t->y1 : h - 1;
+	int xa = t->x0, xb = t->x1 < w - 1 ? t->x1 : w - 1;
+	long long A[3], B[3], E0[3], thr[3][4], lo[3];
+	for (int i = 0; i < 3; i++) {
+		int j = (i + 1) % 3, k = (i + 2) % 3; // edge j→k, opposite vertex i
+		long long dx = t->x[k] - t->x[j], dy = t->y[k] - t->y[j];
+		A[i] = -dy;
+		B[i] = dx;
+		long long bias = 1;
+		if (dy < 0 || (dy == 0 && dx > 0)) { // top-left edge
+			bias = 0;
+		}
+		for (int s = 0; s < 4; s++) {
+			thr[i][s] = bias - A[i] * b4_sample_dx(s) - B[i] * b4_sample_dy(s);
+		}
+		long long px = (long long)xa * sub + half;
+		long long py = (long long)ya * sub + half;
+		E0[i] = A[i] * (px - t->x[j]) + B[i] * (py - t->y[j]);
+		long long m = thr[i][0];
+		for (int s = 1; s < 4; s++) {
+			m = thr[i][s] < m ? thr[i][s] : m;
+		}
+		lo[i] = m;
+	}
+	double dw[4];
+	for (int s = 0; s < 4; s++) {
+		dw[s] = (t->wa * (double)b4_sample_dx(s) + t->wb * (double)b4_sample_dy(s)) / 256.0;
+	}
+	unsigned long long face = t->face;
+	for (int y = ya; y <= yb; y++) {
+		long long e0 = E0[0], e1 = E0[1], e2 = E0[2];
+		double wrow = t->wa * ((double)xa + 0.5) + t->wb * ((double)y + 0.5) + t->wc;
+		unsigned long long *row = keys + (size_t)y * w * 4;
+		for (int x = xa; x <= xb; x++) {
+			if (e0 >= lo[0] && e1 >= lo[1] && e2 >= lo[2]) {
+				for (int s = 0; s < 4; s++) {
+					if (e0 >= thr[0][s] && e1 >= thr[1][s] && e2 >= thr[2][s]) {
+						float iz = (float)(wrow + dw[s]);
+						unsigned long long key = ((unsigned long long)__float_as_uint(iz) << 32) | face;
+						atomicMax(row + 4 * x + s, key);
+					}
+				}
 			}
-			fn(py * W + px, w0 * a[2] + w1 * b[2] + w2 * c[2]);
+			e0 += A[0] * sub;
+			e1 += A[1] * sub;
+			e2 += A[2] * sub;
+			wrow += t->wa;
 		}
+		E0[0] += B[0] * sub;
+		E0[1] += B[1] * sub;
+		E0[2] += B[2] * sub;
 	}
-}
-
-// raster_depth lowers depth (W×H, float bits as unsigned, set to +inf
-// first) to the nearest triangle. Non-negative floats order like their
-// bits, so an unsigned atomic minimum is a float minimum. Grid: x over
-// triangles.
-extern "C" __global__ void raster_depth(const float *__restrict__ verts, const int *__restrict__ faces, int nf,
-                                        unsigned *__restrict__ depth, int W, int H) {
-	int f = blockIdx.x * blockDim.x + threadIdx.x;
-	if (f >= nf) {
-		return;
-	}
-	b4_tri_pixels(verts, faces, f, W, H, [=](int p, float z) {
-		if (z >= 0.0f) {
-			atomicMin(depth + p, __float_as_uint(z));
-		}
-	});
-}
-
-// raster_face writes f to face (W×H, set to -1 first) where triangle f
-// reached the depth raster_depth kept.
-extern "C" __global__ void raster_face(const float *__restrict__ verts, const int *__restrict__ faces, int nf,
-                                       const unsigned *__restrict__ depth, int *__restrict__ face, int W, int H) {
-	int f = blockIdx.x * blockDim.x + threadIdx.x;
-	if (f >= nf) {
-		return;
-	}
-	b4_tri_pixels(verts, faces, f, W, H, [=](int p, float z) {
-		if (z >= 0.0f && __float_as_uint(z) == depth[p]) {
-			face[p] = f;
-		}
-	});
 }

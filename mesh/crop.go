@@ -113,17 +113,25 @@ func (c Crop) WarpMask(dst []uint8, m *scene.Mask) {
 	c.warp(dst, src, m.W, 1, m.W, m.H)
 }
 
-func (c Crop) warp(dst, src []uint8, stride, nch, W, H int) {
-	// Inverse of M (cv2.invertAffineTransform, in float64), then float32
-	// source positions, weights and sums, rounded to nearest even.
+// coef returns the inverse of M as cv2.invertAffineTransform computes it
+// (in float64), as the float32 coefficients a11 a12 b1 a21 a22 b2 that
+// warp (and the crop kernel) map output pixels to the source with.
+func (c Crop) coef() [6]float32 {
 	d := c.M[0]*c.M[4] - c.M[1]*c.M[3]
 	if d != 0 {
 		d = 1 / d
 	}
-	a11, a22 := float32(c.M[4]*d), float32(c.M[0]*d)
-	a12, a21 := float32(-c.M[1]*d), float32(-c.M[3]*d)
-	b1 := float32(-c.M[4]*d*c.M[2] - (-c.M[1]*d)*c.M[5])
-	b2 := float32(-(-c.M[3]*d)*c.M[2] - c.M[0]*d*c.M[5])
+	return [6]float32{
+		float32(c.M[4] * d), float32(-c.M[1] * d), float32(-c.M[4]*d*c.M[2] - (-c.M[1]*d)*c.M[5]),
+		float32(-c.M[3] * d), float32(c.M[0] * d), float32(-(-c.M[3]*d)*c.M[2] - c.M[0]*d*c.M[5]),
+	}
+}
+
+func (c Crop) warp(dst, src []uint8, stride, nch, W, H int) {
+	// Inverse of M, then float32 source positions, weights and sums,
+	// rounded to nearest even.
+	k := c.coef()
+	a11, a12, b1, a21, a22, b2 := k[0], k[1], k[2], k[3], k[4], k[5]
 	// sx = (a11·x + a12·y) + b1 in float32, likewise sy. A crop has no
 	// rotation (a12 = a21 = 0), so sx depends on x alone and sy on y
 	// alone, and the taps are worked out once per column and row.

@@ -286,7 +286,10 @@ func jointRot(o *mhr.Output, j int) [9]float64 { return quatMatrix(o.Skeleton[8*
 // hand decoder and reads its last prediction as run_inference does.
 func (r *Recoverer) runHands(ctx context.Context, jobs []*job, crops []Crop, Ks []scene.Intrinsics, imgs []*scene.RGB) ([]handResult, error) {
 	n := len(jobs)
-	c := cropInputs(crops, Ks, imgs, make([]*scene.Mask, n))
+	c, err := cropInputs(r.opts.Kernels, crops, Ks, imgs, make([]*scene.Mask, n))
+	if err != nil {
+		return nil, err
+	}
 	features, err := r.runBackbone(ctx, jobs, c.image)
 	if err != nil {
 		return nil, err

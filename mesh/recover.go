@@ -10,6 +10,7 @@ import (
 
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/gpu"
+	"github.com/body4d/body4d/kernels"
 	"github.com/body4d/body4d/mesh/mhr"
 	"github.com/body4d/body4d/scene"
 )
@@ -39,6 +40,10 @@ type Options struct {
 	// Meshes attaches each present person's camera-frame mesh to the
 	// emitted people.
 	Meshes bool
+	// Kernels, if not nil, cuts and normalises the crops and skins MHR
+	// on a GPU (see package kernels), with the same results as the Go
+	// paths.
+	Kernels kernels.Kernels
 	// Mode is the reference's inference type: ModeBody (the zero value)
 	// or ModeFull, which needs the full-mode engines (NewFull; Open loads
 	// them from the model directory).
@@ -114,6 +119,9 @@ func newRecoverer(backbone, decoder engine.Engine, layers []engine.Engine, body 
 	}
 	if opts.FreeMemory == nil {
 		opts.FreeMemory = AvailableMemory
+	}
+	if opts.Kernels != nil {
+		body = body.WithKernels(opts.Kernels) // MHR skinning on the GPU too
 	}
 	return &Recoverer{backbone: backbone, decoder: decoder, layers: layers, body: body, head: head, opts: opts}, nil
 }
@@ -398,7 +406,10 @@ func (r *Recoverer) runBatch(ctx context.Context, jobs []*job) error {
 	for b, j := range jobs {
 		crops[b], Ks[b], imgs[b], masks[b] = j.crop, j.K, j.img, j.mask
 	}
-	in := cropInputs(crops, Ks, imgs, masks)
+	in, err := cropInputs(r.opts.Kernels, crops, Ks, imgs, masks)
+	if err != nil {
+		return err
+	}
 	features, err := r.runBackbone(ctx, jobs, in.image)
 	if err != nil {
 		return err
@@ -430,16 +441,25 @@ type cropBatch struct {
 
 // cropInputs warps and normalises the crops and computes their mask,
 // CLIFF condition and rays. A nil mask is a crop without one (a hand
-// crop): mask 0 and mask_score 0, as prepare_batch without masks.
-func cropInputs(crops []Crop, Ks []scene.Intrinsics, imgs []*scene.RGB, masks []*scene.Mask) cropBatch {
+// crop): mask 0 and mask_score 0, as prepare_batch without masks. With
+// kernels, the image crops are cut and normalised on the device, with
+// the same results as WarpRGB and Normalize.
+func cropInputs(k kernels.Kernels, crops []Crop, Ks []scene.Intrinsics, imgs []*scene.RGB, masks []*scene.Mask) (cropBatch, error) {
 	n := len(crops)
 	const px = CropSize * CropSize
 	c := cropBatch{n: n, image: make([]float32, n*3*px), mask: make([]float32, n*px), score: make([]float32, n),
 		cond: make([]float32, n*3), rays: make([]float32, n*2*Grid*Grid)}
+	if k != nil {
+		if err := cropImagesOn(k, c.image, crops, imgs); err != nil {
+			return c, err
+		}
+	}
 	parallel(n, func(b int) {
 		buf := make([]uint8, 3*px)
-		crops[b].WarpRGB(buf, imgs[b])
-		Normalize(c.image[b*3*px:(b+1)*3*px], buf)
+		if k == nil {
+			crops[b].WarpRGB(buf, imgs[b])
+			Normalize(c.image[b*3*px:(b+1)*3*px], buf)
+		}
 		if masks[b] != nil {
 			m := buf[:px]
 			crops[b].WarpMask(m, masks[b])
@@ -452,7 +472,25 @@ func cropInputs(crops []Crop, Ks []scene.Intrinsics, imgs []*scene.RGB, masks []
 		copy(c.cond[3*b:], cd[:])
 		crops[b].Rays(c.rays[b*2*Grid*Grid:(b+1)*2*Grid*Grid], Ks[b])
 	})
-	return c
+	return c, nil
+}
+
+// cropImagesOn cuts and normalises each crop with k, one kernel call per
+// source image.
+func cropImagesOn(k kernels.Kernels, dst []float32, crops []Crop, imgs []*scene.RGB) error {
+	const px = CropSize * CropSize
+	u8 := make([]uint8, 3*px)
+	for b := range crops {
+		img := imgs[b]
+		coef := crops[b].coef()
+		if err := k.WarpCrops(u8, CropSize, 3, img.Pix, img.Stride, img.Rect.Dx(), img.Rect.Dy(), coef[:]); err != nil {
+			return fmt.Errorf("mesh: crop %d on %s: %w", b, k.Name(), err)
+		}
+		if err := k.NormalizeCrops(dst[b*3*px:(b+1)*3*px], u8, CropSize, imageMean, imageStd); err != nil {
+			return fmt.Errorf("mesh: crop %d on %s: %w", b, k.Name(), err)
+		}
+	}
+	return nil
 }
 
 func (r *Recoverer) runBackbone(ctx context.Context, jobs []*job, image []float32) (*engine.Tensor, error) {

@@ -26,6 +26,22 @@ type Manifest struct {
 	Description string  `yaml:"description,omitempty"`
 	Engines     []Entry `yaml:"engines"`
 	Files       []Entry `yaml:"files,omitempty"` // non-engine data a stage needs (constants)
+	// Built records where the TensorRT plans (backend trt) were built;
+	// plans run only on that GPU model with that TensorRT version. A
+	// manifest with trt engines must have it.
+	Built *Target `yaml:"built,omitempty"`
+}
+
+// Target is a GPU model and TensorRT version, the pair a plan is built
+// for (body4d engines build writes it).
+type Target struct {
+	GPU      string `yaml:"gpu"`      // e.g. "NVIDIA H100 80GB HBM3"
+	Compute  string `yaml:"compute"`  // compute capability, e.g. "9.0"
+	TensorRT string `yaml:"tensorrt"` // e.g. "10.16.0"
+}
+
+func (t Target) String() string {
+	return fmt.Sprintf("%s (compute %s, TensorRT %s)", t.GPU, t.Compute, t.TensorRT)
 }
 
 // Entry names one file of a model directory.
@@ -122,6 +138,13 @@ func (m *Manifest) Validate() error {
 	}
 	for i, e := range m.Files {
 		check("files", i, e, false)
+	}
+	plans := slices.ContainsFunc(m.Engines, func(e Entry) bool { return e.Backend == "trt" })
+	switch t := m.Built; {
+	case plans && t == nil:
+		bad("trt engines but no built: {gpu, compute, tensorrt} saying what the plans were built for")
+	case t != nil && (strings.TrimSpace(t.GPU) == "" || t.Compute == "" || t.TensorRT == ""):
+		bad("built: gpu, compute and tensorrt must all be given")
 	}
 	return errors.Join(errs...)
 }

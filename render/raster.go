@@ -1,10 +1,12 @@
 package render
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
 
+	"github.com/body4d/body4d/kernels"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -70,7 +72,7 @@ type panel struct {
 }
 
 // draw renders the current pos/nrm into one panel.
-func (r *Renderer) draw(p *panel) {
+func (r *Renderer) draw(p *panel) error {
 
 	nb := (p.h + bandRows - 1) / bandRows
 	nf := len(r.faces) / 3
@@ -95,6 +97,24 @@ func (r *Renderer) draw(p *panel) {
 	}
 	wg.Wait()
 
+	// With kernels, the whole panel's samples are rasterized at once on
+	// the device; the bands then only shade.
+	var keys []uint64
+	if k := r.opt.Kernels; k != nil {
+		r.gpuTris = r.gpuTris[:0]
+		for c := range r.chunks {
+			for _, t := range r.chunks[c].tris {
+				r.gpuTris = append(r.gpuTris, kernels.Tri{X: t.x, Y: t.y, WA: t.wa, WB: t.wb, WC: t.wc,
+					X0: t.x0, Y0: t.y0, X1: t.x1, Y1: t.y1, Face: t.face})
+			}
+		}
+		r.keys = grow(r.keys, 4*p.w*p.h)
+		if err := k.RasterSamples(r.keys, p.w, p.h, r.gpuTris); err != nil {
+			return fmt.Errorf("rasterizing with %s: %w", k.Name(), err)
+		}
+		keys = r.keys
+	}
+
 	need := p.w * bandRows * 4
 	if len(r.workerBufs) != r.workers {
 		r.workerBufs = make([][]uint64, r.workers)
@@ -112,11 +132,17 @@ func (r *Renderer) draw(p *panel) {
 				if b >= nb {
 					return
 				}
-				r.band(p, b, buf, r.shader)
+				if keys != nil {
+					rows := keys[b*bandRows*p.w*4 : min((b+1)*bandRows, p.h)*p.w*4]
+					r.band(p, b, rows, true, r.shader)
+				} else {
+					r.band(p, b, buf, false, r.shader)
+				}
 			}
 		}(r.workerBufs[w])
 	}
 	wg.Wait()
+	return nil
 }
 
 // setup culls, clips and projects faces [lo, hi) into ch.
@@ -297,8 +323,9 @@ func (ch *chunk) add(p *panel, nb int, xs, ys [3]int64, iz [3]float64, face uint
 }
 
 // band rasterizes, shades and composites rows [b·bandRows, …) of p. buf
-// is all zero on entry and is left so.
-func (r *Renderer) band(p *panel, b int, buf []uint64, sh *shader) {
+// is all zero on entry and is left so; with rastered, buf already holds
+// the band's samples (from Kernels) and only shading runs.
+func (r *Renderer) band(p *panel, b int, buf []uint64, rastered bool, sh *shader) {
 	ry0 := b * bandRows
 	ry1 := min(ry0+bandRows, p.h)
 
@@ -318,7 +345,9 @@ func (r *Renderer) band(p *panel, b int, buf []uint64, sh *shader) {
 			t := &ch.tris[ti]
 			tx0 = min(tx0, int(t.x0))
 			tx1 = max(tx1, int(t.x1))
-			raster(t, buf, p.w, ry0, ry1)
+			if !rastered {
+				raster(t, buf, p.w, ry0, ry1)
+			}
 		}
 	}
 	if tx0 > tx1 {

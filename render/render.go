@@ -1,4 +1,5 @@
-// Package render draws people's body meshes over video frames on the CPU.
+// Package render draws people's body meshes over video frames on the CPU,
+// with the visibility pass on a GPU when Options.Kernels is given.
 //
 // It reproduces the look of the reference's pyrender renderer (reference
 // note app-pipeline.md §4) without OpenGL or a display: perspective
@@ -22,6 +23,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/body4d/body4d/kernels"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -83,6 +85,11 @@ type Options struct {
 	Near float64
 	// Workers is the number of goroutines; zero means GOMAXPROCS.
 	Workers int
+	// Kernels, if not nil, runs the visibility pass (which triangle each
+	// of a pixel's four samples sees) on a GPU: kernels.Default gives the
+	// CUDA kernels where there are some. Its result is bit for bit the Go
+	// path's; shading and compositing stay on the CPU either way.
+	Kernels kernels.Kernels
 }
 
 // Item is one person's mesh on one frame.
@@ -109,10 +116,12 @@ type Renderer struct {
 	colors     [][3]float32 // gamma-encoded person colours, 0..1
 	chunks     []chunk
 	workerBufs [][]uint64
-	proj       []projVert  // per vertex, in the current panel
-	terms      []faceTerms // per face binned in the current panel
-	vrad       []float32   // per vertex, linear radiance in the current view
-	cornerW    []float32   // per face, each corner's weighted normal
+	keys       []uint64      // the panel's samples, when Kernels rasterizes
+	gpuTris    []kernels.Tri // every chunk's triangles, for Kernels
+	proj       []projVert    // per vertex, in the current panel
+	terms      []faceTerms   // per face binned in the current panel
+	vrad       []float32     // per vertex, linear radiance in the current view
+	cornerW    []float32     // per face, each corner's weighted normal
 	shader     *shader
 }
 
@@ -189,7 +198,9 @@ func (r *Renderer) Render(dst *scene.RGB, people []Item, K scene.Intrinsics) err
 		if p.white {
 			p.opacity = 1
 		}
-		r.draw(&p)
+		if err := r.draw(&p); err != nil {
+			return fmt.Errorf("render: %s view: %w", v, err)
+		}
 	}
 	return nil
 }

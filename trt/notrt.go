@@ -3,25 +3,34 @@
 package trt
 
 import (
-	"errors"
+	"context"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/models"
 )
 
-// ErrNotBuilt is returned by every entry point of a build without the
-// "tensorrt" build tag.
-var ErrNotBuilt = errors.New("body4d was built without TensorRT support (build tag tensorrt)")
-
-// Backend loads TensorRT plans on one GPU.
-type Backend struct {
-	Device int // CUDA device ordinal
-}
+// Backend runs TensorRT plans on one GPU; this build has none.
+type Backend struct{}
 
 // Open returns ErrNotBuilt: this build has no TensorRT.
-func Open() (*Backend, error) { return nil, ErrNotBuilt }
+func Open(Options) (*Backend, error) { return nil, ErrNotBuilt }
 
 // Name returns "trt".
 func (b *Backend) Name() string { return "trt" }
 
-// Load returns ErrNotBuilt: this build has no TensorRT.
-func (b *Backend) Load(path string) (engine.Engine, error) { return nil, ErrNotBuilt }
+// Load returns ErrNotBuilt.
+func (b *Backend) Load(string) (engine.Engine, error) { return nil, ErrNotBuilt }
+
+// Stage returns b.
+func (b *Backend) Stage(string) (engine.Backend, error) { return b, nil }
+
+// Target returns the zero Target.
+func (b *Backend) Target() models.Target { return models.Target{} }
+
+// Build returns ErrNotBuilt.
+func (b *Backend) Build(context.Context, string, Profile, BuildOptions) (plan, cache []byte, err error) {
+	return nil, nil, ErrNotBuilt
+}
+
+// Close does nothing.
+func (b *Backend) Close() error { return nil }

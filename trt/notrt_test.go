@@ -12,7 +12,7 @@ import (
 var _ engine.Backend = (*Backend)(nil)
 
 func TestNotBuilt(t *testing.T) {
-	if _, err := Open(); !errors.Is(err, ErrNotBuilt) {
+	if _, err := Open(Options{}); !errors.Is(err, ErrNotBuilt) {
 		t.Errorf("Open: err = %v, want ErrNotBuilt", err)
 	}
 	var b Backend

@@ -4,39 +4,9 @@ package trt
 
 /*
 #cgo CXXFLAGS: -std=c++17
-#cgo LDFLAGS: -lnvinfer -lcudart -lstdc++
+#cgo LDFLAGS: -ldl -lstdc++
 #include <stdlib.h>
-#include <cuda_runtime_api.h>
 #include "shim.h"
-
-// Device memory and streams cross into Go as integers, never as Go
-// pointers, so cgo's pointer rules hold and vet has nothing to flag.
-static int b4_set_device(int d) { return (int)cudaSetDevice(d); }
-static int b4_malloc(size_t n, uintptr_t *out) {
-	void *p = NULL;
-	cudaError_t rc = cudaMalloc(&p, n);
-	*out = (uintptr_t)p;
-	return (int)rc;
-}
-static int b4_free(uintptr_t p) { return (int)cudaFree((void *)p); }
-static int b4_stream_create(uintptr_t *out) {
-	cudaStream_t s = NULL;
-	cudaError_t rc = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
-	*out = (uintptr_t)s;
-	return (int)rc;
-}
-static int b4_stream_destroy(uintptr_t s) { return (int)cudaStreamDestroy((cudaStream_t)s); }
-static int b4_stream_sync(uintptr_t s) { return (int)cudaStreamSynchronize((cudaStream_t)s); }
-// Copies from and to pageable host memory: cudaMemcpyAsync returns only
-// after it has finished reading (H2D, staged) or writing (D2H) host memory,
-// so no Go pointer is used after the call returns.
-static int b4_h2d(uintptr_t dst, const void *src, size_t n, uintptr_t s) {
-	return (int)cudaMemcpyAsync((void *)dst, src, n, cudaMemcpyHostToDevice, (cudaStream_t)s);
-}
-static int b4_d2h(void *dst, uintptr_t src, size_t n, uintptr_t s) {
-	return (int)cudaMemcpyAsync(dst, (const void *)src, n, cudaMemcpyDeviceToHost, (cudaStream_t)s);
-}
-static const char *b4_error_string(int rc) { return cudaGetErrorString((cudaError_t)rc); }
 */
 import "C"
 
@@ -45,35 +15,130 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"unsafe"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/gpu"
+	"github.com/body4d/body4d/models"
 )
-
-// ErrNotBuilt is returned by every entry point of a build without the
-// "tensorrt" build tag; this build has TensorRT, so it is never returned.
-var ErrNotBuilt = errors.New("body4d was built without TensorRT support (build tag tensorrt)")
 
 const errLen = 4096
 
-// Backend loads TensorRT plans on one GPU.
+// cerr is a C buffer for the shim's messages.
+type cerr struct{ p *C.char }
+
+func newErr() cerr            { return cerr{(*C.char)(C.malloc(errLen))} }
+func (e cerr) free()          { C.free(unsafe.Pointer(e.p)) }
+func (e cerr) err() error     { return errors.New(C.GoString(e.p)) }
+func (e cerr) String() string { return C.GoString(e.p) }
+
+// Backend runs TensorRT plans on one GPU. Its engines' device buffers
+// come from one pool; each stage's engines share one CUDA stream (Stage).
 type Backend struct {
-	Device int // CUDA device ordinal
+	c       *gpu.Context
+	pool    *gpu.Pool
+	ownPool bool
+	version int
+	opts    Options
+	stream  *gpu.Stream // this view's stream
+	mu      sync.Mutex
+	streams map[string]*gpu.Stream
+	isStage bool
 }
 
-// Open returns a backend for device 0 after checking that TensorRT 10 or
-// later is linked.
-func Open() (*Backend, error) {
-	if v := int(C.b4trt_version()); v < 100000 {
-		return nil, fmt.Errorf("trt: TensorRT %d.%d.%d is linked; body4d needs 10 or later", v/10000, v/100%100, v%100)
+// Open loads TensorRT (libnvinfer.so.N, N the major version of the headers
+// this build used) and opens CUDA device opts.Ordinal. Without a driver,
+// a GPU or the library, the error says which is missing.
+func Open(opts Options) (*Backend, error) {
+	// The GPU first: without a driver that is what is missing, whether or
+	// not TensorRT is installed.
+	c, err := gpu.OpenContext(opts.Ordinal)
+	if err != nil {
+		return nil, fmt.Errorf("trt: %w", err)
 	}
-	return &Backend{}, nil
+	b, err := open(c, opts)
+	if err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	return b, nil
 }
 
-// Name returns "trt".
+func open(c *gpu.Context, opts Options) (*Backend, error) {
+	e := newErr()
+	defer e.free()
+	var lib *C.char
+	if opts.Library != "" {
+		lib = C.CString(opts.Library)
+		defer C.free(unsafe.Pointer(lib))
+	}
+	v := int(C.b4trt_open(lib, e.p, errLen))
+	if v < 0 {
+		return nil, fmt.Errorf("trt: no TensorRT %d runtime: %v", int(C.b4trt_header_version())/10000, e)
+	}
+	if h := int(C.b4trt_header_version()); v/10000 != h/10000 {
+		return nil, fmt.Errorf("trt: TensorRT %s is installed; this build was made for TensorRT %d", formatVersion(v), h/10000)
+	}
+	b := &Backend{c: c, pool: opts.Pool, version: v, opts: opts, streams: map[string]*gpu.Stream{}}
+	var err error
+	if b.pool == nil {
+		if b.pool, err = gpu.NewPool(c); err != nil {
+			return nil, err
+		}
+		b.ownPool = true
+	}
+	if b.stream, err = c.NewStream(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Name returns "trt", the backend name model manifests use.
 func (b *Backend) Name() string { return "trt" }
+
+// Target returns this machine's GPU and TensorRT version, as a manifest
+// records them.
+func (b *Backend) Target() models.Target {
+	return models.Target{GPU: b.c.Name, Compute: fmt.Sprintf("%d.%d", b.c.Major, b.c.Minor), TensorRT: formatVersion(b.version)}
+}
+
+// Pool returns the pool the engines allocate from.
+func (b *Backend) Pool() *gpu.Pool { return b.pool }
+
+// Stage returns the backend for one stage: its engines run on the stage's
+// own CUDA stream.
+func (b *Backend) Stage(name string) (engine.Backend, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.streams[name]
+	if !ok {
+		var err error
+		if s, err = b.c.NewStream(); err != nil {
+			return nil, fmt.Errorf("trt: stream for %s: %w", name, err)
+		}
+		b.streams[name] = s
+	}
+	return &Backend{c: b.c, pool: b.pool, version: b.version, opts: b.opts, stream: s, isStage: true}, nil
+}
+
+// Close releases the streams, the pool Open made and the device. Engines
+// must be closed first.
+func (b *Backend) Close() error {
+	if b.isStage {
+		return nil
+	}
+	var errs []error
+	for name, s := range b.streams {
+		errs = append(errs, s.Close())
+		delete(b.streams, name)
+	}
+	errs = append(errs, b.stream.Close())
+	if b.ownPool {
+		errs = append(errs, b.pool.Close())
+	}
+	errs = append(errs, b.c.Close())
+	return errors.Join(errs...)
+}
 
 // Load reads a serialized TensorRT plan. Plans are specific to the GPU
 // model and TensorRT version that built them.
@@ -82,11 +147,29 @@ func (b *Backend) Load(path string) (engine.Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trt: %w", err)
 	}
-	e, err := load(b.Device, plan)
+	if len(plan) == 0 {
+		return nil, fmt.Errorf("trt: %s: empty plan file", path)
+	}
+	e := newErr()
+	defer e.free()
+	cplan := C.CBytes(plan)
+	defer C.free(cplan)
+	var h *C.b4trt_engine
+	err = b.c.Do(func() error {
+		if h = C.b4trt_load(cplan, C.size_t(len(plan)), e.p, errLen); h == nil {
+			return e.err()
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("trt: %s: %w", path, err)
 	}
-	return e, nil
+	eng := &Engine{h: h, b: b, path: path}
+	if err := eng.describe(e); err != nil {
+		C.b4trt_destroy(h)
+		return nil, fmt.Errorf("trt: %s: %w", path, err)
+	}
+	return eng, nil
 }
 
 // ioTensor is one input or output of a plan.
@@ -97,58 +180,24 @@ type ioTensor struct {
 	min, max engine.Shape // profile 0 bounds of an input
 }
 
-type deviceBuf struct {
-	ptr  C.uintptr_t
-	size int
-}
-
-// Engine is a loaded plan with one execution context. TensorRT execution
-// contexts are not reentrant, so Run and Enqueue serialize on a mutex.
+// Engine is a loaded plan with one execution context on its stage's
+// stream. TensorRT execution contexts are not reentrant, so Run
+// serializes on a mutex.
 type Engine struct {
-	mu     sync.Mutex
-	h      *C.b4trt_engine
-	device int
-	stream C.uintptr_t
-	io     []ioTensor
-	bufs   map[string]deviceBuf
+	mu   sync.Mutex
+	h    *C.b4trt_engine
+	b    *Backend
+	path string
+	io   []ioTensor
 }
 
-func load(device int, plan []byte) (*Engine, error) {
-	if len(plan) == 0 {
-		return nil, errors.New("empty plan file")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := cudaErr("cudaSetDevice", C.b4_set_device(C.int(device))); err != nil {
-		return nil, err
-	}
-	errBuf := (*C.char)(C.malloc(errLen))
-	defer C.free(unsafe.Pointer(errBuf))
-	cplan := C.CBytes(plan)
-	defer C.free(cplan)
-	h := C.b4trt_load(cplan, C.size_t(len(plan)), errBuf, errLen)
-	if h == nil {
-		return nil, errors.New(C.GoString(errBuf))
-	}
-	e := &Engine{h: h, device: device, bufs: map[string]deviceBuf{}}
-	if err := e.describe(errBuf); err != nil {
-		C.b4trt_destroy(h)
-		return nil, err
-	}
-	if err := cudaErr("cudaStreamCreate", C.b4_stream_create(&e.stream)); err != nil {
-		C.b4trt_destroy(h)
-		return nil, err
-	}
-	return e, nil
-}
-
-func (e *Engine) describe(errBuf *C.char) error {
+func (e *Engine) describe(eb cerr) error {
 	n := int(C.b4trt_num_io(e.h))
 	profiles := int(C.b4trt_num_profiles(e.h))
 	for i := 0; i < n; i++ {
 		var io C.b4trt_io
-		if C.b4trt_io_info(e.h, C.int(i), &io, errBuf, errLen) != 0 {
-			return fmt.Errorf("I/O tensor %d: %s", i, C.GoString(errBuf))
+		if C.b4trt_io_info(e.h, C.int(i), &io, eb.p, errLen) != 0 {
+			return fmt.Errorf("I/O tensor %d: %v", i, eb)
 		}
 		name := C.GoString(io.name)
 		dt, err := dtypeOf(int(io.dtype))
@@ -158,10 +207,10 @@ func (e *Engine) describe(errBuf *C.char) error {
 		t := ioTensor{name: io.name, input: io.is_input != 0,
 			info: engine.TensorInfo{Name: name, DType: dt, Shape: shapeOf(io.nb_dims, &io.dims)}}
 		if t.input && profiles > 0 {
-			if t.min, err = e.profileShape(io.name, C.B4TRT_PROFILE_MIN, errBuf); err != nil {
+			if t.min, err = e.profileShape(io.name, C.B4TRT_PROFILE_MIN, eb); err != nil {
 				return fmt.Errorf("tensor %q: %w", name, err)
 			}
-			if t.max, err = e.profileShape(io.name, C.B4TRT_PROFILE_MAX, errBuf); err != nil {
+			if t.max, err = e.profileShape(io.name, C.B4TRT_PROFILE_MAX, eb); err != nil {
 				return fmt.Errorf("tensor %q: %w", name, err)
 			}
 		}
@@ -170,17 +219,17 @@ func (e *Engine) describe(errBuf *C.char) error {
 	return nil
 }
 
-func (e *Engine) profileShape(name *C.char, which C.int, errBuf *C.char) (engine.Shape, error) {
+func (e *Engine) profileShape(name *C.char, which C.int, eb cerr) (engine.Shape, error) {
 	var nb C.int
 	var dims [C.B4TRT_MAX_DIMS]C.int64_t
-	if C.b4trt_profile_shape(e.h, name, 0, which, &nb, &dims[0], errBuf, errLen) != 0 {
-		return nil, errors.New(C.GoString(errBuf))
+	if C.b4trt_profile_shape(e.h, name, 0, which, &nb, &dims[0], eb.p, errLen) != 0 {
+		return nil, eb.err()
 	}
 	return shapeOf(nb, &dims), nil
 }
 
 func shapeOf(nb C.int, dims *[C.B4TRT_MAX_DIMS]C.int64_t) engine.Shape {
-	s := make(engine.Shape, int(nb))
+	s := make(engine.Shape, max(int(nb), 0))
 	for i := range s {
 		s[i] = int64(dims[i])
 	}
@@ -205,13 +254,6 @@ func dtypeOf(t int) (engine.DType, error) {
 		return engine.Uint8, nil
 	}
 	return 0, fmt.Errorf("TensorRT element type %d has no body4d tensor type", t)
-}
-
-func cudaErr(what string, rc C.int) error {
-	if rc == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s: CUDA error %d: %s", what, int(rc), C.GoString(C.b4_error_string(rc)))
 }
 
 // Info lists the plan's inputs and outputs in TensorRT's I/O order.
@@ -258,8 +300,8 @@ func (t *ioTensor) checkShape(shape engine.Shape) error {
 }
 
 // setShapes sets every input's shape and returns the outputs' resolved
-// shapes. The caller holds e.mu and the OS thread.
-func (e *Engine) setShapes(shapes map[string]engine.Shape, errBuf *C.char) (map[string]engine.Shape, error) {
+// shapes. The caller holds e.mu.
+func (e *Engine) setShapes(shapes map[string]engine.Shape, eb cerr) (map[string]engine.Shape, error) {
 	inputs := 0
 	for i := range e.io {
 		t := &e.io[i]
@@ -278,8 +320,8 @@ func (e *Engine) setShapes(shapes map[string]engine.Shape, errBuf *C.char) (map[
 		for j, d := range s {
 			dims[j] = C.int64_t(d)
 		}
-		if C.b4trt_set_input_shape(e.h, t.name, C.int(len(s)), &dims[0], errBuf, errLen) != 0 {
-			return nil, fmt.Errorf("trt: input %q shape %v: %s", t.info.Name, s, C.GoString(errBuf))
+		if C.b4trt_set_input_shape(e.h, t.name, C.int(len(s)), &dims[0], eb.p, errLen) != 0 {
+			return nil, fmt.Errorf("trt: input %q shape %v: %v", t.info.Name, s, eb)
 		}
 	}
 	if len(shapes) != inputs {
@@ -296,8 +338,8 @@ func (e *Engine) setShapes(shapes map[string]engine.Shape, errBuf *C.char) (map[
 		}
 		var nb C.int
 		var dims [C.B4TRT_MAX_DIMS]C.int64_t
-		if C.b4trt_context_shape(e.h, t.name, &nb, &dims[0], errBuf, errLen) != 0 {
-			return nil, fmt.Errorf("trt: output %q: %s", t.info.Name, C.GoString(errBuf))
+		if C.b4trt_context_shape(e.h, t.name, &nb, &dims[0], eb.p, errLen) != 0 {
+			return nil, fmt.Errorf("trt: output %q: %v", t.info.Name, eb)
 		}
 		s := shapeOf(nb, &dims)
 		for _, d := range s {
@@ -317,29 +359,6 @@ func (e *Engine) isInput(name string) bool {
 		}
 	}
 	return false
-}
-
-// buffer returns a device buffer of at least n bytes for tensor name,
-// reusing the previous run's buffer when it is large enough.
-func (e *Engine) buffer(name string, n int) (C.uintptr_t, error) {
-	if n == 0 {
-		n = 1 // TensorRT wants a non-null address even for an empty tensor
-	}
-	if b, ok := e.bufs[name]; ok {
-		if b.size >= n {
-			return b.ptr, nil
-		}
-		delete(e.bufs, name)
-		if err := cudaErr("cudaFree", C.b4_free(b.ptr)); err != nil {
-			return 0, err
-		}
-	}
-	var p C.uintptr_t
-	if err := cudaErr(fmt.Sprintf("cudaMalloc(%d) for %q", n, name), C.b4_malloc(C.size_t(n), &p)); err != nil {
-		return 0, err
-	}
-	e.bufs[name] = deviceBuf{ptr: p, size: n}
-	return p, nil
 }
 
 // hostData returns the address and byte size of a tensor's storage.
@@ -365,9 +384,10 @@ func hostData(t *engine.Tensor) (unsafe.Pointer, int) {
 	return nil, 0
 }
 
-// Run copies the inputs to device buffers, runs the plan on the engine's
-// stream, and copies every output back. The context is checked before the
-// work is queued; a queued run is not interrupted.
+// Run copies the inputs to device buffers from the pool, runs the plan on
+// the stage's stream, copies every output back and returns the buffers to
+// the pool. The context is checked before the work is queued; a queued
+// run is not interrupted. An allocation failure wraps gpu.ErrOutOfMemory.
 func (e *Engine) Run(ctx context.Context, inputs map[string]*engine.Tensor) (map[string]*engine.Tensor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -384,154 +404,177 @@ func (e *Engine) Run(ctx context.Context, inputs map[string]*engine.Tensor) (map
 	if e.h == nil {
 		return nil, errors.New("trt: engine is closed")
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := cudaErr("cudaSetDevice", C.b4_set_device(C.int(e.device))); err != nil {
-		return nil, err
-	}
-	errBuf := (*C.char)(C.malloc(errLen))
-	defer C.free(unsafe.Pointer(errBuf))
-	outShapes, err := e.setShapes(shapes, errBuf)
-	if err != nil {
-		return nil, err
-	}
-	outputs := make(map[string]*engine.Tensor, len(outShapes))
-	for _, t := range e.io {
-		name := t.info.Name
-		var host *engine.Tensor
-		if t.input {
-			host = inputs[name]
-			if host.DType() != t.info.DType {
-				return nil, fmt.Errorf("trt: input %q is %v, the plan wants %v", name, host.DType(), t.info.DType)
-			}
-		} else if host, err = engine.New(t.info.DType, outShapes[name]); err != nil {
-			return nil, fmt.Errorf("trt: output %q: %w", name, err)
+	eb := newErr()
+	defer eb.free()
+	s, pool := e.b.stream, e.b.pool
+	var bufs []gpu.Buffer
+	defer func() {
+		for _, b := range bufs {
+			pool.Free(b, s) // reused only after the stream passes this point
 		}
-		src, n := hostData(host)
-		dev, err := e.buffer(name, n)
+	}()
+	outputs := map[string]*engine.Tensor{}
+	err := e.b.c.Do(func() error {
+		outShapes, err := e.setShapes(shapes, eb)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if t.input && n > 0 {
-			if err := cudaErr("copy of input "+name, C.b4_h2d(dev, src, C.size_t(n), e.stream)); err != nil {
-				return nil, err
+		devOut := map[string]gpu.DevicePtr{}
+		for _, t := range e.io {
+			name := t.info.Name
+			var host *engine.Tensor
+			if t.input {
+				host = inputs[name]
+				if host.DType() != t.info.DType {
+					return fmt.Errorf("trt: input %q is %v, the plan wants %v", name, host.DType(), t.info.DType)
+				}
+			} else if host, err = engine.New(t.info.DType, outShapes[name]); err != nil {
+				return fmt.Errorf("trt: output %q: %w", name, err)
+			}
+			src, n := hostData(host)
+			buf, err := pool.Alloc(uint64(max(n, 1)), s) // TensorRT wants an address even for an empty tensor
+			if err != nil {
+				return fmt.Errorf("trt: %q: %w", name, err)
+			}
+			bufs = append(bufs, buf)
+			if t.input {
+				if err := s.Upload(buf.Ptr, src, n); err != nil {
+					return fmt.Errorf("trt: input %q: %w", name, err)
+				}
+			} else {
+				outputs[name] = host
+				devOut[name] = buf.Ptr
+			}
+			if C.b4trt_set_tensor_address(e.h, t.name, C.uintptr_t(buf.Ptr), eb.p, errLen) != 0 {
+				return fmt.Errorf("trt: %q: %v", name, eb)
 			}
 		}
-		if C.b4trt_set_tensor_address(e.h, t.name, dev, errBuf, errLen) != 0 {
-			return nil, fmt.Errorf("trt: %q: %s", name, C.GoString(errBuf))
+		if C.b4trt_enqueue(e.h, C.uintptr_t(s.Handle()), eb.p, errLen) != 0 {
+			return fmt.Errorf("trt: %v", eb)
 		}
-		if !t.input {
-			outputs[name] = host
+		for name, host := range outputs {
+			dst, n := hostData(host)
+			if err := s.Download(dst, devOut[name], n); err != nil {
+				return fmt.Errorf("trt: output %q: %w", name, err)
+			}
 		}
-	}
-	if C.b4trt_enqueue(e.h, e.stream, errBuf, errLen) != 0 {
-		return nil, fmt.Errorf("trt: %s", C.GoString(errBuf))
-	}
-	for _, t := range e.io {
-		if t.input {
-			continue
-		}
-		dst, n := hostData(outputs[t.info.Name])
-		if n == 0 {
-			continue
-		}
-		if err := cudaErr("copy of output "+t.info.Name, C.b4_d2h(dst, e.bufs[t.info.Name].ptr, C.size_t(n), e.stream)); err != nil {
-			return nil, err
-		}
-	}
-	if err := cudaErr("cudaStreamSynchronize", C.b4_stream_sync(e.stream)); err != nil {
-		return nil, err
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.path, err)
 	}
 	return outputs, nil
 }
 
-// DeviceTensor is a tensor already in device memory of the engine's GPU:
-// Ptr is a device address (CUdeviceptr or a cudaMalloc result).
-type DeviceTensor struct {
-	Ptr   uintptr
-	Shape engine.Shape
-}
-
-// OutputShapes returns the output shapes the plan produces for the given
-// input shapes, so a caller can allocate outputs before Enqueue.
-func (e *Engine) OutputShapes(inputs map[string]engine.Shape) (map[string]engine.Shape, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.h == nil {
-		return nil, errors.New("trt: engine is closed")
-	}
-	errBuf := (*C.char)(C.malloc(errLen))
-	defer C.free(unsafe.Pointer(errBuf))
-	return e.setShapes(inputs, errBuf)
-}
-
-// Enqueue queues one run on the caller's stream (a cudaStream_t or
-// CUstream of the device's primary context) with caller-owned device
-// buffers, and returns without waiting. outputs maps every output name to
-// a buffer large enough for the shape OutputShapes reports. The buffers
-// must stay allocated until the stream has finished.
-func (e *Engine) Enqueue(stream uintptr, inputs map[string]DeviceTensor, outputs map[string]uintptr) error {
-	shapes := make(map[string]engine.Shape, len(inputs))
-	for name, t := range inputs {
-		shapes[name] = t.Shape
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.h == nil {
-		return errors.New("trt: engine is closed")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := cudaErr("cudaSetDevice", C.b4_set_device(C.int(e.device))); err != nil {
-		return err
-	}
-	errBuf := (*C.char)(C.malloc(errLen))
-	defer C.free(unsafe.Pointer(errBuf))
-	if _, err := e.setShapes(shapes, errBuf); err != nil {
-		return err
-	}
-	for _, t := range e.io {
-		var ptr uintptr
-		if t.input {
-			ptr = inputs[t.info.Name].Ptr
-		} else {
-			p, ok := outputs[t.info.Name]
-			if !ok {
-				return fmt.Errorf("trt: no buffer for output %q", t.info.Name)
-			}
-			ptr = p
-		}
-		if ptr == 0 {
-			return fmt.Errorf("trt: %q: null device pointer", t.info.Name)
-		}
-		if C.b4trt_set_tensor_address(e.h, t.name, C.uintptr_t(ptr), errBuf, errLen) != 0 {
-			return fmt.Errorf("trt: %q: %s", t.info.Name, C.GoString(errBuf))
-		}
-	}
-	if C.b4trt_enqueue(e.h, C.uintptr_t(stream), errBuf, errLen) != 0 {
-		return fmt.Errorf("trt: %s", C.GoString(errBuf))
-	}
-	return nil
-}
-
-// Close frees the engine's device buffers, stream and TensorRT objects.
+// Close destroys the TensorRT objects.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.h == nil {
 		return nil
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	var errs []error
-	errs = append(errs, cudaErr("cudaSetDevice", C.b4_set_device(C.int(e.device))))
-	errs = append(errs, cudaErr("cudaStreamSynchronize", C.b4_stream_sync(e.stream)))
-	for name, b := range e.bufs {
-		errs = append(errs, cudaErr("cudaFree of "+name, C.b4_free(b.ptr)))
-	}
-	e.bufs = nil
-	errs = append(errs, cudaErr("cudaStreamDestroy", C.b4_stream_destroy(e.stream)))
-	C.b4trt_destroy(e.h)
+	err := e.b.c.Do(func() error {
+		if err := e.b.stream.Synchronize(); err != nil {
+			return err
+		}
+		C.b4trt_destroy(e.h)
+		return nil
+	})
 	e.h = nil
-	return errors.Join(errs...)
+	return err
+}
+
+// Build converts an ONNX file into a serialized plan for this GPU with one
+// optimisation profile, whose input shape ranges profile gives, and
+// returns the plan and the updated timing cache.
+func (b *Backend) Build(ctx context.Context, onnxPath string, profile Profile, o BuildOptions) (plan, cache []byte, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if o.FP16 && o.BF16 {
+		return nil, nil, errors.New("trt: build: choose fp16 or bf16, not both")
+	}
+	eb := newErr()
+	defer eb.free()
+	var lib *C.char
+	if b.opts.Parser != "" {
+		lib = C.CString(b.opts.Parser)
+		defer C.free(unsafe.Pointer(lib))
+	}
+	if C.b4trt_open_parser(lib, eb.p, errLen) != 0 {
+		return nil, nil, fmt.Errorf("trt: no ONNX parser for TensorRT %d: %v", b.version/10000, eb)
+	}
+	cpath := C.CString(onnxPath)
+	defer C.free(unsafe.Pointer(cpath))
+	err = b.c.Do(func() error {
+		bl := C.b4trt_builder_new(cpath, eb.p, errLen)
+		if bl == nil {
+			return eb.err()
+		}
+		defer C.b4trt_builder_destroy(bl)
+		var inputs []engine.TensorInfo
+		names := map[string]*C.char{}
+		for i := 0; i < int(C.b4trt_builder_num_inputs(bl)); i++ {
+			var io C.b4trt_io
+			if C.b4trt_builder_input(bl, C.int(i), &io, eb.p, errLen) != 0 {
+				return eb.err()
+			}
+			name := C.GoString(io.name)
+			dt, err := dtypeOf(int(io.dtype))
+			if err != nil {
+				return fmt.Errorf("input %q: %w", name, err)
+			}
+			inputs = append(inputs, engine.TensorInfo{Name: name, DType: dt, Shape: shapeOf(io.nb_dims, &io.dims)})
+			names[name] = io.name
+		}
+		ranges, err := profile(inputs)
+		if err != nil {
+			return err
+		}
+		for _, in := range inputs {
+			r, ok := ranges[in.Name]
+			if !ok {
+				return fmt.Errorf("no shape range for input %q %v", in.Name, in.Shape)
+			}
+			if len(r.Min) != len(in.Shape) || len(r.Opt) != len(in.Shape) || len(r.Max) != len(in.Shape) {
+				return fmt.Errorf("input %q %v: shape range %v..%v has another rank", in.Name, in.Shape, r.Min, r.Max)
+			}
+			cs := func(s engine.Shape) []C.int64_t {
+				out := make([]C.int64_t, len(s)+1)
+				for i, d := range s {
+					out[i] = C.int64_t(d)
+				}
+				return out
+			}
+			mn, op, mx := cs(r.Min), cs(r.Opt), cs(r.Max)
+			if C.b4trt_builder_profile(bl, names[in.Name], C.int(len(in.Shape)), &mn[0], &op[0], &mx[0], eb.p, errLen) != 0 {
+				return fmt.Errorf("input %q: %v", in.Name, eb)
+			}
+		}
+		flags := C.int(0)
+		if o.FP16 {
+			flags |= C.B4TRT_BUILD_FP16
+		}
+		if o.BF16 {
+			flags |= C.B4TRT_BUILD_BF16
+		}
+		var cin unsafe.Pointer
+		if len(o.TimingCache) > 0 {
+			cin = C.CBytes(o.TimingCache)
+			defer C.free(cin)
+		}
+		var p, c unsafe.Pointer
+		var pn, cn C.size_t
+		if C.b4trt_builder_build(bl, flags, C.uint64_t(o.Workspace), cin, C.size_t(len(o.TimingCache)), &p, &pn, &c, &cn, eb.p, errLen) != 0 {
+			return eb.err()
+		}
+		plan, cache = C.GoBytes(p, C.int(pn)), C.GoBytes(c, C.int(cn))
+		C.free(p)
+		C.free(c)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("trt: build %s: %w", onnxPath, err)
+	}
+	return plan, cache, nil
 }

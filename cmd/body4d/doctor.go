@@ -14,12 +14,15 @@ import (
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/gpu"
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/kernels"
 	"github.com/body4d/body4d/models"
+	"github.com/body4d/body4d/trt"
 )
 
 // cmdDoctor checks a model directory and the machine: manifest, checksums,
-// the ONNX Runtime library, every engine against its stage's contract, and
-// ffmpeg. Each problem is one line; any problem makes the exit status 1.
+// the ONNX Runtime library, the GPU, what this build can do on it, every
+// engine against its stage's contract (TensorRT plans against this GPU
+// too), and ffmpeg. Each problem is one line; any problem makes the exit status 1.
 func cmdDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -74,6 +77,16 @@ func doctor(ctx context.Context, dir string, w io.Writer) int {
 			ok("gpu %d: %s, %s free of %s", d.Index, d.Name, gpu.FormatBytes(d.FreeBytes), gpu.FormatBytes(d.Total))
 		}
 	}
+	// What this binary can do on a GPU: the kernels (tag cuda) and the
+	// TensorRT backend (tag tensorrt), each said with why not.
+	if k, why := kernels.Default(nil); k != nil {
+		ok("GPU kernels: %s", k.Name())
+		if c, isCloser := k.(interface{ Close() error }); isCloser {
+			c.Close()
+		}
+	} else {
+		fmt.Fprintf(w, "info  %s\n", why)
+	}
 
 	d, err := models.Open(dir)
 	if err != nil {
@@ -91,6 +104,27 @@ func doctor(ctx context.Context, dir string, w io.Writer) int {
 	}
 
 	backends := map[string]engine.Backend{}
+	if plans := planEngines(m); len(plans) > 0 {
+		// A directory of TensorRT plans: they load only here, on the
+		// GPU and TensorRT version they were built for.
+		switch b, err := trt.Open(trt.Options{}); {
+		case err != nil:
+			fail(fmt.Errorf("%d TensorRT plans (%s …) cannot be checked here: %w", len(plans), plans[0], err))
+		default:
+			defer b.Close()
+			here, mismatch := b.Target(), false
+			for _, k := range plans {
+				if err := trt.CheckTarget(k, *m.Built, here); err != nil {
+					fail(err)
+					mismatch = true
+				}
+			}
+			if !mismatch {
+				ok("plans built for this GPU: %v", here)
+				backends["trt"] = b
+			}
+		}
+	}
 	lib, err := ort.FindLibrary()
 	if err != nil {
 		fail(err)
@@ -120,6 +154,17 @@ func doctor(ctx context.Context, dir string, w io.Writer) int {
 		}
 	}
 	return problems
+}
+
+// planEngines lists the manifest's TensorRT plans.
+func planEngines(m *models.Manifest) []string {
+	var out []string
+	for _, e := range m.Engines {
+		if e.Backend == "trt" {
+			out = append(out, e.Key())
+		}
+	}
+	return out
 }
 
 // missingOptional lists the optional engines (mesh's full mode) that the

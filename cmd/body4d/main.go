@@ -4,6 +4,7 @@
 //	body4d export OUT_DIR --format glb|bvh|ply|npz
 //	body4d serve [--addr 127.0.0.1:7860] [--models DIR] [--data DIR]
 //	body4d doctor [DIR]
+//	body4d engines build --models DIR --out DIR [--fp16|--bf16] [--workspace BYTES]
 //	body4d version
 //
 // With no model directory it uses the tiny models and sample clip built
@@ -36,7 +37,9 @@ const usage = `usage:
   body4d export OUT_DIR --format glb,bvh,ply,npz
                                write a finished run's files again (no recomputing)
   body4d serve [flags]         web UI + JSON API at http://127.0.0.1:7860/ (serve/API.md)
-  body4d doctor [DIR]          check a model directory (no DIR: the built-in tiny models)
+  body4d doctor [DIR]          check a model directory (no DIR: the built-in tiny models) and the GPU
+  body4d engines build --models DIR --out DIR [--fp16|--bf16] [--workspace BYTES]
+                               convert a model directory's ONNX engines into TensorRT plans for this GPU
   body4d version               print the version
 Run "body4d CMD -h" for a command's flags.
 `
@@ -58,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdServe(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		err = cmdDoctor(ctx, args[1:], stdout, stderr)
+	case "engines":
+		err = cmdEngines(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -65,7 +65,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.StringVar(&f.out, "out", "", "output directory (default: out/<video name>)")
 	fset.StringVar(&f.fps, "fps", "", "frame rate of an image folder, e.g. 30 or 30000/1001 (video files keep their own)")
 	fset.IntVar(&f.crf, "crf", 0, "x264 quality of the output MP4 (0-51, lower is better; 0: default)")
-	fset.StringVar(&f.device, "device", "cpu", "where engines run: cpu, cuda or tensorrt (ONNX Runtime execution providers; need an ONNX Runtime build with them)")
+	fset.StringVar(&f.device, "device", "cpu", "where engines run: cpu (ONNX Runtime), cuda (ONNX Runtime's CUDA provider) or tensorrt (TensorRT plans from body4d engines build; a build with the tags cuda,tensorrt)")
 	fset.StringVar(&f.masks, "masks", "", "folder of label images (000000.png, ...; pixel value = person id) to use instead of tracking clicks")
 	fset.IntVar(&f.frames, "frames", 0, "process only the first N frames (0: all)")
 	fset.BoolVar(&f.quick, "quick", false, "faster, rougher occlusion recovery (4 denoising steps at 128x256): for a first look")

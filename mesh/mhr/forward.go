@@ -85,12 +85,40 @@ func (m *Model) forward(batch []Input, correctives bool) ([]Output, error) {
 		denseAccumulate(rest, nonZeroRows(h, B, m.hidden), m.corrDense, m.fma)
 	}
 
+	if m.kern != nil {
+		if err := m.skinBatch(out, rest); err != nil {
+			return nil, err
+		}
+		parallel(B, func(b int) { out[b].Keypoints = m.keypoints(out[b].Verts, out[b].Skeleton) })
+		return out, nil
+	}
 	parallel(B, func(b int) {
 		o := &out[b]
 		o.Verts = m.skin(o.Skeleton, rest[b*V3:(b+1)*V3])
 		o.Keypoints = m.keypoints(o.Verts, o.Skeleton)
 	})
 	return out, nil
+}
+
+// skinBatch skins the whole batch in one kernels call: the same per-joint
+// matrices and, per vertex, the same sums in the same order as skin.
+func (m *Model) skinBatch(out []Output, rest []float32) error {
+	B := len(out)
+	xform := make([]float32, B*m.nj*12)
+	parallel(B, func(b int) {
+		xf := m.skinMatrices(out[b].Skeleton)
+		for j := range xf {
+			copy(xform[(b*m.nj+j)*12:], xf[j][:])
+		}
+	})
+	verts := make([]float32, len(rest))
+	if err := m.kern.Skin(verts, rest, B, m.nv, xform, m.nj, m.skinCSR); err != nil {
+		return fmt.Errorf("mhr: skinning on %s: %w", m.kern.Name(), err)
+	}
+	for b := range out {
+		out[b].Verts = verts[b*3*m.nv : (b+1)*3*m.nv : (b+1)*3*m.nv]
+	}
+	return nil
 }
 
 func (m *Model) checkInput(in *Input) error {
@@ -192,7 +220,23 @@ func (m *Model) hiddenActivations(jointParams []float64, B int) []float32 {
 // skin applies linear blend skinning to rest (V·3) with the global
 // skeleton sk (J×8).
 func (m *Model) skin(sk []float64, rest []float32) []float32 {
-	// Per joint, (global ∘ inverse bind) as a 3×4 float32 matrix s·R | t.
+	xf := m.skinMatrices(sk)
+	v := make([]float32, 3*m.nv)
+	for i, vi := range m.skinVertex {
+		x := &xf[m.skinJoint[i]]
+		w := m.skinWeight[i]
+		p := rest[3*vi : 3*vi+3 : 3*vi+3]
+		d := v[3*vi : 3*vi+3 : 3*vi+3]
+		d[0] += w * (x[0]*p[0] + x[1]*p[1] + x[2]*p[2] + x[3])
+		d[1] += w * (x[4]*p[0] + x[5]*p[1] + x[6]*p[2] + x[7])
+		d[2] += w * (x[8]*p[0] + x[9]*p[1] + x[10]*p[2] + x[11])
+	}
+	return v
+}
+
+// skinMatrices returns per joint (global ∘ inverse bind) as a row-major
+// 3×4 float32 matrix s·R | t.
+func (m *Model) skinMatrices(sk []float64) [][12]float32 {
 	xf := make([][12]float32, m.nj)
 	for j := range m.nj {
 		g := sk[8*j : 8*j+8]
@@ -207,17 +251,7 @@ func (m *Model) skin(sk []float64, rest []float32) []float32 {
 			x[4*row+3] = float32(c.T[row])
 		}
 	}
-	v := make([]float32, 3*m.nv)
-	for i, vi := range m.skinVertex {
-		x := &xf[m.skinJoint[i]]
-		w := m.skinWeight[i]
-		p := rest[3*vi : 3*vi+3 : 3*vi+3]
-		d := v[3*vi : 3*vi+3 : 3*vi+3]
-		d[0] += w * (x[0]*p[0] + x[1]*p[1] + x[2]*p[2] + x[3])
-		d[1] += w * (x[4]*p[0] + x[5]*p[1] + x[6]*p[2] + x[7])
-		d[2] += w * (x[8]*p[0] + x[9]*p[1] + x[10]*p[2] + x[11])
-	}
-	return v
+	return xf
 }
 
 // keypoints applies the keypoint mapping to [verts; joint positions].

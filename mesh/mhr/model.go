@@ -3,6 +3,8 @@ package mhr
 import (
 	"fmt"
 	"math"
+
+	"github.com/body4d/body4d/kernels"
 )
 
 // Assets holds the raw arrays of an MHR character, laid out as in the
@@ -83,6 +85,45 @@ type Model struct {
 	// kp is the same character cut down to the vertices the keypoint
 	// mapping reads, for Keypoints; nil when there is no mapping.
 	kp *Model
+
+	// kern, if not nil, skins (WithKernels) with skinCSR, the skinning
+	// grouped by vertex.
+	kern    kernels.Kernels
+	skinCSR *kernels.Skinning
+}
+
+// WithKernels returns a copy of m that skins on k (a GPU; see package
+// kernels), with the same results bit for bit; the rest of Forward stays
+// in Go. k == nil gives back the Go path.
+func (m *Model) WithKernels(k kernels.Kernels) *Model {
+	c := *m
+	c.kern, c.skinCSR = k, nil
+	if k != nil {
+		c.skinCSR = skinningByVertex(m.nv, m.skinVertex, m.skinJoint, m.skinWeight)
+	}
+	if m.kp != nil {
+		c.kp = m.kp.WithKernels(k)
+	}
+	return &c
+}
+
+// skinningByVertex groups (vertex, joint, weight) triplets by vertex,
+// keeping each vertex's triplets in their order, which is the order skin
+// sums them in.
+func skinningByVertex(nv int, vert, joint []int32, weight []float32) *kernels.Skinning {
+	s := &kernels.Skinning{Start: make([]int32, nv+1), Joint: make([]int32, len(vert)), Weight: make([]float32, len(vert))}
+	for _, v := range vert {
+		s.Start[v+1]++
+	}
+	for v := range nv {
+		s.Start[v+1] += s.Start[v]
+	}
+	next := append([]int32(nil), s.Start[:nv]...)
+	for k, v := range vert {
+		s.Joint[next[v]], s.Weight[next[v]] = joint[k], weight[k]
+		next[v]++
+	}
+	return s
 }
 
 // NumVertices returns V.
