@@ -246,14 +246,16 @@ type fakeRun struct {
 }
 
 func (f *fakeRun) run(ctx context.Context, spec job.Spec, progress func(body4d.Event)) (*job.Summary, error) {
-	if f.started != nil {
-		f.started <- spec.Out
-	}
 	for i := 1; i <= 4; i++ {
 		progress(body4d.Event{Stage: "segment", Done: i, Total: 4})
 	}
 	if err := os.WriteFile(filepath.Join(spec.Out, "partial.bin"), []byte("half"), 0o644); err != nil {
 		return nil, err
+	}
+	// Announced only once the partial output exists: tests stat it as
+	// soon as they hear of the job.
+	if f.started != nil {
+		f.started <- spec.Out
 	}
 	if f.block {
 		select {
