@@ -157,7 +157,7 @@ func newCompleter(eng Engines, opts Options, own bool, modelKey string) (*Comple
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := DefaultSampler()
+	s := defaultSampler()
 	s.Steps = opts.Steps
 	if opts.Fast != nil {
 		s.Steps = opts.Fast.Steps

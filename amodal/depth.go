@@ -14,11 +14,11 @@ import (
 // multiples of its ViT patch.
 const depthSide, depthPatch = 518, 14
 
-// DepthInputSize is the size DA-V2's infer_image resizes a h×w frame to:
+// depthInputSize is the size DA-V2's infer_image resizes a h×w frame to:
 // scaled keeping aspect so both sides are at least 518 ("lower_bound"),
 // each side rounded to a multiple of 14 and rounded up if that fell
 // below 518 (segment-amodal.md C.2). 512×1024 and 256×512 give 518×1036.
-func DepthInputSize(h, w int) (int, int, error) {
+func depthInputSize(h, w int) (int, int, error) {
 	if h <= 0 || w <= 0 {
 		return 0, 0, fmt.Errorf("amodal: depth input from a %dx%d frame", w, h)
 	}
@@ -33,13 +33,13 @@ func DepthInputSize(h, w int) (int, int, error) {
 	return side(scale * float64(h)), side(scale * float64(w)), nil
 }
 
-// DepthTensor is Depth-Anything-V2's infer_image input [1,3,H,W] for a
+// depthTensor is Depth-Anything-V2's infer_image input [1,3,H,W] for a
 // frame at the model resolution: the frame's channels swapped (the
 // reference passes RGB where infer_image expects BGR and converts
 // "BGR→RGB", so the network sees B,G,R), scaled to [0,1] in float64,
-// resized with cv2's INTER_CUBIC to DepthInputSize, and normalised with
+// resized with cv2's INTER_CUBIC to depthInputSize, and normalised with
 // ImageNet's R,G,B mean and std (segment-amodal.md C.2).
-func DepthTensor(img *scene.RGB) (*engine.Tensor, error) {
+func depthTensor(img *scene.RGB) (*engine.Tensor, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	if w <= 0 || h <= 0 || len(img.Pix) < (h-1)*img.Stride+3*w {
 		return nil, fmt.Errorf("amodal: depth input image %v with %d bytes", img.Rect, len(img.Pix))
@@ -51,9 +51,9 @@ func DepthTensor(img *scene.RGB) (*engine.Tensor, error) {
 	return engine.FromFloat32(engine.Shape{1, 3, int64(dh), int64(dw)}, data)
 }
 
-// depthInput is DepthTensor's data for an interleaved w×h RGB frame.
+// depthInput is depthTensor's data for an interleaved w×h RGB frame.
 func depthInput(rgb []uint8, w, h int) ([]float32, int, int, error) {
-	dh, dw, err := DepthInputSize(h, w)
+	dh, dw, err := depthInputSize(h, w)
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -88,11 +88,11 @@ func packRGB(img *scene.RGB) []uint8 {
 	return out
 }
 
-// NormalizeDepth maps a whole video's depth maps to [-1,1] with one
+// normalizeDepths maps a whole video's depth maps to [-1,1] with one
 // global min and max (the reference computes depth for the whole video
 // once) and returns them in place. A constant video has no range and is
 // an error.
-func NormalizeDepth(frames [][]float32) error {
+func normalizeDepths(frames [][]float32) error {
 	if len(frames) == 0 {
 		return errors.New("amodal: no depth frames")
 	}

@@ -12,7 +12,7 @@ func TestDepthInputSize(t *testing.T) {
 	for _, c := range []struct{ h, w, wh, ww int }{
 		{512, 1024, 518, 1036}, {256, 512, 518, 1036}, {1080, 1920, 518, 924}, {518, 518, 518, 518}, {700, 300, 1204, 518},
 	} {
-		h, w, err := DepthInputSize(c.h, c.w)
+		h, w, err := depthInputSize(c.h, c.w)
 		if err != nil || h != c.wh || w != c.ww {
 			t.Errorf("%dx%d: got %dx%d %v, want %dx%d", c.h, c.w, h, w, err, c.wh, c.ww)
 		}
@@ -20,7 +20,7 @@ func TestDepthInputSize(t *testing.T) {
 			t.Errorf("%dx%d: %dx%d breaks the multiple-of-14, ≥518 rule", c.h, c.w, h, w)
 		}
 	}
-	if _, _, err := DepthInputSize(0, 5); err == nil {
+	if _, _, err := depthInputSize(0, 5); err == nil {
 		t.Error("0 height: no error")
 	}
 }
@@ -28,7 +28,7 @@ func TestDepthInputSize(t *testing.T) {
 func TestDepthTensorChannelOrder(t *testing.T) {
 	img := scene.NewRGB(image.Rect(0, 0, 1, 1))
 	copy(img.Pix, []uint8{255, 0, 51}) // R, G, B
-	tt, err := DepthTensor(img)
+	tt, err := depthTensor(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,14 +45,14 @@ func TestDepthTensorChannelOrder(t *testing.T) {
 			}
 		}
 	}
-	if _, err := DepthTensor(&scene.RGB{Rect: image.Rect(0, 0, 2, 2)}); err == nil {
+	if _, err := depthTensor(&scene.RGB{Rect: image.Rect(0, 0, 2, 2)}); err == nil {
 		t.Error("image without pixels: no error")
 	}
 }
 
 func TestNormalizeDepth(t *testing.T) {
 	frames := [][]float32{{1, 2}, {3, 5}}
-	if err := NormalizeDepth(frames); err != nil {
+	if err := normalizeDepths(frames); err != nil {
 		t.Fatal(err)
 	}
 	want := [][]float32{{-1, -0.5}, {0, 1}}
@@ -70,7 +70,7 @@ func TestNormalizeDepth(t *testing.T) {
 		{"none", nil}, {"empty frame", [][]float32{{1}, {}}}, {"constant", [][]float32{{2, 2}, {2}}},
 		{"NaN", [][]float32{{1, float32(math.NaN())}}},
 	} {
-		if err := NormalizeDepth(c.frames); err == nil {
+		if err := normalizeDepths(c.frames); err == nil {
 			t.Errorf("%s: no error", c.name)
 		}
 	}

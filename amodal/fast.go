@@ -35,7 +35,7 @@ const (
 // than the modal masks only on an occluded span, which needs a frame
 // whose IoU(modal, amodal) < 0.7 and which escapes the reference's
 // exceptions (modal mask only in the 5% border, modal larger than
-// amodal, amodal box too long or skinny; see OcclusionScore). The amodal
+// amodal, amodal box too long or skinny; see occlusionScore). The amodal
 // mask holds the modal one where the model works, so IoU < 0.7 means the
 // visible part is under 70% of the whole body. From the modal masks
 // alone that shows as (1) a body cut by the frame edge, (2) a frame

@@ -29,8 +29,8 @@ type OcclusionOptions struct {
 	ExclusiveSpanEnd bool
 }
 
-// BinariseAmodal turns a decoded amodal frame into a mask: R+G+B > 600.
-func BinariseAmodal(img *scene.RGB) *scene.Mask {
+// binariseAmodal turns a decoded amodal frame into a mask: R+G+B > 600.
+func binariseAmodal(img *scene.RGB) *scene.Mask {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	m := scene.NewMask(w, h)
 	for y := range h {
@@ -44,11 +44,11 @@ func BinariseAmodal(img *scene.RGB) *scene.Mask {
 	return m
 }
 
-// KeepLargestComponent returns a mask holding only the largest
+// keepLargestComponent returns a mask holding only the largest
 // 8-connected foreground component (cv2.connectedComponents' default).
 // Ties go to the component met first in raster order, as cv2's labels
 // and numpy's argmax order them. An empty mask stays empty.
-func KeepLargestComponent(m *scene.Mask) *scene.Mask {
+func keepLargestComponent(m *scene.Mask) *scene.Mask {
 	w, h := m.W, m.H
 	labels := make([]int32, w*h)
 	var sizes []int
@@ -134,14 +134,14 @@ func insideBorder(m *scene.Mask) bool {
 	return true
 }
 
-// OcclusionScore is the reference's per-frame score: IoU of the modal and
+// occlusionScore is the reference's per-frame score: IoU of the modal and
 // the (binarised, largest-component) amodal mask, forced to 1 (not
 // occluded) when the modal mask lies entirely in the 5% border, when both
 // are empty, when the modal mask is larger than the amodal one, or when
 // the amodal mask looks like a fake completion (bbox ≥ 70% of the image
 // width or height, or short/long bbox side < 1/5). obj is the person's
 // id, needed only for LongCheckOnlyObject1.
-func OcclusionScore(modal, amodal *scene.Mask, obj scene.PersonID, opt OcclusionOptions) (float64, error) {
+func occlusionScore(modal, amodal *scene.Mask, obj scene.PersonID, opt OcclusionOptions) (float64, error) {
 	if modal == nil || amodal == nil {
 		return 0, fmt.Errorf("amodal: occlusion score for person %v needs both masks", obj)
 	}
@@ -203,11 +203,11 @@ func fakeCompletion(modal, full, com *scene.Mask, obj scene.PersonID, opt Occlus
 // Span is a range of frames [Start, End] (End inclusive) to complete.
 type Span struct{ Start, End int }
 
-// OccludedSpan returns the frames to complete in a window: first..last
+// occludedSpan returns the frames to complete in a window: first..last
 // frame scoring below 0.7, widened by 2 each side and clipped to the
 // window. ok is false when no frame is occluded. With ExclusiveSpanEnd
 // the last frame is dropped as the reference does.
-func OccludedSpan(scores []float64, opt OcclusionOptions) (s Span, ok bool) {
+func occludedSpan(scores []float64, opt OcclusionOptions) (s Span, ok bool) {
 	first, last := -1, -1
 	for i, v := range scores {
 		if v < OccludedBelow {
@@ -230,8 +230,8 @@ func OccludedSpan(scores []float64, opt OcclusionOptions) (s Span, ok bool) {
 	return s, true
 }
 
-// Visible flags the frames the mesh stage treats as unoccluded (> 0.7).
-func Visible(scores []float64) []bool {
+// visibleFrames flags the frames the mesh stage treats as unoccluded (> 0.7).
+func visibleFrames(scores []float64) []bool {
 	v := make([]bool, len(scores))
 	for i, s := range scores {
 		v[i] = s > VisibleAbove

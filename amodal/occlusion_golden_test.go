@@ -27,14 +27,14 @@ func TestOcclusionMatchesReference(t *testing.T) {
 	}
 	for i := range occN {
 		img := &scene.RGB{Pix: rgb[3*i*px : 3*(i+1)*px], Stride: 3 * occW, Rect: image.Rect(0, 0, occW, occH)}
-		am := KeepLargestComponent(BinariseAmodal(img))
+		am := keepLargestComponent(binariseAmodal(img))
 		if string(am.Pix) != string(wantAmodal[i*px:(i+1)*px]) {
 			t.Errorf("frame %d: binarised largest component differs from the reference", i)
 		}
 		md := &scene.Mask{W: occW, H: occH, Pix: modal[i*px : (i+1)*px]}
 		for o, obj := range []scene.PersonID{1, 2} {
 			want := scores[o*occN+i]
-			got, err := OcclusionScore(md, am, obj, OcclusionOptions{LongCheckOnlyObject1: true})
+			got, err := occlusionScore(md, am, obj, OcclusionOptions{LongCheckOnlyObject1: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -42,7 +42,7 @@ func TestOcclusionMatchesReference(t *testing.T) {
 				t.Errorf("frame %d object %d (bug-compatible): score %g, want %g", i, obj, got, want)
 			}
 			// Fixed behaviour: every object scores as object 1 does.
-			fixed, _ := OcclusionScore(md, am, obj, OcclusionOptions{})
+			fixed, _ := occlusionScore(md, am, obj, OcclusionOptions{})
 			if want1 := scores[i]; math.Abs(fixed-want1) > 1e-12 {
 				t.Errorf("frame %d object %d (fixed): score %g, want object 1's %g", i, obj, fixed, want1)
 			}

@@ -30,7 +30,7 @@ func TestKeepLargestComponent(t *testing.T) {
 		{"tie", maskFrom("...##", "#....", "#...."), maskFrom("...##", ".....", ".....")},
 		{"empty", maskFrom("...", "..."), maskFrom("...", "...")},
 	} {
-		got := KeepLargestComponent(c.in)
+		got := keepLargestComponent(c.in)
 		if string(got.Pix) != string(c.want.Pix) {
 			t.Errorf("%s: got %v, want %v", c.name, got.Pix, c.want.Pix)
 		}
@@ -40,7 +40,7 @@ func TestKeepLargestComponent(t *testing.T) {
 func TestBinariseAmodal(t *testing.T) {
 	img := scene.NewRGB(image.Rect(0, 0, 3, 1))
 	copy(img.Pix, []uint8{200, 200, 200, 201, 200, 200, 255, 255, 255})
-	m := BinariseAmodal(img)
+	m := binariseAmodal(img)
 	if m.Pix[0] != 0 || m.Pix[1] != 1 || m.Pix[2] != 1 {
 		t.Errorf("got %v, want [0 1 1] (sum > 600)", m.Pix)
 	}
@@ -60,12 +60,12 @@ func TestOccludedSpan(t *testing.T) {
 		{"clipped", []float64{0.1, 1, 0.3}, OcclusionOptions{}, Span{0, 2}, true},
 		{"single frame exclusive", []float64{0.1}, OcclusionOptions{ExclusiveSpanEnd: true}, Span{}, false},
 	} {
-		got, ok := OccludedSpan(c.scores, c.opt)
+		got, ok := occludedSpan(c.scores, c.opt)
 		if got != c.want || ok != c.ok {
 			t.Errorf("%s: got %v %v, want %v %v", c.name, got, ok, c.want, c.ok)
 		}
 	}
-	v := Visible([]float64{0.7, 0.71, 0.2})
+	v := visibleFrames([]float64{0.7, 0.71, 0.2})
 	if v[0] || !v[1] || v[2] {
 		t.Errorf("Visible = %v, want [false true false]", v)
 	}
@@ -80,7 +80,7 @@ func TestOcclusionScoreBad(t *testing.T) {
 		{"size differs", scene.NewMask(2, 2), scene.NewMask(3, 2)},
 		{"short pixels", &scene.Mask{W: 2, H: 2, Pix: make([]uint8, 3)}, scene.NewMask(2, 2)},
 	} {
-		if _, err := OcclusionScore(c.modal, c.amodal, 3, OcclusionOptions{}); err == nil {
+		if _, err := occlusionScore(c.modal, c.amodal, 3, OcclusionOptions{}); err == nil {
 			t.Errorf("%s: no error", c.name)
 		}
 	}

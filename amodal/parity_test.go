@@ -23,8 +23,8 @@ func relErr(got, want float64) float64 {
 
 func TestScheduleMatchesDiffusers(t *testing.T) {
 	sigmas, steps := readNpy[float64](t, "sigmas.npy"), readNpy[float64](t, "timesteps.npy")
-	s := DefaultSampler()
-	got, err := KarrasSchedule(s.Steps, s.SigmaMin, s.SigmaMax, s.Rho)
+	s := defaultSampler()
+	got, err := karrasSchedule(s.Steps, s.SigmaMin, s.SigmaMax, s.Rho)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,11 +57,11 @@ func goldenLatents(t testing.TB, name string) Latents {
 func TestSamplerMatchesReference(t *testing.T) {
 	unet := tinyUNet(t)
 	want := readNpy[float32](t, "steps.npy")
-	ehs, err := InterleaveEmbeddings(readNpy[float32](t, "embeds.npy"))
+	ehs, err := interleaveEmbeddings(readNpy[float32](t, "embeds.npy"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := DefaultSampler()
+	s := defaultSampler()
 	n := goldenF * LatentChannels * goldenH * goldenW
 	if len(want) != s.Steps*n {
 		t.Fatalf("steps.npy holds %d values, want %d", len(want), s.Steps*n)
@@ -91,9 +91,9 @@ func TestSamplerMatchesReference(t *testing.T) {
 
 func BenchmarkSamplerStep(b *testing.B) {
 	unet := tinyUNet(b)
-	ehs, _ := InterleaveEmbeddings(readNpy[float32](b, "embeds.npy"))
+	ehs, _ := interleaveEmbeddings(readNpy[float32](b, "embeds.npy"))
 	a, c, nz := goldenLatents(b, "cond_a.npy"), goldenLatents(b, "cond_b.npy"), goldenLatents(b, "noise.npy")
-	s := DefaultSampler()
+	s := defaultSampler()
 	timed := &timedEngine{Engine: unet}
 	b.ResetTimer()
 	for range b.N {

@@ -162,11 +162,11 @@ func (c *Completer) runVAS(ctx context.Context, call vasCall, emit func(first in
 			cond.lat.Data = append(cond.lat.Data, l...)
 		}
 	}
-	ehs, err := InterleaveEmbeddings(embeds)
+	ehs, err := interleaveEmbeddings(embeds)
 	if err != nil {
 		return err
 	}
-	x0 := NewLatents(f, latA.Height, latA.Width)
+	x0 := newLatents(f, latA.Height, latA.Width)
 	noise(streamLatent, -1).fill(x0.Data)
 	x, err := c.sampler.Sample(ctx, call.unet, latA, latB, ehs, x0)
 	if err != nil {

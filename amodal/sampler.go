@@ -22,8 +22,8 @@ type Latents struct {
 	Data                  []float32
 }
 
-// NewLatents returns zeroed latents of the given size.
-func NewLatents(frames, height, width int) Latents {
+// newLatents returns zeroed latents of the given size.
+func newLatents(frames, height, width int) Latents {
 	return Latents{frames, height, width, make([]float32, frames*LatentChannels*height*width)}
 }
 
@@ -57,16 +57,16 @@ type Sampler struct {
 	OnStep func(step int, x Latents)
 }
 
-// DefaultSampler returns the settings the reference runs with.
-func DefaultSampler() Sampler {
+// defaultSampler returns the settings the reference runs with.
+func defaultSampler() Sampler {
 	return Sampler{Steps: 25, SigmaMin: 0.002, SigmaMax: 700, Rho: 7, Guidance: 1.5, FPS: 8, MotionBucket: 127, NoiseAug: 0.02}
 }
 
-// InterleaveEmbeddings builds encoder_hidden_states [2F,1,1024] from one
+// interleaveEmbeddings builds encoder_hidden_states [2F,1,1024] from one
 // CLIP embedding per frame as the reference pipeline does: zeros for the
 // unconditional row, interleaved [neg0,pos0,neg1,pos1,...] even though the
 // UNet batch is [uncond frames; cond frames] (segment-amodal.md C.3).
-func InterleaveEmbeddings(embeds []float32) (*engine.Tensor, error) {
+func interleaveEmbeddings(embeds []float32) (*engine.Tensor, error) {
 	if len(embeds) == 0 || len(embeds)%EmbedDim != 0 {
 		return nil, fmt.Errorf("amodal: %d embedding values is not a whole number of %d-wide embeddings", len(embeds), EmbedDim)
 	}
@@ -78,10 +78,10 @@ func InterleaveEmbeddings(embeds []float32) (*engine.Tensor, error) {
 	return engine.FromFloat32(engine.Shape{int64(2 * f), 1, EmbedDim}, out)
 }
 
-// GaussianNoise returns n standard normal values from a PCG source seeded
+// gaussianNoise returns n standard normal values from a PCG source seeded
 // with seed. It is Go's generator, not PyTorch's: parity tests pass the
 // reference's noise in instead of drawing it here.
-func GaussianNoise(seed uint64, n int) []float32 {
+func gaussianNoise(seed uint64, n int) []float32 {
 	r := rand.New(rand.NewPCG(seed, 0x626f64793464))
 	out := make([]float32, n)
 	for i := range out {
@@ -92,7 +92,7 @@ func GaussianNoise(seed uint64, n int) []float32 {
 
 // Sample runs the denoising loop. condA and condB are the condition
 // latents (already noise-augmented and VAE-encoded), ehs comes from
-// InterleaveEmbeddings and noise is the unit-variance initial latent.
+// interleaveEmbeddings and noise is the unit-variance initial latent.
 func (s Sampler) Sample(ctx context.Context, unet engine.Engine, condA, condB Latents, ehs *engine.Tensor, noise Latents) (Latents, error) {
 	for _, c := range []struct {
 		name string
@@ -115,7 +115,7 @@ func (s Sampler) Sample(ctx context.Context, unet engine.Engine, condA, condB La
 	if want := (engine.Shape{int64(2 * noise.Frames), 1, EmbedDim}); ehs.Shape().String() != want.String() || ehs.DType() != engine.Float32 {
 		return Latents{}, fmt.Errorf("amodal: encoder_hidden_states is %s %s, want float32 %s", ehs.DType(), ehs.Shape(), want)
 	}
-	sched, err := KarrasSchedule(s.Steps, s.SigmaMin, s.SigmaMax, s.Rho)
+	sched, err := karrasSchedule(s.Steps, s.SigmaMin, s.SigmaMax, s.Rho)
 	if err != nil {
 		return Latents{}, err
 	}
@@ -123,7 +123,7 @@ func (s Sampler) Sample(ctx context.Context, unet engine.Engine, condA, condB La
 	fl := noise.frameLen()
 	hw := h * w
 
-	x := NewLatents(f, h, w)
+	x := newLatents(f, h, w)
 	scale0 := math.Sqrt(sched.Sigmas[0]*sched.Sigmas[0] + 1)
 	for i, v := range noise.Data {
 		x.Data[i] = float32(float64(v) * scale0)

@@ -13,7 +13,7 @@ import (
 )
 
 func TestKarrasScheduleEnds(t *testing.T) {
-	s, err := KarrasSchedule(25, 0.002, 700, 7)
+	s, err := karrasSchedule(25, 0.002, 700, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestKarrasScheduleBad(t *testing.T) {
 		{"NaN max", 25, 0.002, math.NaN(), 7, "sigma_max"},
 		{"zero rho", 25, 0.002, 700, 0, "rho"},
 	} {
-		_, err := KarrasSchedule(c.steps, c.lo, c.hi, c.rho)
+		_, err := karrasSchedule(c.steps, c.lo, c.hi, c.rho)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want one naming %q", c.name, err, c.want)
 		}
@@ -58,7 +58,7 @@ func TestInterleaveEmbeddings(t *testing.T) {
 	for i := range emb {
 		emb[i] = float32(i + 1)
 	}
-	ehs, err := InterleaveEmbeddings(emb)
+	ehs, err := interleaveEmbeddings(emb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestInterleaveEmbeddings(t *testing.T) {
 			t.Errorf("row %d starts %g, want %g", row, d[row*EmbedDim], want)
 		}
 	}
-	if _, err := InterleaveEmbeddings(make([]float32, 1000)); err == nil {
+	if _, err := interleaveEmbeddings(make([]float32, 1000)); err == nil {
 		t.Error("1000 values: no error")
 	}
 }
@@ -106,7 +106,7 @@ func (u *fakeUNet) Run(_ context.Context, in map[string]*engine.Tensor) (map[str
 func (u *fakeUNet) Close() error { return nil }
 
 func filled(f, h, w int, v float32) Latents {
-	l := NewLatents(f, h, w)
+	l := newLatents(f, h, w)
 	for i := range l.Data {
 		l.Data[i] = v
 	}
@@ -118,15 +118,15 @@ func filled(f, h, w int, v float32) Latents {
 func TestSamplerArithmetic(t *testing.T) {
 	const f, h, w = 2, 2, 3
 	u := &fakeUNet{vu: 0.3, vc: -0.2, nan: -1}
-	s := DefaultSampler()
+	s := defaultSampler()
 	var got []float32
 	s.OnStep = func(_ int, x Latents) { got = append(got, x.Data[0]) }
-	ehs, _ := InterleaveEmbeddings(make([]float32, f*EmbedDim))
+	ehs, _ := interleaveEmbeddings(make([]float32, f*EmbedDim))
 	out, err := s.Sample(context.Background(), u, filled(f, h, w, 0.5), filled(f, h, w, -0.5), ehs, filled(f, h, w, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched, _ := KarrasSchedule(25, 0.002, 700, 7)
+	sched, _ := karrasSchedule(25, 0.002, 700, 7)
 	x := math.Sqrt(700*700 + 1)
 	v := 0.3 + 1.5*(-0.2-0.3)
 	for i := range 25 {
@@ -164,8 +164,8 @@ func TestSamplerArithmetic(t *testing.T) {
 }
 
 func TestSamplerBadInput(t *testing.T) {
-	ehs, _ := InterleaveEmbeddings(make([]float32, 2*EmbedDim))
-	ehs3, _ := InterleaveEmbeddings(make([]float32, 3*EmbedDim))
+	ehs, _ := interleaveEmbeddings(make([]float32, 2*EmbedDim))
+	ehs3, _ := interleaveEmbeddings(make([]float32, 3*EmbedDim))
 	good := filled(2, 2, 3, 0)
 	short := good
 	short.Data = short.Data[:5]
@@ -184,20 +184,20 @@ func TestSamplerBadInput(t *testing.T) {
 		{"NaN at step 3", good, good, good, ehs, 3, "step 3"},
 	} {
 		u := &fakeUNet{nan: c.nanStep}
-		_, err := DefaultSampler().Sample(context.Background(), u, c.a, c.b, c.ehs, c.noise)
+		_, err := defaultSampler().Sample(context.Background(), u, c.a, c.b, c.ehs, c.noise)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want one naming %q", c.name, err, c.want)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := DefaultSampler().Sample(ctx, &fakeUNet{nan: -1}, good, good, ehs, good); !errors.Is(err, context.Canceled) {
+	if _, err := defaultSampler().Sample(ctx, &fakeUNet{nan: -1}, good, good, ehs, good); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
 
 func TestGaussianNoiseSeeded(t *testing.T) {
-	a, b := GaussianNoise(23, 10000), GaussianNoise(23, 10000)
+	a, b := gaussianNoise(23, 10000), gaussianNoise(23, 10000)
 	var sum, sq float64
 	for i := range a {
 		if a[i] != b[i] {

@@ -13,11 +13,11 @@ type Schedule struct {
 	Timesteps []float64
 }
 
-// KarrasSchedule returns the SVD-xt schedule the reference pipeline uses
+// karrasSchedule returns the SVD-xt schedule the reference pipeline uses
 // (segment-amodal.md C.3): σ_i = (σmax^{1/ρ} + i/(n−1)·(σmin^{1/ρ} −
 // σmax^{1/ρ}))^ρ for i < n, then σ = 0; the UNet's continuous timestep is
 // 0.25·ln σ (diffusers EulerDiscreteScheduler, v-prediction).
-func KarrasSchedule(steps int, sigmaMin, sigmaMax, rho float64) (Schedule, error) {
+func karrasSchedule(steps int, sigmaMin, sigmaMax, rho float64) (Schedule, error) {
 	switch {
 	case steps < 2:
 		return Schedule{}, fmt.Errorf("amodal: schedule needs at least 2 steps, got %d", steps)

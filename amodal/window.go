@@ -84,7 +84,7 @@ func (c *Completer) depth(ctx context.Context, frames scene.FrameSource, st *sto
 			}
 		}
 		if len(todo) > 0 {
-			dh, dw, err := DepthInputSize(h, w)
+			dh, dw, err := depthInputSize(h, w)
 			if err != nil {
 				return 0, 0, err
 			}
@@ -315,7 +315,7 @@ func (r *videoRun) window(ctx context.Context, id scene.PersonID, start, n int, 
 		return nil, err
 	}
 	meta.Scores, meta.Fake = am.scores, am.fake
-	span, occluded := OccludedSpan(meta.Scores, r.c.opts.Occlusion)
+	span, occluded := occludedSpan(meta.Scores, r.c.opts.Occlusion)
 	meta.Span, meta.Occluded = span, occluded
 	if !occluded {
 		return meta, ww.commit(meta)
@@ -402,13 +402,13 @@ func (r *videoRun) amodalPass(ctx context.Context, id scene.PersonID, start int,
 			// video size for scoring and to the completion size for the
 			// completion pass, binarising each and keeping its largest
 			// component.
-			fm := KeepLargestComponent(BinariseAmodal(rgbImage(toFull.Resize(rgb[j], 3*w), W, H)))
-			cm := KeepLargestComponent(BinariseAmodal(rgbImage(toCom.Resize(rgb[j], 3*w), W2, H2)))
+			fm := keepLargestComponent(binariseAmodal(rgbImage(toFull.Resize(rgb[j], 3*w), W, H)))
+			cm := keepLargestComponent(binariseAmodal(rgbImage(toCom.Resize(rgb[j], 3*w), W2, H2)))
 			m := modal[i]
 			if m == nil {
 				m = scene.NewMask(W, H)
 			}
-			s, err := OcclusionScore(m, fm, id, o.Occlusion)
+			s, err := occlusionScore(m, fm, id, o.Occlusion)
 			if err != nil {
 				return err
 			}

@@ -30,7 +30,7 @@ func TestIsOutOfMemory(t *testing.T) {
 		{errors.New("std::bad_alloc"), true},
 		{errors.New("NaN in output"), false},
 	} {
-		if got := IsOutOfMemory(c.err); got != c.want {
+		if got := isOutOfMemory(c.err); got != c.want {
 			t.Errorf("IsOutOfMemory(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
@@ -52,8 +52,8 @@ func TestBatchHalving(t *testing.T) {
 		{"no failure", 3, 2, 4, 0, "backbone"},
 		{"backbone fits 3", 4, 2, 8, 3, "backbone"},
 		{"decoder fits 2", 3, 2, 4, 2, "decoder"},
-		{"last layer fits 1", 2, 2, 4, 1, RefineEngine(Layers - 1)},
-		{"middle layer, more people than the batch", 1, 6, 8, 2, RefineEngine(2)},
+		{"last layer fits 1", 2, 2, 4, 1, refineEngine(Layers - 1)},
+		{"middle layer, more people than the batch", 1, 6, 8, 2, refineEngine(2)},
 		{"batch of one never fails", 2, 1, 1, 1, "backbone"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,7 +103,7 @@ func TestBatchHalving(t *testing.T) {
 			// The engines up to the failing one run a crop again when a
 			// batch is retried; from the failing one on, each crop runs
 			// exactly once, and the last layer's runs are the results.
-			for _, name := range []string{c.failIn, RefineEngine(Layers - 1)} {
+			for _, name := range []string{c.failIn, refineEngine(Layers - 1)} {
 				e := failing[name]
 				sum, big := 0, 0
 				for _, n := range e.sizes {
@@ -146,8 +146,8 @@ func checkFrame(t *testing.T, in Input, fr *FrameResult) {
 		if m == nil {
 			continue
 		}
-		box, _ := BoxFromMask(m)
-		crop, _ := NewCrop(box)
+		box, _ := boxFromMask(m)
+		crop, _ := newBodyCrop(box)
 		want := crop.Condition(in.Cameras[fr.Frame])
 		if got := [3]float32(p.Params.Shape[:3]); got != want {
 			t.Fatalf("frame %d person %d: result of crop %v, want %v", fr.Frame, p.ID, got, want)
@@ -167,7 +167,7 @@ func TestBatchOOMAtOne(t *testing.T) {
 	r.layers[0] = always
 	in := Input{Frames: synthVideo{32, 32, 2}, Masks: boxMasks{w: 32, h: 32, ids: []scene.PersonID{1, 2}}, Cameras: cameras(2, 32, 32)}
 	err := r.Recover(context.Background(), in, func(int, []scene.Person) error { return nil })
-	if !IsOutOfMemory(err) {
+	if !isOutOfMemory(err) {
 		t.Fatalf("err = %v, want out of memory", err)
 	}
 	// Frames 0 and 1 make one window of 4 crops: batch 4, 2, 1, then give up.

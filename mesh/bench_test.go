@@ -19,8 +19,8 @@ func BenchmarkPreprocess(b *testing.B) {
 		}
 	}
 	K := scene.DefaultIntrinsics(1280, 720)
-	box, _ := BoxFromMask(m)
-	c, _ := NewCrop(box)
+	box, _ := boxFromMask(m)
+	c, _ := newBodyCrop(box)
 	const px = CropSize * CropSize
 	image := make([]float32, n*3*px)
 	mask := make([]uint8, n*px)
@@ -30,7 +30,7 @@ func BenchmarkPreprocess(b *testing.B) {
 		parallel(n, func(i int) {
 			buf := make([]uint8, 3*px)
 			c.WarpRGB(buf, img)
-			Normalize(image[i*3*px:(i+1)*3*px], buf)
+			normalizeCrop(image[i*3*px:(i+1)*3*px], buf)
 			c.WarpMask(mask[i*px:(i+1)*px], m)
 			_ = c.Condition(K)
 			c.Rays(rays[i*2*Grid*Grid:(i+1)*2*Grid*Grid], K)
@@ -47,7 +47,7 @@ func BenchmarkDecode(b *testing.B) {
 	for i := range pose {
 		pose[i] += float32(i%7) * 0.01
 	}
-	c, _ := NewCrop([4]float64{100, 50, 200, 350})
+	c, _ := newBodyCrop([4]float64{100, 50, 200, 350})
 	K := scene.DefaultIntrinsics(640, 480)
 	b.ResetTimer()
 	for range b.N {
@@ -55,7 +55,7 @@ func BenchmarkDecode(b *testing.B) {
 			if _, err := h.Decode(pose); err != nil {
 				b.Fatal(err)
 			}
-			_ = CameraT([3]float32{-1, 0.1, 0.2}, c, K)
+			_ = cameraTranslation([3]float32{-1, 0.1, 0.2}, c, K)
 		}
 	}
 }

@@ -28,8 +28,8 @@ const (
 	EngineDecoder  = "decoder"
 )
 
-// RefineEngine names the engine of decoder layer i (1 ≤ i < Layers).
-func RefineEngine(i int) string { return fmt.Sprintf("decoder_layer%d", i) }
+// refineEngine names the engine of decoder layer i (1 ≤ i < Layers).
+func refineEngine(i int) string { return fmt.Sprintf("decoder_layer%d", i) }
 
 // Engines of "full" mode (Options.Mode = ModeFull). A model directory
 // may leave them out: body mode does not read them, and full mode names
@@ -45,14 +45,14 @@ const (
 	EngineHandDecoder = "hand_decoder"
 )
 
-// HandRefineEngine names the engine of hand decoder layer i (1 ≤ i < Layers).
-func HandRefineEngine(i int) string { return fmt.Sprintf("hand_decoder_layer%d", i) }
+// handRefineEngine names the engine of hand decoder layer i (1 ≤ i < Layers).
+func handRefineEngine(i int) string { return fmt.Sprintf("hand_decoder_layer%d", i) }
 
-// FullEngines lists the engines only full mode needs.
-func FullEngines() []string {
+// fullEngines lists the engines only full mode needs.
+func fullEngines() []string {
 	names := []string{EngineDecoderPrompt, EngineHandDecoder}
 	for i := 1; i < Layers; i++ {
-		names = append(names, HandRefineEngine(i))
+		names = append(names, handRefineEngine(i))
 	}
 	return names
 }
@@ -126,7 +126,7 @@ func Contracts() []engine.Contract {
 		f32("keypoints_3d", dyn, NumKeypoints, 3),
 	}
 	for i := 1; i < Layers; i++ {
-		cs = append(cs, engine.Contract{Stage: "mesh", Engine: RefineEngine(i), Inputs: layerIn, Outputs: heads})
+		cs = append(cs, engine.Contract{Stage: "mesh", Engine: refineEngine(i), Inputs: layerIn, Outputs: heads})
 	}
 	// Full mode. decoder_prompt is the decoder with the previous
 	// estimate as input; the hand engines have the body engines' inputs
@@ -143,10 +143,10 @@ func Contracts() []engine.Contract {
 		Outputs: append([]engine.TensorInfo{f32("context", dyn, FeatureDim, Grid, Grid)}, handHeads...),
 	})
 	for i := 1; i < Layers; i++ {
-		cs = append(cs, engine.Contract{Stage: "mesh", Engine: HandRefineEngine(i), Inputs: layerIn, Outputs: handHeads})
+		cs = append(cs, engine.Contract{Stage: "mesh", Engine: handRefineEngine(i), Inputs: layerIn, Outputs: handHeads})
 	}
 	for i := range cs {
-		cs[i].Optional = slices.Contains(FullEngines(), cs[i].Engine)
+		cs[i].Optional = slices.Contains(fullEngines(), cs[i].Engine)
 	}
 	return cs
 }

@@ -35,10 +35,10 @@ type Crop struct {
 	M      [6]float64 // row-major 2×3
 }
 
-// BoxFromMask returns the tight box (x0, y0, x1, y1) of a mask as
+// boxFromMask returns the tight box (x0, y0, x1, y1) of a mask as
 // cv2.boundingRect gives it to the reference (x1 = last column + 1). An
 // empty mask is an error.
-func BoxFromMask(m *scene.Mask) ([4]float64, error) {
+func boxFromMask(m *scene.Mask) ([4]float64, error) {
 	if m == nil || len(m.Pix) != m.W*m.H {
 		return [4]float64{}, fmt.Errorf("mask is nil or ragged")
 	}
@@ -49,7 +49,7 @@ func BoxFromMask(m *scene.Mask) ([4]float64, error) {
 	return [4]float64{float64(r.Min.X), float64(r.Min.Y), float64(r.Max.X), float64(r.Max.Y)}, nil
 }
 
-// NewCrop computes the crop of a box (x0, y0, x1, y1): centre c, padded
+// newBodyCrop computes the crop of a box (x0, y0, x1, y1): centre c, padded
 // size (w, h)·1.25, then the aspect fixes to 0.75 and to 1, which give the
 // square side S = 1.25·max(h, w/0.75); M = [[s,0,256−s·cx],[0,s,256−s·cy]]
 // with s = 512/S.
@@ -57,9 +57,9 @@ func BoxFromMask(m *scene.Mask) ([4]float64, error) {
 // The reference builds M with cv2.getAffineTransform from float32 points;
 // that rounds M's entries to about 1e-7 relative, which is below every
 // tolerance that matters here, so M is computed in closed form.
-func NewCrop(box [4]float64) (Crop, error) { return newCrop(box, BoxPadding) }
+func newBodyCrop(box [4]float64) (Crop, error) { return newCrop(box, BoxPadding) }
 
-// newCrop is NewCrop with the box padding of GetBBoxCenterScale.
+// newCrop is newBodyCrop with the box padding of GetBBoxCenterScale.
 func newCrop(box [4]float64, padding float64) (Crop, error) {
 	w, h := box[2]-box[0], box[3]-box[1]
 	if !(w > 0 && h > 0) || math.IsInf(w+h, 0) {
@@ -209,9 +209,9 @@ func tapAt(s float32) tap {
 	return tap{i: int(fl), f: s - fl, ok: true}
 }
 
-// Normalize writes the crop (512×512 RGB bytes) as a CHW float32 image
+// normalizeCrop writes the crop (512×512 RGB bytes) as a CHW float32 image
 // into dst (3·512·512): x/255 as ToTensor gives it, then (x−mean)/std.
-func Normalize(dst []float32, crop []uint8) {
+func normalizeCrop(dst []float32, crop []uint8) {
 	const n = CropSize * CropSize
 	for i := range n {
 		for ch := range 3 {

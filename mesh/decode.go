@@ -172,16 +172,16 @@ func (h *Head) Decode(pose []float32) (Decoded, error) {
 	return d, nil
 }
 
-// CameraT is the camera head's translation (camera_head.py
+// cameraTranslation is the camera head's translation (camera_head.py
 // perspective_projection with USE_INTRIN_CENTER): raw (s, tx, ty) with s
 // and ty negated, bs = S·s + 1e-8, tz = 2·fx/bs, tx' = tx + 2(cx_b−cx_K)/bs,
 // ty' = ty + 2(cy_b−cy_K)/bs. The translation lives in the full-image
 // camera (OpenCV axes, metres).
-func CameraT(raw [3]float32, c Crop, K scene.Intrinsics) [3]float64 {
+func cameraTranslation(raw [3]float32, c Crop, K scene.Intrinsics) [3]float64 {
 	return cameraT(raw, c, K, 1)
 }
 
-// cameraT is CameraT with the head's default_scale_factor (1 for the
+// cameraT is cameraTranslation with the head's default_scale_factor (1 for the
 // body, 10 for the hand camera head): bs = S·s·factor + 1e-8.
 func cameraT(raw [3]float32, c Crop, K scene.Intrinsics, factor float64) [3]float64 {
 	s, tx, ty := -float64(raw[0]), float64(raw[1]), -float64(raw[2])
@@ -189,9 +189,9 @@ func cameraT(raw [3]float32, c Crop, K scene.Intrinsics, factor float64) [3]floa
 	return [3]float64{tx + 2*(c.Center[0]-K.Cx)/bs, ty + 2*(c.Center[1]-K.Cy)/bs, 2 * K.Fx / bs}
 }
 
-// Project is the reference's perspective_projection of a camera-frame
+// projectPoint is the reference's perspective_projection of a camera-frame
 // point X + t: (fx·x/z + cx, fy·y/z + cy); depth is z.
-func Project(p [3]float64, t [3]float64, K scene.Intrinsics) (u, v, depth float64) {
+func projectPoint(p [3]float64, t [3]float64, K scene.Intrinsics) (u, v, depth float64) {
 	x, y, z := p[0]+t[0], p[1]+t[1], p[2]+t[2]
 	return K.Fx*x/z + K.Cx, K.Fy*y/z + K.Cy, z
 }

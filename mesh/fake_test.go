@@ -108,7 +108,7 @@ func newFakeStage() *fakeStage {
 		}},
 	}
 	for i := 1; i < Layers; i++ {
-		s.layers = append(s.layers, &fakeEngine{name: RefineEngine(i), run: func(in map[string]*engine.Tensor, n int) map[string]*engine.Tensor {
+		s.layers = append(s.layers, &fakeEngine{name: refineEngine(i), run: func(in map[string]*engine.Tensor, n int) map[string]*engine.Tensor {
 			return fakeHeads(in["prev_tokens"].Float32(), n)
 		}})
 	}
@@ -129,7 +129,7 @@ func (s *fakeStage) recoverer(t testing.TB, opts Options) *Recoverer {
 	for i, l := range s.layers {
 		layers[i] = l
 	}
-	r, err := New(s.backbone, s.decoder, layers, tinyMHR(t), testHead(), opts)
+	r, err := newBodyRecoverer(s.backbone, s.decoder, layers, tinyMHR(t), testHead(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func (h *Hands) check(numJoints int) error {
 	}
 	for i, l := range h.Layers {
 		if l == nil {
-			return fmt.Errorf("full mode needs engine mesh/%s", HandRefineEngine(i+1))
+			return fmt.Errorf("full mode needs engine mesh/%s", handRefineEngine(i+1))
 		}
 	}
 	if h.Head == nil {
@@ -79,9 +79,9 @@ func (h *Hands) check(numJoints int) error {
 	return nil
 }
 
-// NewFull is New with full mode's engines: hands may be nil in body
+// newFull is New with full mode's engines: hands may be nil in body
 // mode, and Options.Mode ModeFull requires them.
-func NewFull(backbone, decoder engine.Engine, layers []engine.Engine, hands *Hands, body *mhr.Model, head *Head, opts Options) (*Recoverer, error) {
+func newFull(backbone, decoder engine.Engine, layers []engine.Engine, hands *Hands, body *mhr.Model, head *Head, opts Options) (*Recoverer, error) {
 	r, err := newRecoverer(backbone, decoder, layers, body, head, opts, hands != nil)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func NewFull(backbone, decoder engine.Engine, layers []engine.Engine, hands *Han
 
 // handPass is the hand decoder.
 func (r *Recoverer) handPass() pass {
-	return pass{first: r.hands.Decoder, firstName: EngineHandDecoder, layers: r.hands.Layers, layerName: HandRefineEngine, hand: r.hands.Head}
+	return pass{first: r.hands.Decoder, firstName: EngineHandDecoder, layers: r.hands.Layers, layerName: handRefineEngine, hand: r.hands.Head}
 }
 
 // bodyState is one person's first body pass as run_inference reads it.
@@ -127,10 +127,10 @@ func (r *Recoverer) refine(ctx context.Context, jobs []*job, body cropBatch, fea
 		st[b].params = params[b]
 		k3 := outs[b].Keypoints
 		mhr.CameraFrame(k3)
-		st[b].camT = CameraT([3]float32(first.camera[3*b:3*b+3]), j.crop, j.K)
+		st[b].camT = cameraTranslation([3]float32(first.camera[3*b:3*b+3]), j.crop, j.K)
 		st[b].kp2D = make([][2]float32, NumKeypoints)
 		for k := range NumKeypoints {
-			u, v, _ := Project([3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}, st[b].camT, j.K)
+			u, v, _ := projectPoint([3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}, st[b].camT, j.K)
 			st[b].kp2D[k] = [2]float32{float32(u), float32(v)}
 		}
 		st[b].lowarm = [2][9]float64{jointRot(&outs[b], hh.Joints[0]), jointRot(&outs[b], hh.Joints[3])}
@@ -147,13 +147,13 @@ func (r *Recoverer) refine(ctx context.Context, jobs []*job, body cropBatch, fea
 		for h := range 2 {
 			copy(hb[h][:], first.handBoxes[8*b+4*h:8*b+4*h+4])
 		}
-		boxes := HandBoxes(hb, j.crop)
+		boxes := frameHandBoxes(hb, j.crop)
 		W := j.img.Rect.Dx()
 		var err error
-		if lcrops[b], err = NewHandCrop(FlipBox(boxes[0], W)); err != nil {
+		if lcrops[b], err = newHandCrop(flipBox(boxes[0], W)); err != nil {
 			return j.errorf("left hand box: %w", err)
 		}
-		if rcrops[b], err = NewHandCrop(boxes[1]); err != nil {
+		if rcrops[b], err = newHandCrop(boxes[1]); err != nil {
 			return j.errorf("right hand box: %w", err)
 		}
 		if flipped[j.img] == nil {
@@ -311,7 +311,7 @@ func (r *Recoverer) runHands(ctx context.Context, jobs []*job, crops []Crop, Ks 
 		mhr.CameraFrame(k3)
 		t := cameraT([3]float32(out.camera[3*b:3*b+3]), crops[b], Ks[b], handCameraScale)
 		for k := range NumKeypoints {
-			u, v, _ := Project([3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}, t, Ks[b])
+			u, v, _ := projectPoint([3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}, t, Ks[b])
 			if k == kpRightWrist {
 				res[b].wrist2D = [2]float64{u, v}
 			}
@@ -391,7 +391,7 @@ func (r *Recoverer) rerun(ctx context.Context, jobs []*job, body cropBatch, feat
 				return jobs[b].errorf("%s: %w", EngineDecoderPrompt, err)
 			}
 			params[b] = d
-			camT[b] = CameraT([3]float32(out.camera[3*k:3*k+3]), crops[k], Ks[k])
+			camT[b] = cameraTranslation([3]float32(out.camera[3*k:3*k+3]), crops[k], Ks[k])
 		}
 	}
 	return nil

@@ -141,10 +141,10 @@ func TestFullModeNeedsHandEngines(t *testing.T) {
 	s := newFakeStage()
 	_ = s.recoverer(t, Options{})
 	layers := s.layerEngines()
-	if _, err := New(s.backbone, s.decoder, layers, tinyMHR(t), testHead(), Options{Mode: ModeFull}); err == nil || !strings.Contains(err.Error(), "decoder_prompt") {
+	if _, err := newBodyRecoverer(s.backbone, s.decoder, layers, tinyMHR(t), testHead(), Options{Mode: ModeFull}); err == nil || !strings.Contains(err.Error(), "decoder_prompt") {
 		t.Fatalf("New in full mode without hand engines: %v", err)
 	}
-	if _, err := NewFull(s.backbone, s.decoder, layers, &Hands{DecoderPrompt: s.decoder}, tinyMHR(t), testHead(), Options{Mode: ModeFull}); err == nil || !strings.Contains(err.Error(), EngineHandDecoder) {
+	if _, err := newFull(s.backbone, s.decoder, layers, &Hands{DecoderPrompt: s.decoder}, tinyMHR(t), testHead(), Options{Mode: ModeFull}); err == nil || !strings.Contains(err.Error(), EngineHandDecoder) {
 		t.Fatalf("NewFull without the hand decoder: %v", err)
 	}
 	// The tiny model directory without the full-mode engines.
@@ -156,7 +156,7 @@ func TestFullModeNeedsHandEngines(t *testing.T) {
 	m := *dir.Manifest
 	m.Engines = nil
 	for _, e := range dir.Manifest.Engines {
-		if e.Stage != "mesh" || !slices.Contains(FullEngines(), e.Name) {
+		if e.Stage != "mesh" || !slices.Contains(fullEngines(), e.Name) {
 			m.Engines = append(m.Engines, e)
 		}
 	}

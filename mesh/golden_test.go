@@ -147,12 +147,12 @@ func TestGoldenCrop(t *testing.T) {
 	var worstM, worstCond, worstRay, worstNorm float64
 	for p, r := range goldenRects {
 		m := goldenMask(r)
-		box, err := BoxFromMask(m)
+		box, err := boxFromMask(m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		compare(t, "box", box[:], boxes[4*p:4*p+4], 0)
-		c, err := NewCrop(box)
+		c, err := newBodyCrop(box)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +170,7 @@ func TestGoldenCrop(t *testing.T) {
 
 		// Normalisation of the reference's own crop.
 		norm := make([]float32, 3*px)
-		Normalize(norm, crops[3*px*p:3*px*(p+1)])
+		normalizeCrop(norm, crops[3*px*p:3*px*(p+1)])
 		for k, i := range normIdx {
 			worstNorm = max(worstNorm, relErr(float64(norm[i]), float64(normVal[len(normIdx)*p+k])))
 		}
@@ -284,14 +284,14 @@ func TestGoldenCamera(t *testing.T) {
 	kp2d, depth, kpCrop := g.f64("cam_kp2d"), g.f64("cam_depth"), g.f64("cam_kp2d_crop")
 	var worstT, worst2D, worstCrop float64
 	for p, r := range goldenRects {
-		box, _ := BoxFromMask(goldenMask(r))
-		c, _ := NewCrop(box)
+		box, _ := boxFromMask(goldenMask(r))
+		c, _ := newBodyCrop(box)
 		raw := [3]float32{float32(predCam[3*p]), float32(predCam[3*p+1]), float32(predCam[3*p+2])}
-		ct := CameraT(raw, c, K)
+		ct := cameraTranslation(raw, c, K)
 		worstT = max(worstT, compare(t, "cam_t", ct[:], camT[3*p:3*p+3], goldenTol))
 		for k := range NumKeypoints {
 			o := p*NumKeypoints + k
-			u, v, z := Project([3]float64(pts[3*o:3*o+3]), ct, K)
+			u, v, z := projectPoint([3]float64(pts[3*o:3*o+3]), ct, K)
 			// Pixel positions are relative to the frame's size: the
 			// reference adds cx to fx·x/z in float32.
 			const px = goldenW + goldenH

@@ -302,11 +302,11 @@ func quatMatrix(q []float64) [9]float64 {
 	}
 }
 
-// HandBoxes is _get_hand_box: the body decoder's hand boxes (cx, cy, w,
+// frameHandBoxes is _get_hand_box: the body decoder's hand boxes (cx, cy, w,
 // h as fractions of the 512 crop, left then right) made square with
 // side max(w, h) and mapped to the frame through the body crop's M⁻¹;
 // returned as (x0, y0, x1, y1) frame pixels.
-func HandBoxes(boxes [2][4]float32, c Crop) [2][4]float64 {
+func frameHandBoxes(boxes [2][4]float32, c Crop) [2][4]float64 {
 	var out [2][4]float64
 	for h, b := range boxes {
 		cx, cy := float64(b[0])*CropSize, float64(b[1])*CropSize
@@ -317,17 +317,17 @@ func HandBoxes(boxes [2][4]float32, c Crop) [2][4]float64 {
 	return out
 }
 
-// FlipBox mirrors a box for the horizontally flipped frame of width W as
+// flipBox mirrors a box for the horizontally flipped frame of width W as
 // run_inference does for the left hand: x0' = W − x1 − 1,
 // x1' = W − x0 − 1 (the frame flip maps pixel x to W − 1 − x).
-func FlipBox(b [4]float64, W int) [4]float64 {
+func flipBox(b [4]float64, W int) [4]float64 {
 	return [4]float64{float64(W) - b[2] - 1, b[1], float64(W) - b[0] - 1, b[3]}
 }
 
-// NewHandCrop is the estimator's transform_hand on a hand box: the crop
-// of NewCrop with padding 0.9 instead of 1.25 (the same aspect fixes,
+// newHandCrop is the estimator's transform_hand on a hand box: the crop
+// of newBodyCrop with padding 0.9 instead of 1.25 (the same aspect fixes,
 // so the side is 1.2× a square box).
-func NewHandCrop(box [4]float64) (Crop, error) { return newCrop(box, HandPadding) }
+func newHandCrop(box [4]float64) (Crop, error) { return newCrop(box, HandPadding) }
 
 // flipRGB returns img mirrored horizontally (img[:, ::-1]).
 func flipRGB(img *scene.RGB) *scene.RGB {

@@ -63,15 +63,15 @@ func TestGoldenHandBoxes(t *testing.T) {
 	const px = CropSize * CropSize
 	var worstBox, worstCrop float64
 	for p, rect := range goldenRects {
-		box, _ := BoxFromMask(goldenMask(rect))
-		c, _ := NewCrop(box)
+		box, _ := boxFromMask(goldenMask(rect))
+		c, _ := newBodyCrop(box)
 		var hb [2][4]float32
 		for h := range 2 {
 			for k := range 4 {
 				hb[h][k] = float32(fr[8*p+4*h+k])
 			}
 		}
-		got := HandBoxes(hb, c)
+		got := frameHandBoxes(hb, c)
 		// Frame pixels relative to the frame's size: the reference
 		// computes in float32.
 		rel := func(v []float64) []float64 {
@@ -83,11 +83,11 @@ func TestGoldenHandBoxes(t *testing.T) {
 		}
 		worstBox = max(worstBox, compare(t, "left hand box", rel(got[0][:]), rel(left[4*p:4*p+4]), goldenTol))
 		worstBox = max(worstBox, compare(t, "right hand box", rel(got[1][:]), rel(right[4*p:4*p+4]), goldenTol))
-		fl := FlipBox(got[0], goldenW)
+		fl := flipBox(got[0], goldenW)
 		compare(t, "flipped left box", rel(fl[:]), rel(flipped[4*p:4*p+4]), goldenTol)
-		for side, b := range [][4]float64{FlipBox([4]float64(left[4*p:4*p+4]), goldenW), [4]float64(right[4*p : 4*p+4])} {
+		for side, b := range [][4]float64{flipBox([4]float64(left[4*p:4*p+4]), goldenW), [4]float64(right[4*p : 4*p+4])} {
 			name := []string{"left", "right"}[side]
-			hc, err := NewHandCrop(b)
+			hc, err := newHandCrop(b)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestReadHead(t *testing.T) {
-	h, err := ReadHead(filepath.Join(tinyDir, "mesh_head.npz"))
+	h, err := readHead(filepath.Join(tinyDir, "mesh_head.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestReadHead(t *testing.T) {
 			}
 			p := filepath.Join(t.TempDir(), "head.npz")
 			writeNPZ(t, p, arrays)
-			_, err := ReadHead(p)
+			_, err := readHead(p)
 			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), p) {
 				t.Fatalf("err = %v, want it to name %s and say %q", err, p, c.want)
 			}

@@ -13,7 +13,7 @@ import (
 )
 
 // TestKernelsTwinSameCrops cuts and normalises crops with the Go path
-// (WarpRGB, Normalize) and with the crop kernels' CPU-grid twin
+// (WarpRGB, normalizeCrop) and with the crop kernels' CPU-grid twin
 // (preprocess.cu run as loops) and requires identical engine inputs: the
 // kernels are those functions written for a GPU.
 func TestKernelsTwinSameCrops(t *testing.T) {
@@ -38,7 +38,7 @@ func TestKernelsTwinSameCrops(t *testing.T) {
 	var crops []Crop
 	var imgs []*scene.RGB
 	for _, bx := range boxes {
-		c, err := NewCrop(bx.box)
+		c, err := newBodyCrop(bx.box)
 		if err != nil {
 			t.Fatal(err)
 		}

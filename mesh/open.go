@@ -19,9 +19,9 @@ const (
 	// zip archive, header.json and the .npy arrays at its root).
 	FileMHR = "mhr"
 	// FileHead is the MHR head's buffers from the SAM-3D-Body checkpoint
-	// (see ReadHead).
+	// (see readHead).
 	FileHead = "head"
-	// FileHandHead is full mode's head buffers (see ReadHandHead);
+	// FileHandHead is full mode's head buffers (see readHandHead);
 	// optional like the full-mode engines.
 	FileHandHead = "hand_head"
 )
@@ -62,17 +62,17 @@ func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts O
 	}
 	layers := make([]engine.Engine, Layers-1)
 	for i := range layers {
-		if layers[i], err = get(RefineEngine(i + 1)); err != nil {
+		if layers[i], err = get(refineEngine(i + 1)); err != nil {
 			return nil, err
 		}
 	}
 	var hands *Hands
 	byName := map[string]engine.Engine{EngineBackbone: backbone, EngineDecoder: decoder}
 	for i, l := range layers {
-		byName[RefineEngine(i+1)] = l
+		byName[refineEngine(i+1)] = l
 	}
 	if opts.Mode == ModeFull {
-		for _, name := range FullEngines() {
+		for _, name := range fullEngines() {
 			if _, ok := dir.Manifest.Engine("mesh", name); !ok {
 				return nil, fmt.Errorf("mesh: full mode needs engine mesh/%s, which model directory %s does not list", name, dir.Path)
 			}
@@ -85,19 +85,19 @@ func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts O
 			return nil, err
 		}
 		for i := range hands.Layers {
-			if hands.Layers[i], err = get(HandRefineEngine(i + 1)); err != nil {
+			if hands.Layers[i], err = get(handRefineEngine(i + 1)); err != nil {
 				return nil, err
 			}
 		}
 		byName[EngineDecoderPrompt], byName[EngineHandDecoder] = hands.DecoderPrompt, hands.Decoder
 		for i, l := range hands.Layers {
-			byName[HandRefineEngine(i+1)] = l
+			byName[handRefineEngine(i+1)] = l
 		}
 		hp, err := dir.FilePath("mesh", FileHandHead)
 		if err != nil {
 			return nil, fmt.Errorf("mesh: full mode needs file mesh/%s: %w", FileHandHead, err)
 		}
-		if hands.Head, err = ReadHandHead(hp); err != nil {
+		if hands.Head, err = readHandHead(hp); err != nil {
 			return nil, err
 		}
 	}
@@ -112,11 +112,11 @@ func Open(dir *models.Dir, load func(path string) (engine.Engine, error), opts O
 	if err != nil {
 		return nil, err
 	}
-	head, err := ReadHead(hp)
+	head, err := readHead(hp)
 	if err != nil {
 		return nil, err
 	}
-	r, err = NewFull(backbone, decoder, layers, hands, body, head, opts)
+	r, err = newFull(backbone, decoder, layers, hands, body, head, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func checkContracts(byName map[string]engine.Engine) []error {
 	return errs
 }
 
-// ReadHead reads the head buffers from an .npz file written by
+// readHead reads the head buffers from an .npz file written by
 // tools/export/mesh (real checkpoints) or tools/export/make_tiny.py:
 //
 //	scale_mean             float32 [68]
@@ -171,7 +171,7 @@ func checkContracts(byName map[string]engine.Engine) []error {
 //	hand_pose_comps        float32 [54,54]
 //	hand_joint_idxs_left   int64   [27]   indices into the first 136 model parameters
 //	hand_joint_idxs_right  int64   [27]
-func ReadHead(path string) (*Head, error) {
+func readHead(path string) (*Head, error) {
 	r, err := npz.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: head: %w", err)
@@ -232,9 +232,9 @@ func ReadHead(path string) (*Head, error) {
 	return &h, nil
 }
 
-// ReadHandHead reads full mode's head buffers from an .npz file written
+// readHandHead reads full mode's head buffers from an .npz file written
 // by tools/export/mesh or tools/export/make_tiny.py: head_pose_hand's
-// buffers under ReadHead's names, plus
+// buffers under readHead's names, plus
 //
 //	local_to_world_wrist   float32 [3,3]
 //	right_wrist_coords     float32 [3]
@@ -242,8 +242,8 @@ func ReadHead(path string) (*Head, error) {
 //	nonhand_param_idxs     int64   [K]     model parameters the hand model zeroes
 //	joints                 int64   [6]     MHR joints: lower arm, twist, wrist; left then right
 //	twist_joint_rotation   float32 [2,3,3] the body head's joint_rotation at the twist joints
-func ReadHandHead(path string) (*HandHead, error) {
-	head, err := ReadHead(path)
+func readHandHead(path string) (*HandHead, error) {
+	head, err := readHead(path)
 	if err != nil {
 		return nil, err
 	}

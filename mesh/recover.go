@@ -34,7 +34,7 @@ type Options struct {
 	// DefaultCropBytes.
 	CropBytes uint64
 	// FreeMemory reports the memory the engines allocate from; nil means
-	// the CPU's available memory (/proc/meminfo). GPUFreeMemory gives a
+	// the CPU's available memory (/proc/meminfo). gpuFreeMemory gives a
 	// GPU's.
 	FreeMemory func() (uint64, error)
 	// Meshes attaches each present person's camera-frame mesh to the
@@ -45,7 +45,7 @@ type Options struct {
 	// paths.
 	Kernels kernels.Kernels
 	// Mode is the reference's inference type: ModeBody (the zero value)
-	// or ModeFull, which needs the full-mode engines (NewFull; Open loads
+	// or ModeFull, which needs the full-mode engines (newFull; Open loads
 	// them from the model directory).
 	Mode Mode
 }
@@ -74,10 +74,10 @@ type Recoverer struct {
 	closers           []func() error
 }
 
-// New returns a Recoverer over the given engines (layers holds one engine
+// newBodyRecoverer returns a Recoverer over the given engines (layers holds one engine
 // per decoder layer after the first, Layers−1 in all), MHR model and
 // head buffers.
-func New(backbone, decoder engine.Engine, layers []engine.Engine, body *mhr.Model, head *Head, opts Options) (*Recoverer, error) {
+func newBodyRecoverer(backbone, decoder engine.Engine, layers []engine.Engine, body *mhr.Model, head *Head, opts Options) (*Recoverer, error) {
 	return newRecoverer(backbone, decoder, layers, body, head, opts, false)
 }
 
@@ -118,7 +118,7 @@ func newRecoverer(backbone, decoder engine.Engine, layers []engine.Engine, body 
 		opts.CropBytes = DefaultCropBytes
 	}
 	if opts.FreeMemory == nil {
-		opts.FreeMemory = AvailableMemory
+		opts.FreeMemory = availableMemory
 	}
 	if opts.Kernels != nil {
 		body = body.WithKernels(opts.Kernels) // MHR skinning on the GPU too
@@ -317,11 +317,11 @@ func (r *Recoverer) prepare(in Input, f int, ids []scene.PersonID) (*FrameResult
 		if m.W != info.Width || m.H != info.Height || len(m.Pix) != m.W*m.H {
 			return nil, nil, fmt.Errorf("mesh: frame %d person %d: mask is %d×%d, frame is %d×%d", f, id, m.W, m.H, info.Width, info.Height)
 		}
-		box, err := BoxFromMask(m)
+		box, err := boxFromMask(m)
 		if err != nil {
 			return nil, nil, fmt.Errorf("mesh: frame %d person %d: %w", f, id, err)
 		}
-		crop, err := NewCrop(box)
+		crop, err := newBodyCrop(box)
 		if err != nil {
 			return nil, nil, fmt.Errorf("mesh: frame %d person %d: %w", f, id, err)
 		}
@@ -358,7 +358,7 @@ func (r *Recoverer) runJobs(ctx context.Context, jobs []*job, batch int) (int, e
 	for i := 0; i < len(jobs); {
 		n := min(batch, len(jobs)-i)
 		err := r.runBatch(ctx, jobs[i:i+n])
-		if IsOutOfMemory(err) && n > 1 {
+		if isOutOfMemory(err) && n > 1 {
 			batch = max(n/2, 1)
 			continue // the same crops, fewer at a time
 		}
@@ -379,14 +379,14 @@ func span(jobs []*job) string {
 }
 
 // ErrOutOfMemory marks an engine's out-of-memory failure. Backends and
-// tests may wrap it; IsOutOfMemory also recognises the runtimes' own
+// tests may wrap it; isOutOfMemory also recognises the runtimes' own
 // messages.
 var ErrOutOfMemory = errors.New("out of memory")
 
-// IsOutOfMemory reports whether err is an allocation failure of an
+// isOutOfMemory reports whether err is an allocation failure of an
 // engine or the runtime under it, the one error that a smaller batch can
 // fix.
-func IsOutOfMemory(err error) bool {
+func isOutOfMemory(err error) bool {
 	if err == nil {
 		return false
 	}
@@ -443,7 +443,7 @@ type cropBatch struct {
 // CLIFF condition and rays. A nil mask is a crop without one (a hand
 // crop): mask 0 and mask_score 0, as prepare_batch without masks. With
 // kernels, the image crops are cut and normalised on the device, with
-// the same results as WarpRGB and Normalize.
+// the same results as WarpRGB and normalizeCrop.
 func cropInputs(k kernels.Kernels, crops []Crop, Ks []scene.Intrinsics, imgs []*scene.RGB, masks []*scene.Mask) (cropBatch, error) {
 	n := len(crops)
 	const px = CropSize * CropSize
@@ -458,7 +458,7 @@ func cropInputs(k kernels.Kernels, crops []Crop, Ks []scene.Intrinsics, imgs []*
 		buf := make([]uint8, 3*px)
 		if k == nil {
 			crops[b].WarpRGB(buf, imgs[b])
-			Normalize(c.image[b*3*px:(b+1)*3*px], buf)
+			normalizeCrop(c.image[b*3*px:(b+1)*3*px], buf)
 		}
 		if masks[b] != nil {
 			m := buf[:px]
@@ -527,7 +527,7 @@ type pass struct {
 }
 
 func bodyPass(r *Recoverer) pass {
-	return pass{first: r.decoder, firstName: EngineDecoder, layers: r.layers, layerName: RefineEngine}
+	return pass{first: r.decoder, firstName: EngineDecoder, layers: r.layers, layerName: refineEngine}
 }
 
 // passOut is a decoder's last-layer heads.
@@ -689,7 +689,7 @@ func (r *Recoverer) layerKeypoints(hh *HandHead, owners []*job, crops []Crop, Ks
 		}
 		for k := range NumKeypoints {
 			p := [3]float64{float64(k3[3*k]), float64(k3[3*k+1]), float64(k3[3*k+2])}
-			u, v, z := Project(p, camT, Ks[b])
+			u, v, z := projectPoint(p, camT, Ks[b])
 			cx, cy := crops[b].ToCrop(u, v)
 			x, y := cx/CropSize-0.5, cy/CropSize-0.5
 			o := b*NumKeypoints + k
@@ -740,9 +740,9 @@ func (r *Recoverer) finishBody(jobs []*job, pose, camera []float32) error {
 		return fmt.Errorf("mesh: %s: %w", span(jobs), err)
 	}
 	for b, j := range jobs {
-		camT := CameraT([3]float32(camera[3*b:3*b+3]), j.crop, j.K)
+		camT := cameraTranslation([3]float32(camera[3*b:3*b+3]), j.crop, j.K)
 		j.setResult(dec[b].Shape, dec[b].Model, camT, bodies[b], func(p [3]float64) [2]float64 {
-			u, v, _ := Project(p, camT, j.K)
+			u, v, _ := projectPoint(p, camT, j.K)
 			return [2]float64{u, v}
 		})
 	}
@@ -764,13 +764,13 @@ func (j *job) setResult(shape [45]float32, model [numModel]float32, camT [3]floa
 	}
 }
 
-// AvailableMemory returns the CPU memory available to new allocations
+// availableMemory returns the CPU memory available to new allocations
 // (MemAvailable of /proc/meminfo); an error where there is none.
-func AvailableMemory() (uint64, error) { return memAvailable("/proc/meminfo") }
+func availableMemory() (uint64, error) { return memAvailable("/proc/meminfo") }
 
-// GPUFreeMemory returns a function reporting GPU index's free memory by
+// gpuFreeMemory returns a function reporting GPU index's free memory by
 // NVML, for Options.FreeMemory when the engines run on that GPU.
-func GPUFreeMemory(index int) func() (uint64, error) {
+func gpuFreeMemory(index int) func() (uint64, error) {
 	return func() (uint64, error) {
 		devs, err := gpu.Devices()
 		if err != nil {

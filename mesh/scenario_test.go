@@ -168,21 +168,21 @@ func (s *scenario) stage(t *testing.T) *scenStage {
 		hand:    first(EngineHandDecoder, []string{"left", "right"}, true),
 	}
 	for i := 1; i < Layers; i++ {
-		st.layers = append(st.layers, layer(RefineEngine(i), false))
-		st.handLayers = append(st.handLayers, layer(HandRefineEngine(i), true))
+		st.layers = append(st.layers, layer(refineEngine(i), false))
+		st.handLayers = append(st.handLayers, layer(handRefineEngine(i), true))
 	}
 	return st
 }
 
 func (s *scenario) recoverer(t *testing.T, st *scenStage, opts Options) *Recoverer {
-	hh, err := ReadHandHead(filepath.Join(tinyDir, "mesh_hand_head.npz"))
+	hh, err := readHandHead(filepath.Join(tinyDir, "mesh_hand_head.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tw := s.g.f64("twist_joint_rotation")
 	copy(hh.TwistRotation[0][:], tw[:9])
 	copy(hh.TwistRotation[1][:], tw[9:])
-	head, err := ReadHead(filepath.Join(tinyDir, "mesh_head.npz"))
+	head, err := readHead(filepath.Join(tinyDir, "mesh_head.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func (s *scenario) recoverer(t *testing.T, st *scenStage, opts Options) *Recover
 		return out
 	}
 	opts.Mode = ModeFull
-	r, err := NewFull(st.backbone, st.decoder, eng(st.layers), &Hands{DecoderPrompt: st.prompt, Decoder: st.hand, Layers: eng(st.handLayers), Head: hh}, tinyMHR(t), head, opts)
+	r, err := newFull(st.backbone, st.decoder, eng(st.layers), &Hands{DecoderPrompt: st.prompt, Decoder: st.hand, Layers: eng(st.handLayers), Head: hh}, tinyMHR(t), head, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestFullResume(t *testing.T) {
 	}
 	st3 := s.stage(t)
 	s.lenient = true
-	body, err := New(st3.backbone, st3.decoder, s.recoverer(t, st3, Options{}).layers, tinyMHR(t), testHead(), Options{Dir: dir})
+	body, err := newBodyRecoverer(st3.backbone, st3.decoder, s.recoverer(t, st3, Options{}).layers, tinyMHR(t), testHead(), Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
