@@ -24,7 +24,7 @@ func TestCUDASameCrops(t *testing.T) {
 	}
 	var crops []Crop
 	for _, box := range [][4]float64{{100, 40, 380, 1000}, {-30, -20, 40, 90}, {1900.5, 1000, 1919, 1079}} {
-		c, err := NewCrop(box)
+		c, err := newBodyCrop(box)
 		if err != nil {
 			t.Fatal(err)
 		}
