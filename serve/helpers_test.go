@@ -216,9 +216,14 @@ func (c *client) setClicks(clicks ...scene.Click) {
 }
 
 // wait polls a job until it ends or the deadline passes.
-func (c *client) wait(id string, timeout time.Duration) jobJSON {
+// hangGuard bounds waits for jobs and shutdowns. It is not a speed
+// requirement: on a loaded machine a fake job may take seconds to be
+// scheduled, so the guard only turns a hang into a failure.
+const hangGuard = 10 * time.Minute
+
+func (c *client) wait(id string) jobJSON {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(hangGuard)
 	for {
 		var j jobJSON
 		c.json("GET", "/api/jobs/"+id, nil, http.StatusOK, &j)
@@ -226,7 +231,7 @@ func (c *client) wait(id string, timeout time.Duration) jobJSON {
 			return j
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("job %s still %s after %v", id, j.State, timeout)
+			c.t.Fatalf("job %s still %s after %v", id, j.State, hangGuard)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

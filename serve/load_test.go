@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,8 +40,11 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 // loopback, each uploading a short clip, clicking, running the real
 // pipeline (job.Run on the built-in tiny models) and polling until its
 // job ends, then downloading the MP4 and the summary. Every job must
-// finish, with its own clicks, within loadBudget; the p50/p95/max API
-// latencies are logged (go test -v -run TestLoad ./serve).
+// finish with its own clicks and its own job id. Nothing is timed against
+// a budget: on a loaded machine the jobs take as long as they take. The
+// p50/p95/max API latencies are logged, with GET /api/session under load
+// as a ratio to the same request on the idle server, measured first in the
+// same run (go test -v -run TestLoad ./serve).
 func TestLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test: runs 20 real jobs")
@@ -53,15 +55,13 @@ func TestLoad(t *testing.T) {
 	const (
 		loadSessions = 20
 		loadWorkers  = 2
-		loadBudget   = 120 * time.Second
 	)
 	s, hs := newTestServer(t, Options{Run: job.Run, Workers: loadWorkers, QueueSize: loadSessions})
 	clip, err := os.ReadFile(shortClip(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), loadBudget)
-	defer cancel()
+	ctx := t.Context()
 	lat := &latencies{by: map[string][]time.Duration{}}
 
 	// call makes one timed API request with the client's cookie jar.
@@ -124,6 +124,9 @@ func TestLoad(t *testing.T) {
 				return j, fmt.Errorf("job %s still %s: %w", j.ID, j.State, ctx.Err())
 			case <-time.After(100 * time.Millisecond):
 			}
+			if err := call(hc, "session", "GET", "/api/session", nil, 200, nil); err != nil {
+				return j, err
+			}
 			if err := call(hc, "api", "GET", "/api/jobs/"+j.ID, nil, 200, &j); err != nil {
 				return j, err
 			}
@@ -146,6 +149,21 @@ func TestLoad(t *testing.T) {
 			return j, fmt.Errorf("job %s: summary has %d frames and clicks %v, want 8 and %v", j.ID, sum.Frames, sum.Clicks, clicks)
 		}
 		return j, nil
+	}
+
+	// The idle baseline: the same GET /api/session on this server before
+	// any load.
+	{
+		jar, _ := cookiejar.New(nil)
+		hc := &http.Client{Jar: jar}
+		if err := call(hc, "api", "POST", "/api/session", nil, 201, nil); err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			if err := call(hc, "idle", "GET", "/api/session", nil, 200, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 
 	t0 := time.Now()
@@ -176,13 +194,17 @@ func TestLoad(t *testing.T) {
 		seen[id] = true
 	}
 	var sb strings.Builder
-	for _, kind := range []string{"api", "upload", "download"} {
+	for _, kind := range []string{"idle", "session", "api", "upload", "download"} {
 		ds := lat.by[kind]
 		if len(ds) == 0 {
 			continue
 		}
 		fmt.Fprintf(&sb, "\n  %-8s n=%4d  p50 %8v  p95 %8v  max %8v", kind, len(ds),
 			quantile(ds, 0.5).Round(10*time.Microsecond), quantile(ds, 0.95).Round(10*time.Microsecond), slices.Max(ds).Round(10*time.Microsecond))
+	}
+	if idle, busy := lat.by["idle"], lat.by["session"]; len(busy) > 0 {
+		fmt.Fprintf(&sb, "\n  GET /api/session under load / idle p50: p50 %.1f×, p95 %.1f×",
+			float64(quantile(busy, 0.5))/float64(quantile(idle, 0.5)), float64(quantile(busy, 0.95))/float64(quantile(idle, 0.5)))
 	}
 	t.Logf("%d sessions, %d workers: %d/%d jobs done in %v (8-frame clip, tiny models)%s",
 		loadSessions, loadWorkers, done, loadSessions, elapsed.Round(time.Millisecond), sb.String())

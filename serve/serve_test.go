@@ -186,7 +186,7 @@ func TestPathTraversalNames(t *testing.T) {
 	c.setClicks(scene.Click{X: 100, Y: 100, Person: 1})
 	var j jobJSON
 	c.json("POST", "/api/run", nil, 202, &j)
-	if j = c.wait(j.ID, 10*time.Second); j.State != stateDone {
+	if j = c.wait(j.ID); j.State != stateDone {
 		t.Fatalf("job: %+v", j)
 	}
 	base := "/api/jobs/" + j.ID
@@ -311,7 +311,7 @@ func TestSessionsIsolated(t *testing.T) {
 			}
 			var j jobJSON
 			c.json("POST", "/api/run", nil, 202, &j)
-			j = c.wait(j.ID, 20*time.Second)
+			j = c.wait(j.ID)
 			if j.State != stateDone {
 				t.Errorf("session %d: job %+v", i, j)
 				return
@@ -376,7 +376,7 @@ func TestCancelLeavesNoOutputs(t *testing.T) {
 	}
 	// Cancel the running one: its folder goes.
 	a.json("POST", "/api/jobs/"+ja.ID+"/cancel", nil, 202, nil)
-	ja = a.wait(ja.ID, 5*time.Second)
+	ja = a.wait(ja.ID)
 	if ja.State != stateCancelled || ja.Result != nil {
 		t.Errorf("cancelled running job: %+v", ja)
 	}
@@ -396,7 +396,7 @@ func TestCancelLeavesNoOutputs(t *testing.T) {
 	var jf jobJSON
 	a.json("POST", "/api/run", nil, 202, &jf)
 	out = <-fr.started
-	jf = a.wait(jf.ID, 5*time.Second)
+	jf = a.wait(jf.ID)
 	if jf.State != stateFailed || !strings.Contains(jf.Error, "NaN from engine") {
 		t.Errorf("failed job: %+v", jf)
 	}
@@ -433,13 +433,13 @@ func TestQueueBounded(t *testing.T) {
 	cs[3].wantError("POST", "/api/run", nil, http.StatusServiceUnavailable, "queue is full")
 	close(fr.release) // let every job finish
 	for i := range 3 {
-		if j := cs[i].wait(ids[i], 10*time.Second); j.State != stateDone {
+		if j := cs[i].wait(ids[i]); j.State != stateDone {
 			t.Errorf("job %d: %+v", i, j)
 		}
 	}
 	var j3 jobJSON
 	cs[3].json("POST", "/api/run", nil, 202, &j3) // room again
-	if j := cs[3].wait(j3.ID, 10*time.Second); j.State != stateDone {
+	if j := cs[3].wait(j3.ID); j.State != stateDone {
 		t.Errorf("job after the queue drained: %+v", j)
 	}
 }
@@ -551,12 +551,12 @@ func TestStagesReachJob(t *testing.T) {
 	if spec.Stages != want || spec.Models != "/models/real" || !strings.HasSuffix(spec.Video, "sample.mp4") {
 		t.Errorf("spec %+v", spec)
 	}
-	c.wait(j.ID, 5*time.Second)
+	c.wait(j.ID)
 	c.json("POST", "/api/run", nil, 202, &j)
 	if spec := <-specs; spec.Stages != (job.Stages{}) {
 		t.Errorf("default stages: %+v", spec.Stages)
 	}
-	c.wait(j.ID, 5*time.Second)
+	c.wait(j.ID)
 }
 
 func TestPreview(t *testing.T) {
@@ -668,7 +668,7 @@ func TestCloseCancelsJobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(hangGuard):
 		t.Fatal("Close did not return")
 	}
 	if len(jobs) != 2 {
