@@ -28,10 +28,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	pos, err := parseArgs(fset, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+		return err
 	}
 	if len(pos) != 1 {
 		return usageError{fmt.Errorf("want one OUT_DIR (a finished run's output directory), got %d arguments", len(pos))}

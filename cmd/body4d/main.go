@@ -105,12 +105,15 @@ func versionString() string {
 
 // parseArgs parses flags that may come before or after positional
 // arguments ("body4d run clip.mp4 --click 1,2"), which package flag alone
-// does not allow.
+// does not allow. A bad flag is a usageError; -h is flag.ErrHelp.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageError{err}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
