@@ -436,35 +436,38 @@ func TestRunAfterClose(t *testing.T) {
 	}
 }
 
+// TestCancel stops a long run (24 2000x2000 MatMuls on one thread, 0.4
+// TFLOP) a moment after it starts: Run must return context.Canceled
+// together with ONNX Runtime's own report that the terminate flag stopped
+// it, which a run that went on to finish would not give. Nothing here
+// depends on how fast the machine is.
 func TestCancel(t *testing.T) {
 	r := openTestRuntime(t, Options{IntraOpThreads: 1})
 	e := loadTestEngine(t, r, "slow.onnx")
-	x, _ := engine.New(engine.Float32, engine.Shape{600, 600})
-	in := map[string]*engine.Tensor{"x": x}
 
+	small, _ := engine.New(engine.Float32, engine.Shape{4, 4})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := e.Run(ctx, in); !errors.Is(err, context.Canceled) {
+	if _, err := e.Run(ctx, map[string]*engine.Tensor{"x": small}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run with a cancelled context: %v, want context.Canceled", err)
 	}
 
-	// Time one full run, then cancel another a fraction of the way in.
-	start := time.Now()
-	if _, err := e.Run(context.Background(), in); err != nil {
-		t.Fatal(err)
-	}
-	full := time.Since(start)
-	ctx, cancel = context.WithTimeout(context.Background(), full/10)
+	x, _ := engine.New(engine.Float32, engine.Shape{2000, 2000})
+	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	start = time.Now()
-	_, err := e.Run(ctx, in)
-	took := time.Since(start)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Run cancelled mid-way: %v, want context.DeadlineExceeded", err)
-	}
-	t.Logf("full run %v, cancelled run returned after %v", full, took)
-	if took > full*3/4 {
-		t.Errorf("cancelled run took %v of a full %v: not stopped mid-run", took, full)
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Run(ctx, map[string]*engine.Tensor{"x": x})
+		done <- err
+	}()
+	// Cancel once the run has had a moment to start; cancelling before it
+	// starts is tested above and yields the same error, so the timing is
+	// not what the test checks.
+	time.AfterFunc(200*time.Millisecond, cancel)
+	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "terminate") {
+		t.Errorf("Run cancelled mid-way: %v, want context.Canceled and ONNX Runtime's terminate error", err)
+	} else {
+		t.Logf("cancelled run: %v", err)
 	}
 }
 

@@ -23,7 +23,7 @@ const url = env("BODY4D_URL");
 const clip = env("BODY4D_CLIP");
 const [cx, cy] = env("BODY4D_CLICK", "90,175").split(",").map(Number);
 const shot = env("BODY4D_SCREENSHOT");
-const timeout = Number(env("BODY4D_JOB_TIMEOUT_MS", "240000"));
+const timeout = Number(env("BODY4D_JOB_TIMEOUT_MS", "900000"));
 
 // waitFor is page.waitForFunction that, on timeout, says what the page
 // showed in its message lines.
@@ -51,7 +51,7 @@ try {
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   page.on("console", (m) => { if (m.type() === "error") pageErrors.push("console: " + m.text()); });
   page.on("response", (r) => { if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`); });
-  page.setDefaultTimeout(30000);
+  page.setDefaultTimeout(120000); // long: CI machines are loaded
 
   step(`open ${url}`);
   await page.goto(url);
@@ -118,7 +118,7 @@ try {
   step(`done; progress rows: ${stages.join(", ")}`);
 
   // The result video must load and decode in the page (H.264 in MP4).
-  await waitFor(page, "the result video to load", () => document.getElementById("result").readyState >= 2, null, { timeout: 60000 });
+  await waitFor(page, "the result video to load", () => document.getElementById("result").readyState >= 2, null, { timeout: 300000 });
   const vid = await page.evaluate(async () => {
     const el = document.getElementById("result");
     el.currentTime = Math.min(1.0, el.duration / 2); // a frame with the overlay, not just the first
@@ -142,7 +142,7 @@ try {
   for (const want of ["scene.glb", "motion.glb", "motion.bvh"]) {
     if (!links.some((h) => h.includes(want))) throw new Error(`no ${want} download in ${links}`);
   }
-  await waitFor(page, "the 3D viewer to load scene.glb", () => document.body.dataset.viewer === "loaded", null, { timeout: 60000 });
+  await waitFor(page, "the 3D viewer to load scene.glb", () => document.body.dataset.viewer === "loaded", null, { timeout: 300000 });
   const seekAndDraw = async (t) => page.evaluate(async (t) => {
     const el = document.getElementById("result");
     el.currentTime = t;
