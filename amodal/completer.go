@@ -260,6 +260,9 @@ type WindowReport struct {
 	// inclusive (zero when not Occluded).
 	Occluded bool
 	Span     Span
+	// Reused: the window's result was read back from Options.Dir (an
+	// earlier run computed it).
+	Reused bool
 }
 
 // Close removes the temporary work directory when Options.Dir was empty.
@@ -372,7 +375,7 @@ func (c *Completer) Complete(ctx context.Context, frames scene.FrameSource, mask
 			}
 			metas[id] = append(metas[id], m)
 			wr := WindowReport{Person: id, Start: start, Frames: n, Absent: !slices.Contains(m.Present, true),
-				Skipped: m.Skipped, NotSkipped: m.NotSkipped, Occluded: m.Occluded}
+				Skipped: m.Skipped, NotSkipped: m.NotSkipped, Occluded: m.Occluded, Reused: m.loaded}
 			if m.Occluded {
 				wr.Span = Span{start + m.Span.Start, start + m.Span.End}
 			}

@@ -140,6 +140,8 @@ type windowMeta struct {
 	// Fast mode only: the in-view test passed (no engine ran), or why not.
 	Skipped    bool   `json:"skipped,omitempty"`
 	NotSkipped string `json:"not_skipped,omitempty"`
+	// loaded: read back from the work directory, not computed by this run.
+	loaded bool
 }
 
 func (s *store) windowDir(id scene.PersonID, start int) string {

@@ -280,6 +280,9 @@ func (r *videoRun) window(ctx context.Context, id scene.PersonID, start, n int, 
 	}
 	sum := hex.EncodeToString(hash.Sum(nil))
 	if m, err := r.st.loadWindow(id, start); err != nil || (m != nil && m.MaskHash == sum && len(m.Present) == n && len(m.Scores) == n) {
+		if m != nil {
+			m.loaded = true
+		}
 		return m, err
 	}
 	if err := ctx.Err(); err != nil {

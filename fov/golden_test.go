@@ -77,7 +77,7 @@ func relErr(got, want float64) float64 {
 }
 
 // TestGoldenParity checks focal and shift against MoGe's own solver
-// (tools/golden/fov/make_golden.py) within 1e-4 relative, except on the
+// (tools/golden/fov/make_golden.py) within 1e-5 relative, except on the
 // near-flat maps (TestGoldenIllConditioned).
 func TestGoldenParity(t *testing.T) {
 	for _, c := range loadGolden(t) {
@@ -96,8 +96,8 @@ func TestGoldenParity(t *testing.T) {
 			ef, es := relErr(sol.Focal, c.Focal), relErr(sol.Shift, c.Shift)
 			t.Logf("focal %.9g (ref %.9g, rel %.2e)  shift %.9g (ref %.9g, rel %.2e)",
 				sol.Focal, c.Focal, ef, sol.Shift, c.Shift, es)
-			if ef > 1e-4 || es > 1e-4 {
-				t.Errorf("focal rel err %.3g, shift rel err %.3g; want ≤ 1e-4", ef, es)
+			if ef > 1e-5 || es > 1e-5 {
+				t.Errorf("focal rel err %.3g, shift rel err %.3g; want ≤ 1e-5", ef, es)
 			}
 		})
 	}

@@ -27,6 +27,11 @@ type stages struct {
 	windows *AmodalWindows  // filled when occlusion recovery runs
 	kernels kernels.Kernels // GPU kernels for rendering; nil: the Go path
 	camera  cameraSolves    // filled when the camera is estimated
+	// What the cache report needs: frames the tracker ran on, the
+	// amodal windows' reuse, the mesh stage's work directory.
+	tracked     int
+	amodalCache *CacheUse
+	meshDir     string
 }
 
 // cameraSolves counts the frames whose focal was estimated, and lists
@@ -105,10 +110,9 @@ func buildStages(dir *models.Dir, dev *device, spec Spec, info scene.VideoInfo, 
 		if err := os.RemoveAll(segDir); err != nil {
 			return s, err
 		}
-		done := 0
 		tr, err := segment.Open(dir, loader("segment"), segment.Options{Dir: segDir, OnFrame: func(segment.FrameReport) {
-			done++
-			progress(body4d.Event{Stage: "segment", Done: min(done, info.Frames), Total: info.Frames})
+			s.tracked++
+			progress(body4d.Event{Stage: "segment", Done: min(s.tracked, info.Frames), Total: info.Frames})
 		}})
 		if err != nil {
 			return s, fmt.Errorf("segment: %w", err)
@@ -140,6 +144,14 @@ func buildStages(dir *models.Dir, dev *device, spec Spec, info scene.VideoInfo, 
 		s.closers = append(s.closers, comp.Close)
 		s.pipe.Amodal = amodal.PipelineStage{C: comp, Windows: func(ws []amodal.WindowReport) {
 			s.windows = countWindows(ws)
+			s.amodalCache = &CacheUse{Stage: "amodal", Unit: "person-window"}
+			for _, w := range ws {
+				if w.Reused {
+					s.amodalCache.Loaded++
+				} else {
+					s.amodalCache.Computed++
+				}
+			}
 		}}
 	}
 
@@ -147,6 +159,7 @@ func buildStages(dir *models.Dir, dev *device, spec Spec, info scene.VideoInfo, 
 		s.notes = append(s.notes, "no mesh engines in the model directory: no body meshes")
 	} else {
 		opts := mesh.Options{Dir: filepath.Join(workDir, "mesh-"+meshKey), Mode: meshMode, Kernels: dev.kernels}
+		s.meshDir = opts.Dir
 		if dev.name == "cpu" {
 			// On the CPU a batch beyond a few crops buys no speed (the
 			// runtime already uses every core per crop) and costs memory.

@@ -103,6 +103,21 @@ type Summary struct {
 	// depth, so the focal follows the point map's errors); a note then
 	// says so. Empty when none was, or no focal was estimated.
 	CameraIllConditioned []int `json:"camera_ill_conditioned_frames,omitempty"`
+
+	// Cache says, per stage that keeps its results in the work
+	// directory, how many units this run computed and how many it read
+	// back from an earlier run (a rerun after an interruption resumes).
+	// The tracker does not resume: its frames are always computed.
+	Cache []CacheUse `json:"cache"`
+}
+
+// CacheUse counts one stage's units (frames, person-windows) computed
+// by this run and loaded from the work directory.
+type CacheUse struct {
+	Stage    string `json:"stage"`
+	Unit     string `json:"unit"`
+	Computed int    `json:"computed"`
+	Loaded   int    `json:"loaded"`
 }
 
 // PersonOutput names where one person's per-frame outputs were written.

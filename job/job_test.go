@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,5 +192,37 @@ func TestParamsNPZ(t *testing.T) {
 	}
 	if model[2*204+203] != 1.5 || frames[0] != 5 || frames[2] != 7 || camT[5] != 4 {
 		t.Errorf("model[2,203] %g, frames %v, cam_t %v", model[2*204+203], frames, camT)
+	}
+}
+
+// TestRemoveAbandoned: a killed run's temporary files go, everything
+// else stays.
+func TestRemoveAbandoned(t *testing.T) {
+	out := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(out, "people", "1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gone := []string{".result.mp4.123.tmp", "summary.json.tmp", filepath.Join("people", "1", "params.npz.tmp")}
+	kept := []string{"result.mp4", "summary.json", filepath.Join("people", "1", "params.npz")}
+	for _, p := range append(slices.Clone(gone), kept...) {
+		if err := os.WriteFile(filepath.Join(out, p), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := removeAbandoned(out); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gone {
+		if _, err := os.Stat(filepath.Join(out, p)); err == nil {
+			t.Errorf("%s left", p)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+	if err := removeAbandoned(filepath.Join(out, "absent")); err != nil {
+		t.Errorf("no output directory yet: %v", err)
 	}
 }

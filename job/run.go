@@ -42,6 +42,9 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		return nil, errors.New("job: no output directory given")
 	}
 	sum := &Summary{Video: spec.Video, Clicks: spec.Prompts.Clicks, StagesRan: []string{}, StagesSkipped: []string{}}
+	if err := removeAbandoned(spec.Out); err != nil {
+		return sum, err
+	}
 	timed := func(name string, fn func() error) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -89,12 +92,20 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 	workDir := filepath.Join(spec.Out, "work", id)
 	var store *video.Store
+	decoded := CacheUse{Stage: "decode", Unit: "video"}
 	if err := timed("decode", func() (err error) {
-		store, err = openOrImport(ctx, spec.Video, spec.FPS, filepath.Join(workDir, "frames"), progress)
+		var loaded bool
+		store, loaded, err = openOrImport(ctx, spec.Video, spec.FPS, filepath.Join(workDir, "frames"), progress)
+		if loaded {
+			decoded.Loaded++
+		} else {
+			decoded.Computed++
+		}
 		return err
 	}); err != nil {
 		return sum, err
 	}
+	sum.Cache = append(sum.Cache, decoded)
 	defer store.Close()
 	var frames scene.FrameSource = store
 	if spec.Frames < 0 {
@@ -135,6 +146,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 			return int64(devs[0].UsedBytes), nil // device 0: where ONNX Runtime's and the trt backend's engines run
 		}
 	}
+	meshBefore := cacheFiles(st.meshDir, info.Frames)
 	res, runErr := st.pipe.Run(ctx, frames, spec.Prompts)
 	if res != nil {
 		sum.Profile = append(sum.Profile, res.Profile...)
@@ -156,6 +168,15 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 	if runErr != nil {
 		return sum, runErr
+	}
+	if st.pipe.Segmenter != nil {
+		sum.Cache = append(sum.Cache, CacheUse{Stage: "segment", Unit: "frame", Computed: st.tracked})
+	}
+	if st.amodalCache != nil {
+		sum.Cache = append(sum.Cache, *st.amodalCache)
+	}
+	if st.meshDir != "" {
+		sum.Cache = append(sum.Cache, meshCache(meshBefore, cacheFiles(st.meshDir, info.Frames)))
 	}
 
 	if err := timed("outputs", func() (err error) {
@@ -213,16 +234,70 @@ func (f firstFrames) Frame(i int) (*scene.RGB, error) {
 	return f.FrameSource.Frame(i)
 }
 
-func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, dir string, progress func(body4d.Event)) (*video.Store, error) {
+// removeAbandoned deletes the temporary files a killed run left in the
+// output directory (the encoder's .result.mp4.*.tmp, the writers'
+// NAME.tmp), which nothing would otherwise remove. One job writes an
+// output directory at a time, so none of them is still being written.
+func removeAbandoned(out string) error {
+	var paths []string
+	for _, pattern := range []string{"*.tmp", ".*.tmp", filepath.Join("people", "*", "*.tmp")} {
+		m, err := filepath.Glob(filepath.Join(out, pattern))
+		if err != nil {
+			return err
+		}
+		paths = append(paths, m...)
+	}
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("job: removing a killed run's temporary file: %w", err)
+		}
+	}
+	return nil
+}
+
+// openOrImport opens the frame store in dir, or (re)imports the video
+// into it; loaded says the store was already complete.
+func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, dir string, progress func(body4d.Event)) (s *video.Store, loaded bool, err error) {
 	if s, err := video.OpenStore(dir, video.StoreOptions{}); err == nil {
-		return s, nil
+		return s, true, nil
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return video.ImportFile(ctx, videoPath, video.Options{FPS: rate}, dir, video.StoreOptions{
+	s, err = video.ImportFile(ctx, videoPath, video.Options{FPS: rate}, dir, video.StoreOptions{
 		Progress: func(done, total int) { progress(body4d.Event{Stage: "decode", Done: done, Total: total}) },
 	})
+	return s, false, err
+}
+
+// cacheFiles lists the mesh stage's stored frames (mesh_%08d.json, the
+// mesh package's file names) of the first n frames in dir.
+func cacheFiles(dir string, n int) map[int]os.FileInfo {
+	files := map[int]os.FileInfo{}
+	if dir == "" {
+		return files
+	}
+	for f := range n {
+		if fi, err := os.Stat(filepath.Join(dir, fmt.Sprintf("mesh_%08d.json", f))); err == nil {
+			files[f] = fi
+		}
+	}
+	return files
+}
+
+// meshCache counts the mesh frames this run read back (the same file
+// before and after: the store replaces a file it recomputes) and those
+// it wrote.
+func meshCache(before, after map[int]os.FileInfo) CacheUse {
+	c := CacheUse{Stage: "mesh", Unit: "frame"}
+	for f, fi := range after {
+		if old, ok := before[f]; ok && os.SameFile(old, fi) && old.ModTime().Equal(fi.ModTime()) {
+			c.Loaded++
+		} else {
+			c.Computed++
+		}
+	}
+	return c
 }
 
 // videoID names a video by its content: a hash of every file's name,

@@ -238,12 +238,27 @@ func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*Fram
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if fr, ok := st.load(next, ids); ok {
-			if err := emit(fr); err != nil {
-				return err
+		if frs, ok := st.loadWindow(next, ids); ok {
+			for _, fr := range frs {
+				if err := emit(fr); err != nil {
+					return err
+				}
 			}
-			next++
+			next += len(frs)
 			continue
+		}
+		// Frames stored from next on belong to a window cut short (or
+		// started elsewhere): drop them so that the window is recomputed
+		// as one batch.
+		end := next
+		for end < info.Frames && st.has(end) {
+			if _, w, ok := st.load(end, ids); ok && w[0] == end && end > next {
+				break // the next window, whole or not, is judged on its own
+			}
+			end++
+		}
+		if err := st.drop(next, end); err != nil {
+			return err
 		}
 		// A window of frames not yet stored, about one batch of crops.
 		var frames []*FrameResult
@@ -263,8 +278,9 @@ func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*Fram
 		if batch, err = r.runJobs(ctx, jobs, batch); err != nil {
 			return err
 		}
+		window := [2]int{next, len(frames)}
 		for _, fr := range frames {
-			if err := st.save(fr); err != nil {
+			if err := st.save(fr, window); err != nil {
 				return err
 			}
 			if err := emit(fr); err != nil {

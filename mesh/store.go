@@ -42,38 +42,74 @@ func (s store) has(f int) bool {
 	return err == nil
 }
 
-// load returns frame f's stored result when there is one for the same
-// people; anything else (no file, an unreadable one, other people) means
-// the frame is recomputed.
-func (s store) load(f int, ids []scene.PersonID) (*FrameResult, bool) {
-	if s.dir == "" {
+// storedFrame is a frame's file: the result and the window of frames
+// whose crops ran as one batch ([start, start+count)). Batch size can
+// change an engine's floating-point results, so a window is reused whole
+// or recomputed whole, never finished with another batch.
+type storedFrame struct {
+	*FrameResult
+	Window [2]int `json:"window"`
+}
+
+// loadWindow returns the stored results of the window starting at frame
+// f when every one of its frames is stored for the same people; anything
+// else (no file, an unreadable one, other people, a window cut short by
+// an interruption) means the frames are recomputed.
+func (s store) loadWindow(f int, ids []scene.PersonID) ([]*FrameResult, bool) {
+	first, win, ok := s.load(f, ids)
+	if !ok || win[0] != f || win[1] < 1 {
 		return nil, false
+	}
+	frs := []*FrameResult{first}
+	for g := f + 1; g < f+win[1]; g++ {
+		fr, w, ok := s.load(g, ids)
+		if !ok || w != win {
+			return nil, false
+		}
+		frs = append(frs, fr)
+	}
+	return frs, true
+}
+
+func (s store) load(f int, ids []scene.PersonID) (*FrameResult, [2]int, bool) {
+	if s.dir == "" {
+		return nil, [2]int{}, false
 	}
 	raw, err := os.ReadFile(s.path(f))
 	if err != nil {
-		return nil, false
+		return nil, [2]int{}, false
 	}
-	var fr FrameResult
+	sf := storedFrame{FrameResult: &FrameResult{}}
 	want := ""
 	if s.mode == ModeFull {
 		want = ModeFull.String()
 	}
-	if err := json.Unmarshal(raw, &fr); err != nil || fr.Frame != f || fr.Mode != want || len(fr.People) != len(ids) {
-		return nil, false
+	if err := json.Unmarshal(raw, &sf); err != nil || sf.Frame != f || sf.Mode != want || len(sf.People) != len(ids) {
+		return nil, [2]int{}, false
 	}
-	for i, p := range fr.People {
+	for i, p := range sf.People {
 		if p.ID != ids[i] {
-			return nil, false
+			return nil, [2]int{}, false
 		}
 	}
-	return &fr, true
+	return sf.FrameResult, sf.Window, true
 }
 
-func (s store) save(fr *FrameResult) error {
+// drop removes the stored frames [from, to) (an incomplete window's).
+func (s store) drop(from, to int) error {
+	for f := from; f < to; f++ {
+		if err := os.Remove(s.path(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mesh: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s store) save(fr *FrameResult, window [2]int) error {
 	if s.dir == "" {
 		return nil
 	}
-	raw, err := json.Marshal(fr)
+	raw, err := json.Marshal(storedFrame{fr, window})
 	if err != nil {
 		return fmt.Errorf("mesh: frame %d: %w", fr.Frame, err)
 	}

@@ -55,7 +55,7 @@ func parityPrompts(t *testing.T, entries [][]any) scene.Prompts {
 
 // TestParity runs the Go tracker on the engines exported from the
 // reference tracker and compares with what the reference computed on the
-// same frames and clicks: every mask (IoU ≥ 0.999), every object score,
+// same frames and clicks: every mask (IoU ≥ 0.9999), every object score,
 // and the memory frames each tracked frame read.
 func TestParity(t *testing.T) {
 	f, err := os.Open(filepath.Join(parityDir, "golden.json.gz"))
@@ -146,7 +146,7 @@ func TestParity(t *testing.T) {
 						t.Fatal(err)
 					}
 					worst = min(worst, iou)
-					if iou < 0.999 {
+					if iou < 0.9999 {
 						t.Errorf("frame %d person %d: IoU %.5f with the reference (areas %d vs %d)", r.Frame, id, iou, got.Area(), gm.Area())
 					}
 					score, _, _ := ms.Score(r.Frame, scene.PersonID(id))

@@ -74,8 +74,8 @@ func TestKalmanGolden(t *testing.T) {
 		}
 		ef, ep := maxAbsDiff(t, y, c.Filterpy), maxAbsDiff(t, y, c.Pykalman)
 		t.Logf("%s: max |Go−filterpy| %.3g, |Go−pykalman| %.3g", c.Name, ef, ep)
-		if ef > 1e-9 || ep > 1e-9 {
-			t.Errorf("%s: max abs error %.3g (filterpy), %.3g (pykalman) > 1e-9", c.Name, ef, ep)
+		if ef > 1e-12 || ep > 1e-12 {
+			t.Errorf("%s: max abs error %.3g (filterpy), %.3g (pykalman) > 1e-12", c.Name, ef, ep)
 		}
 	}
 }
@@ -102,8 +102,8 @@ func TestOneEuroGolden(t *testing.T) {
 		}
 		e := maxAbsDiff(t, y, c.Want)
 		t.Logf("%s: max |Go−Python| %.3g", c.Name, e)
-		if e > 1e-9 {
-			t.Errorf("%s: max abs error %.3g > 1e-9", c.Name, e)
+		if e > 1e-12 {
+			t.Errorf("%s: max abs error %.3g > 1e-12", c.Name, e)
 		}
 	}
 }

@@ -52,6 +52,7 @@ type runFlags struct {
 	amodalFast     bool
 	masks          string
 	frames         int
+	progressAll    bool
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -78,6 +79,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.StringVar(&f.export, "export", "", "also write animation files: glb (people/<id>/motion.glb and scene.glb, skinned glTF), bvh (people/<id>/motion.bvh), e.g. glb,bvh")
 	fset.BoolVar(&f.profile, "profile", false, "print the per-stage time and memory table")
 	fset.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
+	fset.BoolVar(&f.progressAll, "progress-all", false, "a progress line on stderr for every unit done (for scripts that watch it; default: at most one every few seconds when stderr is not a terminal)")
 	fset.Usage = func() {
 		fmt.Fprintln(stderr, "usage: body4d run [VIDEO] [flags]\n\nRuns the pipeline on VIDEO (a video file or a folder of images; default: the built-in sample clip).")
 		fset.PrintDefaults()
@@ -145,6 +147,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.Rational, modelDir string,
 	prompts scene.Prompts, stdout, stderr io.Writer) error {
 	prog := newProgress(stderr, f.quiet)
+	if f.progressAll && !prog.tty {
+		prog.interval = 0
+	}
 	defer prog.done()
 	spec := job.Spec{
 		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -437,54 +436,39 @@ func TestRunAfterClose(t *testing.T) {
 	}
 }
 
+// TestCancel stops a long run (24 2000x2000 MatMuls on one thread, 0.4
+// TFLOP) a moment after it starts: Run must return context.Canceled
+// together with ONNX Runtime's own report that the terminate flag stopped
+// it, which a run that went on to finish would not give. Nothing here
+// depends on how fast the machine is.
 func TestCancel(t *testing.T) {
 	r := openTestRuntime(t, Options{IntraOpThreads: 1})
 	e := loadTestEngine(t, r, "slow.onnx")
-	x, _ := engine.New(engine.Float32, engine.Shape{600, 600})
-	in := map[string]*engine.Tensor{"x": x}
 
+	small, _ := engine.New(engine.Float32, engine.Shape{4, 4})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := e.Run(ctx, in); !errors.Is(err, context.Canceled) {
+	if _, err := e.Run(ctx, map[string]*engine.Tensor{"x": small}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Run with a cancelled context: %v, want context.Canceled", err)
 	}
 
-	// Measure one full run in CPU time, then cancel another once this
-	// process has spent a tenth of that CPU time on it. CPU time, not wall
-	// time: on a loaded machine the wall clock says nothing about how far
-	// a single-threaded run has got.
-	start := cpuTime(t)
-	if _, err := e.Run(context.Background(), in); err != nil {
-		t.Fatal(err)
-	}
-	full := cpuTime(t) - start
+	x, _ := engine.New(engine.Float32, engine.Shape{2000, 2000})
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
-	start = cpuTime(t)
+	done := make(chan error, 1)
 	go func() {
-		for cpuTime(t)-start < full/10 && ctx.Err() == nil {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
+		_, err := e.Run(ctx, map[string]*engine.Tensor{"x": x})
+		done <- err
 	}()
-	_, err := e.Run(ctx, in)
-	took := cpuTime(t) - start
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("Run cancelled mid-way: %v, want context.Canceled", err)
+	// Cancel once the run has had a moment to start; cancelling before it
+	// starts is tested above and yields the same error, so the timing is
+	// not what the test checks.
+	time.AfterFunc(200*time.Millisecond, cancel)
+	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "terminate") {
+		t.Errorf("Run cancelled mid-way: %v, want context.Canceled and ONNX Runtime's terminate error", err)
+	} else {
+		t.Logf("cancelled run: %v", err)
 	}
-	t.Logf("full run %v CPU, cancelled run returned after %v CPU", full, took)
-	if took > full*3/4 {
-		t.Errorf("cancelled run used %v of a full run's %v CPU: not stopped mid-run", took, full)
-	}
-}
-
-// cpuTime is the CPU time this process has used (user + system).
-func cpuTime(t *testing.T) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func TestConcurrentRuns(t *testing.T) {

@@ -267,6 +267,9 @@ func (e *session) run(ctx context.Context, in, out []onnx.Value) error {
 	}
 	err := e.s.RunWithOptions(in, out, opts)
 	if cerr := ctx.Err(); cerr != nil {
+		if err != nil { // ONNX Runtime's own word that it stopped
+			return fmt.Errorf("ort: %s: %w (%v)", e.path, cerr, err)
+		}
 		return fmt.Errorf("ort: %s: %w", e.path, cerr)
 	}
 	if err != nil {

@@ -83,7 +83,7 @@ func TestParityWithReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	V3, J, K3 := 3*m.NumVertices(), m.NumJoints(), 3*m.NumKeypoints()
-	const tol = 1e-4
+	const tol = 1e-5
 	for i, name := range g.names {
 		checks := []struct {
 			what string
@@ -141,7 +141,7 @@ func TestNilExpressionIsNeutral(t *testing.T) {
 		t.Fatal(err)
 	}
 	V3 := 3 * m.NumVertices()
-	if e := relErr(out[0].Verts, g.verts[i*V3:(i+1)*V3]); e > 1e-4 {
-		t.Errorf("nil expression: verts relative error %.3g, want ≤ 1e-4", e)
+	if e := relErr(out[0].Verts, g.verts[i*V3:(i+1)*V3]); e > 1e-5 {
+		t.Errorf("nil expression: verts relative error %.3g, want ≤ 1e-5", e)
 	}
 }

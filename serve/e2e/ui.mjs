@@ -51,7 +51,7 @@ try {
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   page.on("console", (m) => { if (m.type() === "error") pageErrors.push("console: " + m.text()); });
   page.on("response", (r) => { if (r.status() >= 400) pageErrors.push(`HTTP ${r.status()} for ${r.url()}`); });
-  page.setDefaultTimeout(180000); // generous: CI machines are loaded; these are hang guards
+  page.setDefaultTimeout(120000); // long: CI machines are loaded
 
   step(`open ${url}`);
   await page.goto(url);
