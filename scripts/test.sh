@@ -38,6 +38,9 @@ echo "== animation export: glTF Validator and Blender import of the sample run's
 scripts/setup-export.sh
 BODY4D_EXPORT_APPS=1 go test -count=1 -run '^TestExportApps$' -v ./cmd/body4d
 
+echo "== tools/export/setup.py: pre-flight table, resuming, --download against a local hub stand-in (no torch)"
+tools/export/setup_test.sh
+
 echo "== fuzz (short)"
 go test -run='^$' -fuzz='^FuzzParseManifest$' -fuzztime=15s ./models
 go test -run='^$' -fuzz='^FuzzParseClick$' -fuzztime=10s ./cmd/body4d
