@@ -605,6 +605,18 @@ def http_status(e, http_error):
 
 # ---- main ----
 
+def only_inputs(repos, steps):
+    """The repositories and files that these steps read."""
+    inputs = [i for st in steps for i in st.inputs]
+    keep = lambda f: any(f.path == i or (i.endswith("/") and f.path.startswith(i)) for i in inputs)  # noqa: E731
+    out = []
+    for r in repos:
+        files = [f for f in r.files if keep(f)]
+        if files:
+            out.append(Repo(r.repo, r.dest, files, r.gated, r.licence, r.fetch))
+    return out
+
+
 def main(argv=None, steps=STEPS, repos=REPOS):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoints", required=True, help="checkpoint folder in the reference layout")
@@ -619,12 +631,23 @@ def main(argv=None, steps=STEPS, repos=REPOS):
     ap.add_argument("--body4d", help="body4d command (default: bin/body4d, else go run ./cmd/body4d)")
     ap.add_argument("--plans", help="where body4d engines build writes TensorRT plans (default OUT-trt)")
     ap.add_argument("--ranges", help="--ranges file for body4d engines build")
+    ap.add_argument("--only", help="run only these steps (comma-separated: " + ",".join(st.name for st in steps) +
+                    "); only their files and checkouts are checked")
     ap.add_argument("--no-size-check", action="store_true",
                     help="accept files outside the released sizes (the shrunk random-weight test checkpoints)")
     a = ap.parse_args(argv)
     ckpt, out = os.path.abspath(a.checkpoints), os.path.abspath(a.out)
     src_root = os.path.abspath(a.sources or os.path.join(ckpt, "src"))
     times = []
+    if a.only:
+        names = a.only.split(",")
+        unknown = [n for n in names if n not in {st.name for st in steps}]
+        if unknown:
+            print(f"setup: --only {','.join(unknown)}: no such step (steps: {', '.join(st.name for st in steps)})",
+                  file=sys.stderr)
+            return 2
+        steps = [st for st in steps if st.name in names]
+        repos = only_inputs(repos, steps)
 
     if a.token_file and not a.download:
         print("setup: --token-file is only read with --download", file=sys.stderr)

@@ -269,6 +269,15 @@ class Resume(unittest.TestCase):
         self.run_setup()
         self.assertEqual(self.ran()[:2], ["beta", "doctor " + self.out])
 
+    def test_only(self):
+        os.remove(os.path.join(self.ck, "alpha", "a.pt"))  # not checked: alpha does not run
+        rc, out, err = self.run_setup("--only", "beta")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(self.ran()[:2], ["beta", "doctor " + self.out])
+        rc, out, err = self.run_setup("--only", "beta,gamma")
+        self.assertEqual(rc, 2)
+        self.assertIn("--only gamma: no such step (steps: alpha, beta)", err)
+
     def test_failed_step_stops_and_is_retried(self):
         os.environ["FAIL_STAGE"] = "alpha"
         try:
