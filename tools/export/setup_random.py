@@ -11,7 +11,9 @@ Builds, with the real classes, in WORK/checkpoints:
   diffusion-vas-content-completion/    at amodal/check_random.py's small config
   depth_anything_v2_vitl.pth           Depth Anything V2 ViT-L at its real size
 
-then runs setup.py --only fov,amodal,depth three times and checks:
+copies the tiny model set into WORK/models (for the stages it does not
+export: segment, mesh), then runs setup.py --only fov,amodal,depth three
+times and checks:
   1. every step exports, body4d doctor passes on WORK/models;
   2. a second run exports nothing;
   3. after model.pt is rewritten (other random weights), only fov exports.
@@ -25,6 +27,7 @@ assets and Python 3.12).
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -96,6 +99,12 @@ def main():
     subprocess.run([sys.executable, __file__, "build-fov", ckpt, "1"], check=True)
     subprocess.run([sys.executable, __file__, "build-amodal", ckpt], check=True)
     ok = True
+    # doctor checks every stage: the stages this script does not export
+    # (segment, mesh and its MHR) keep the tiny model set's engines, copied
+    # in first; the exporters replace the fov and amodal entries.
+    models = os.path.join(work, "models")
+    if not os.path.exists(models):
+        shutil.copytree(os.path.join(HERE, "..", "..", "sample", "models", "tiny"), models)
 
     rc, out = setup(work)
     exported = re.findall(r"^== (\w+): exporting", out, re.M)
