@@ -40,6 +40,9 @@ echo "== animation export: glTF Validator and Blender import of the sample run's
 scripts/setup-export.sh
 BODY4D_EXPORT_APPS=1 go test -count=1 -timeout 30m -run '^TestExportApps$' -v ./cmd/body4d
 
+echo "== tools/export/setup.py: pre-flight table, resuming, --download against a local hub stand-in (no torch)"
+tools/export/setup_test.sh
+
 # Execution counts, never durations: Go 1.26's fuzz coordinator can fail a
 # duration-bounded run with a bare "context deadline exceeded" at the
 # boundary (golang/go#75804). Each count takes a few seconds at ~20k

@@ -47,6 +47,7 @@ TensorRT (from the ONNX files; dynamic B, N and Nk need profiles):
 import argparse
 import io
 import os
+import sys
 import zipfile
 
 import numpy as np
@@ -332,6 +333,13 @@ def main():
     with torch.no_grad():
         export(modules, args.out)
     write_npz(os.path.join(args.out, "segment_constants.npz"), constants(tracker))
+    # The four engines (three with --random: no image encoder) and the
+    # constants in OUT/manifest.yaml, other entries kept.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/export
+    from exportlib import update_manifest
+    names = [n for n in NAMES if n in modules]
+    print(update_manifest(args.out, "segment", [(n, f"segment_{n}.onnx", "fp32") for n in names],
+                          [("constants", "segment_constants.npz")]))
 
 
 if __name__ == "__main__":
