@@ -16,6 +16,7 @@ package detect
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/body4d/body4d/scene"
@@ -74,11 +75,15 @@ type Result struct {
 }
 
 // Find detects people on frame 0 and every opts.Redetect frames, adds a
-// box prompt for each detection that is not a tracked person, and
+// prompt for each detection that is not a tracked person, and
 // tracks again after each frame that added someone, so later frames are
 // matched against every person found so far. given are the user's
 // prompts (may be empty): their people keep their ids and found people
-// get the next free ones. When nobody is found and nothing was given,
+// get the next free ones. A found person's prompt is their detection's
+// box and a positive click on their mask (the pixel nearest its
+// centroid): the reference adds a detection to the tracker as its mask
+// (add_new_mask), which body4d's tracker does not take, and the click
+// carries the mask's location where a box alone is ambiguous. When nobody is found and nothing was given,
 // Find returns an error naming the frames it looked at.
 func Find(ctx context.Context, frames scene.FrameSource, given scene.Prompts, det Detector, seg Segmenter, opts Options) (*Result, error) {
 	if opts.Redetect < 0 {
@@ -141,6 +146,9 @@ func Find(ctx context.Context, frames scene.FrameSource, given scene.Prompts, de
 			next++
 			byID[id] = &Person{ID: id, FirstFrame: f, Score: d.Score}
 			res.Prompts.Boxes = append(res.Prompts.Boxes, scene.Box{Frame: f, X0: d.X0, Y0: d.Y0, X1: d.X1, Y1: d.Y1, Person: id})
+			if x, y, ok := inside(d.Mask); ok {
+				res.Prompts.Clicks = append(res.Prompts.Clicks, scene.Click{Frame: f, X: x, Y: y, Person: id})
+			}
 			// Later detections on this frame are matched against it
 			// too, as the reference's NMS keeps them apart.
 			tracks = append(tracks, track{id, d.Mask})
@@ -240,4 +248,32 @@ func frameList(fs []int) string {
 		s = append(s, fmt.Sprint(f))
 	}
 	return strings.Join(s, ", ")
+}
+
+// inside returns the centre of the mask pixel nearest the mask's
+// centroid; false for an empty mask.
+func inside(m *scene.Mask) (float64, float64, bool) {
+	var sx, sy, n float64
+	for i, v := range m.Pix {
+		if v != 0 {
+			sx += float64(i % m.W)
+			sy += float64(i / m.W)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0, false
+	}
+	cx, cy := sx/n, sy/n
+	best, bx, by := math.Inf(1), 0, 0
+	for i, v := range m.Pix {
+		if v == 0 {
+			continue
+		}
+		x, y := i%m.W, i/m.W
+		if d := (float64(x)-cx)*(float64(x)-cx) + (float64(y)-cy)*(float64(y)-cy); d < best {
+			best, bx, by = d, x, y
+		}
+	}
+	return float64(bx) + 0.5, float64(by) + 0.5, true
 }

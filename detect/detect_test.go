@@ -193,6 +193,17 @@ func TestFind(t *testing.T) {
 				i := slices.IndexFunc(res.Prompts.Boxes, func(b scene.Box) bool { return b.Person == p.ID })
 				if i < 0 || res.Prompts.Boxes[i].Frame != p.FirstFrame {
 					t.Errorf("person %d: no box prompt on frame %d: %+v", p.ID, p.FirstFrame, res.Prompts.Boxes)
+					continue
+				}
+				b := res.Prompts.Boxes[i]
+				j := slices.IndexFunc(res.Prompts.Clicks, func(c scene.Click) bool { return c.Person == p.ID && c.Frame == p.FirstFrame })
+				if j < 0 {
+					t.Errorf("person %d: no click on frame %d: %+v", p.ID, p.FirstFrame, res.Prompts.Clicks)
+					continue
+				}
+				// The rectangles' centres are inside them.
+				if c := res.Prompts.Clicks[j]; c.Negative || c.X < b.X0 || c.X > b.X1 || c.Y < b.Y0 || c.Y > b.Y1 {
+					t.Errorf("person %d: click %+v outside their box %+v", p.ID, c, b)
 				}
 			}
 			var ids []scene.PersonID
@@ -213,5 +224,22 @@ func TestFindBadInput(t *testing.T) {
 	}
 	if _, err := Find(context.Background(), video{0}, scene.Prompts{}, &fakeDetector{}, seg, Options{}); err == nil || !strings.Contains(err.Error(), "no frames") {
 		t.Errorf("empty video: err = %v", err)
+	}
+}
+
+func TestInside(t *testing.T) {
+	// An L shape: its centroid (about 3.5, 3.5) is outside it; the click
+	// goes to the nearest mask pixel.
+	m := scene.NewMask(8, 8)
+	for i := range 8 {
+		m.Pix[0*8+i] = 1 // top row
+		m.Pix[i*8+0] = 1 // left column
+	}
+	x, y, ok := inside(m)
+	if !ok || m.Pix[int(y)*8+int(x)] == 0 {
+		t.Errorf("inside = %g,%g,%v: not on the mask", x, y, ok)
+	}
+	if _, _, ok := inside(scene.NewMask(4, 4)); ok {
+		t.Error("empty mask has an inside point")
 	}
 }
