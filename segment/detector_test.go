@@ -51,3 +51,24 @@ func TestTinyDetector(t *testing.T) {
 		t.Errorf("other concept: err = %v", err)
 	}
 }
+
+// BenchmarkTinyDetector: the tiny detector on one sample frame (resize,
+// engine, post-processing), per frame.
+func BenchmarkTinyDetector(b *testing.B) {
+	rt := orttest.Runtime(b, ort.Options{IntraOpThreads: benchThreads(b)})
+	dir, err := models.Open(tinyDir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := OpenDetector(dir, rt.Load, DefaultConcept)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	frames := loadFrames(b, clipFrames, 1)
+	for b.Loop() {
+		if _, err := d.Detect(context.Background(), frames, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

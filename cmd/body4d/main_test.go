@@ -237,3 +237,19 @@ func TestMissingOptional(t *testing.T) {
 		t.Errorf("missingOptional = %v with every engine present", got)
 	}
 }
+
+func TestAutoFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--redetect", "3"}, "--redetect and --concept need --auto"},
+		{[]string{"run", "--concept", "dog"}, "--redetect and --concept need --auto"},
+		{[]string{"run", "--auto", "--redetect", "-1"}, "--redetect -1"},
+	} {
+		code, _, stderr := cli(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
