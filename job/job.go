@@ -18,6 +18,9 @@ type Spec struct {
 	Models  string         // model directory; "" is the built-in tiny models
 	Out     string         // output directory (created)
 	Prompts scene.Prompts
+	// Auto, when not nil, finds people with the concept detector on top
+	// of Prompts (which may be empty): see Auto.
+	Auto *Auto
 	// Masks, when not empty, is a folder of label images (package
 	// masks) used as the people's masks instead of tracking them from
 	// Prompts; the segment stage does not run.
@@ -86,6 +89,7 @@ type Summary struct {
 	ModelSet      string            `json:"model_set"`
 	Clicks        []scene.Click     `json:"clicks"`
 	Camera        *scene.Intrinsics `json:"camera_frame0,omitempty"`
+	Auto          *AutoSummary      `json:"auto,omitempty"` // what auto mode found
 	StagesRan     []string          `json:"stages_ran"`
 	StagesSkipped []string          `json:"stages_skipped"`
 	Notes         []string          `json:"notes,omitempty"`

@@ -68,6 +68,10 @@ func TestBadSpec(t *testing.T) {
 			Prompts: scene.Prompts{Clicks: []scene.Click{{X: 10, Y: 10, Person: 1}}}}, `"hands"`},
 		{"click outside", Spec{Video: sampleClip(t), Out: t.TempDir(),
 			Prompts: scene.Prompts{Clicks: []scene.Click{{X: 900, Y: 10, Person: 1}}}}, "outside the 640x360 frame"},
+		{"auto with masks", Spec{Video: shortClip(t, 3), FPS: scene.Rational{Num: 30, Den: 1}, Out: t.TempDir(),
+			Masks: shortMasks(t, 3), Auto: &Auto{}}, "cannot be combined with masks"},
+		{"auto, other concept", Spec{Video: sampleClip(t), Out: t.TempDir(), Frames: 2, Auto: &Auto{Concept: "dog"}}, `concept "dog"`},
+		{"auto, bad interval", Spec{Video: sampleClip(t), Out: t.TempDir(), Frames: 2, Auto: &Auto{Redetect: -2}}, "redetect interval -2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Run(ctx, tc.spec, nil)
@@ -224,5 +228,30 @@ func TestRemoveAbandoned(t *testing.T) {
 	}
 	if err := removeAbandoned(filepath.Join(out, "absent")); err != nil {
 		t.Errorf("no output directory yet: %v", err)
+	}
+}
+
+// TestAutoRun: auto mode on the tiny models finds the tiny detector's two
+// people on frame 0, matches them on frame 2 (no new ids), and the job
+// writes both people's meshes.
+func TestAutoRun(t *testing.T) {
+	out := t.TempDir()
+	spec := Spec{Video: shortClip(t, 3), FPS: scene.Rational{Num: 30, Den: 1}, Out: out, Auto: &Auto{Redetect: 2},
+		Stages: Stages{NoAmodal: true, NoCamera: true}}
+	sum, err := Run(context.Background(), spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sum.Auto
+	if a == nil || !slices.Equal(a.Detected, []int{0, 2}) || len(a.People) != 2 {
+		t.Fatalf("auto summary %+v: want detections on frames 0 and 2 and two people", a)
+	}
+	for i, p := range a.People {
+		if p.ID != scene.PersonID(i+1) || p.FirstFrame != 0 || p.Score < 0.7 || p.Clicked {
+			t.Errorf("person %+v: want id %d found on frame 0 with a score ≥ 0.7", p, i+1)
+		}
+	}
+	if len(sum.People) != 2 || sum.People[0].Frames != 3 || sum.People[1].Frames != 3 {
+		t.Errorf("people outputs %+v: want 2 people with 3 meshes each", sum.People)
 	}
 }

@@ -116,9 +116,18 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 	info := frames.Info()
 	sum.Width, sum.Height, sum.Frames, sum.FPS, sum.Rate = info.Width, info.Height, info.Frames, info.FPS.String(), info.FPS
-	if spec.Masks == "" || len(spec.Prompts.Clicks)+len(spec.Prompts.Boxes) > 0 {
+	given := len(spec.Prompts.Clicks)+len(spec.Prompts.Boxes) > 0
+	if (spec.Masks == "" && spec.Auto == nil) || given {
 		if err := spec.Prompts.Validate(info); err != nil {
 			return sum, fmt.Errorf("job: %w", err)
+		}
+	}
+	if spec.Auto != nil {
+		if err := timed("detect", func() (err error) {
+			spec.Prompts, sum.Auto, err = findPeople(ctx, dir, dev, spec, frames, workDir)
+			return err
+		}); err != nil {
+			return sum, err
 		}
 	}
 

@@ -13,7 +13,7 @@ import (
 )
 
 //go:embed clip/sample.mp4 clip/clicks.json clip/masks
-//go:embed models/tiny/manifest.yaml models/tiny/*.onnx models/tiny/*.npz
+//go:embed models/tiny/manifest.yaml models/tiny/*.onnx models/tiny/*.npz models/tiny/*.npy
 var files embed.FS
 
 // Names inside FS's "clip" folder: the clip, its suggested clicks and its

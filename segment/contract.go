@@ -38,7 +38,13 @@ const (
 // The small learned constants the host needs (temporal position table,
 // no-memory and no-object embeddings, pointer position projection) are
 // the model directory's file segment/constants (see Constants).
-func Contracts() []engine.Contract { return contractsFor(SAM3()) }
+//
+// The concept detector of auto mode (see Detector) is Optional: a model
+// directory without it tracks clicked people only.
+func Contracts() []engine.Contract {
+	c := SAM3()
+	return append(contractsFor(c), detectorContract(c))
+}
 
 func contractsFor(c Config) []engine.Contract {
 	f32 := func(name string, shape ...int64) engine.TensorInfo {

@@ -143,8 +143,8 @@ func doctor(ctx context.Context, dir string, w io.Writer) int {
 	if len(errs) == 0 {
 		ok("every engine loads and matches its stage's contract")
 	}
-	if absent := missingOptional(d.Manifest, contracts); len(absent) > 0 {
-		fmt.Fprintf(w, "info  no optional engines %s: --mesh-mode full (hand refinement) is not available\n", strings.Join(absent, ", "))
+	for _, absent := range missingOptional(d.Manifest, contracts) {
+		fmt.Fprintf(w, "info  no optional engines %s: %s is not available\n", strings.Join(absent.engines, ", "), absent.mode)
 	}
 	var m2 *engine.Mismatch
 	for _, e := range errs {
@@ -167,14 +167,40 @@ func planEngines(m *models.Manifest) []string {
 	return out
 }
 
-// missingOptional lists the optional engines (mesh's full mode) that the
-// manifest lacks: not a problem, but a mode the directory cannot serve.
-func missingOptional(m *models.Manifest, contracts []engine.Contract) []string {
-	var absent []string
-	for _, c := range contracts {
-		if _, has := m.Engine(c.Stage, c.Engine); c.Optional && !has {
-			absent = append(absent, c.Stage+"/"+c.Engine)
-		}
+// optionalMode names what a stage's optional engines serve.
+func optionalMode(stage string) string {
+	switch stage {
+	case "mesh":
+		return "--mesh-mode full (hand refinement)"
+	case "segment":
+		return "--auto (finding people without clicks)"
 	}
-	return absent
+	return "a mode of stage " + stage
+}
+
+// absentMode is a mode the model directory cannot serve and the optional
+// engines it lacks for it.
+type absentMode struct {
+	mode    string
+	engines []string
+}
+
+// missingOptional lists the optional engines that the manifest lacks,
+// by stage: not a problem, but modes the directory cannot serve.
+func missingOptional(m *models.Manifest, contracts []engine.Contract) []absentMode {
+	var out []absentMode
+	byStage := map[string]int{}
+	for _, c := range contracts {
+		if _, has := m.Engine(c.Stage, c.Engine); !c.Optional || has {
+			continue
+		}
+		i, ok := byStage[c.Stage]
+		if !ok {
+			i = len(out)
+			byStage[c.Stage] = i
+			out = append(out, absentMode{mode: optionalMode(c.Stage)})
+		}
+		out[i].engines = append(out[i].engines, c.Stage+"/"+c.Engine)
+	}
+	return out
 }

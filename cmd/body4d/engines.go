@@ -190,6 +190,7 @@ func defaultDims() map[string]dimRange {
 		"segment/memory_attention prompt_pos 1":          people,
 		"segment/mask_decoder point_coords 1":            {1, 2, 16},
 		"segment/mask_decoder point_labels 1":            {1, 2, 16},
+		"segment/detector text 1":                        {1, 8, 32}, // the concept's text tokens (context length 32)
 		"amodal/clip_vision pixel_values 0":              frames,
 		"amodal/vae_encoder sample 0":                    frames,
 		"amodal/vae_encoder sample 2":                    pixels,

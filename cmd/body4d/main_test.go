@@ -224,13 +224,32 @@ func TestMissingOptional(t *testing.T) {
 		{Stage: "mesh", Engine: "decoder"},
 		{Stage: "mesh", Engine: "hand_decoder", Optional: true},
 		{Stage: "mesh", Engine: "decoder_prompt", Optional: true},
+		{Stage: "segment", Engine: "detector", Optional: true},
 	}
 	m := &models.Manifest{Engines: []models.Entry{{Stage: "mesh", Name: "decoder"}, {Stage: "mesh", Name: "decoder_prompt"}}}
-	if got := missingOptional(m, contracts); !slices.Equal(got, []string{"mesh/hand_decoder"}) {
-		t.Errorf("missingOptional = %v, want [mesh/hand_decoder]", got)
+	got := missingOptional(m, contracts)
+	if len(got) != 2 || !slices.Equal(got[0].engines, []string{"mesh/hand_decoder"}) || !strings.Contains(got[0].mode, "--mesh-mode full") ||
+		!slices.Equal(got[1].engines, []string{"segment/detector"}) || !strings.Contains(got[1].mode, "--auto") {
+		t.Errorf("missingOptional = %+v, want mesh/hand_decoder (full mode) and segment/detector (--auto)", got)
 	}
-	m.Engines = append(m.Engines, models.Entry{Stage: "mesh", Name: "hand_decoder"})
+	m.Engines = append(m.Engines, models.Entry{Stage: "mesh", Name: "hand_decoder"}, models.Entry{Stage: "segment", Name: "detector"})
 	if got := missingOptional(m, contracts); len(got) != 0 {
 		t.Errorf("missingOptional = %v with every engine present", got)
+	}
+}
+
+func TestAutoFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--redetect", "3"}, "--redetect and --concept need --auto"},
+		{[]string{"run", "--concept", "dog"}, "--redetect and --concept need --auto"},
+		{[]string{"run", "--auto", "--redetect", "-1"}, "--redetect -1"},
+	} {
+		code, _, stderr := cli(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
 	}
 }

@@ -53,6 +53,9 @@ type runFlags struct {
 	masks          string
 	frames         int
 	progressAll    bool
+	auto           bool
+	redetect       int
+	concept        string
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -67,6 +70,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.IntVar(&f.crf, "crf", 0, "x264 quality of the output MP4 (0-51, lower is better; 0: default)")
 	fset.StringVar(&f.device, "device", "cpu", "where engines run: cpu (ONNX Runtime), cuda (ONNX Runtime's CUDA provider) or tensorrt (TensorRT plans from body4d engines build; a build with the tags cuda,tensorrt)")
 	fset.StringVar(&f.masks, "masks", "", "folder of label images (000000.png, ...; pixel value = person id) to use instead of tracking clicks")
+	fset.BoolVar(&f.auto, "auto", false, "find the people with SAM-3's concept detector on frame 0 (clicks, if any, add or correct people)")
+	fset.IntVar(&f.redetect, "redetect", 0, "with --auto: look for new people every K frames (0: frame 0 only)")
+	fset.StringVar(&f.concept, "concept", "person", "with --auto: what to find (the model directory ships the \"person\" embedding only)")
 	fset.IntVar(&f.frames, "frames", 0, "process only the first N frames (0: all)")
 	fset.BoolVar(&f.quick, "quick", false, "faster, rougher occlusion recovery (4 denoising steps at 128x256): for a first look")
 	fset.BoolVar(&f.amodalFast, "amodal-fast", false, "faster occlusion recovery: skip people a cheap mask test shows fully in view, 10 denoising steps instead of 25")
@@ -90,6 +96,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if len(pos) > 1 {
 		return usageError{fmt.Errorf("want one VIDEO, got %d arguments: %q", len(pos), pos)}
+	}
+	if !f.auto && (f.redetect != 0 || f.concept != "person") {
+		return usageError{fmt.Errorf("--redetect and --concept need --auto")}
+	}
+	if f.redetect < 0 {
+		return usageError{fmt.Errorf("--redetect %d: want a frame interval ≥ 0", f.redetect)}
 	}
 	if f.export != "" {
 		if f.exportFormats, err = job.ParseFormats(f.export, "glb", "bvh"); err != nil {
@@ -123,7 +135,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		videoPath = pos[0]
 	} else {
 		videoPath = filepath.Join(sampleDir, "clip", sample.Clip)
-		if len(prompts.Clicks) == 0 && f.masks == "" {
+		if len(prompts.Clicks) == 0 && f.masks == "" && !f.auto {
 			if prompts.Clicks, err = readClicks(filepath.Join(sampleDir, "clip", sample.Clicks)); err != nil {
 				return err
 			}
@@ -153,6 +165,7 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	defer prog.done()
 	spec := job.Spec{
 		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,
+		Auto:   autoSpec(f),
 		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, AmodalFast: f.amodalFast, Mesh: f.meshMode},
 	}
 	sum, err := job.Run(ctx, spec, func(e body4d.Event) { prog.update(e.Stage, e.Done, e.Total) })
@@ -170,6 +183,16 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d frames, %dx%d, %s fps) and %s\n", sum.Output, sum.Frames, sum.Width, sum.Height, sum.FPS,
 		filepath.Join(f.out, "summary.json"))
+	if a := sum.Auto; a != nil {
+		fmt.Fprintf(stdout, "auto: %q detected on %d frame(s)\n", a.Concept, len(a.Detected))
+		for _, p := range a.People {
+			how := fmt.Sprintf("found on frame %d, score %.3f", p.FirstFrame, p.Score)
+			if p.Clicked {
+				how = fmt.Sprintf("clicked on frame %d, best matching detection score %.3f", p.FirstFrame, p.Score)
+			}
+			fmt.Fprintf(stdout, "person %d: %s\n", p.ID, how)
+		}
+	}
 	for _, p := range sum.People {
 		fmt.Fprintf(stdout, "person %d: %d meshes in %s\n", p.ID, p.Frames, p.Dir)
 	}
@@ -183,6 +206,14 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 		fmt.Fprintf(stdout, "stages not run: %s\n", strings.Join(sum.StagesSkipped, "; "))
 	}
 	return nil
+}
+
+// autoSpec is the job's auto mode from the flags; nil without --auto.
+func autoSpec(f runFlags) *job.Auto {
+	if !f.auto {
+		return nil
+	}
+	return &job.Auto{Redetect: f.redetect, Concept: f.concept}
 }
 
 func printProfile(w io.Writer, profile []body4d.StageTime) {

@@ -115,6 +115,46 @@ def segment_image_encoder():
     return g
 
 
+def segment_detector():
+    """SAM-3's concept detector (segment/detector.go). Random weights with
+    a built-in pathway, so that auto mode finds someone on any clip: four
+    queries with fixed upright elliptical masks and matching boxes, class
+    logits 3, 2, -3, -4 (the first two are people, scores ≈ 0.93 and
+    0.86 with the presence logit ≈ 4; the others fall below 0.5), each
+    moved by at most ±0.25 by the image and the presence by ±0.25 by the
+    text, so every output depends on its inputs."""
+    g = Graph("segment_detector", 106)
+    img = g.input("img", F32, [1, 3, 1008, 1008])
+    text = g.input("text", F32, [1, "T", 256])
+    Q = 4
+    p14 = g.pool(img, 14)                                   # [1,3,72,72]
+    feat = g.op("Tanh", g.conv1x1(p14, 3, Q))               # [1,Q,72,72]
+    # (cx, cy, rx, ry) relative: two people side by side, two more.
+    blobs = np.array([[0.3, 0.55, 0.12, 0.3], [0.7, 0.55, 0.12, 0.3],
+                      [0.5, 0.2, 0.1, 0.1], [0.5, 0.85, 0.1, 0.1]], np.float32)
+    ys, xs = (np.mgrid[0:72, 0:72].astype(np.float32) + 0.5) / 72
+    shape = np.stack([5 * (1 - ((xs - cx) / rx) ** 2 - ((ys - cy) / ry) ** 2) for cx, cy, rx, ry in blobs])[None]
+    masks = g.resize(g.op("Add", g.const(shape.astype(np.float32)), feat), [1, 1, 4, 4])  # [1,Q,288,288]
+    gap = g.reshape(g.op("GlobalAveragePool", feat), [1, Q])
+    quarter = g.const(np.float32(0.25))
+    logits = g.op("Add", g.const(np.array([[3, 2, -3, -4]], np.float32)), g.op("Mul", g.op("Tanh", gap), quarter))
+    tmean = g.op("ReduceMean", text, axes=[1, 2], keepdims=0)  # [1]
+    presence = g.op("Add", g.const(np.array([[4]], np.float32)),
+                    g.op("Mul", g.op("Tanh", g.reshape(tmean, [1, 1])), quarter))
+    boxes = np.concatenate([blobs[:, :2], 2 * blobs[:, 2:]], axis=1)[None]
+    g.output(logits, "logits", F32, [1, "Q"])
+    g.output(presence, "presence", F32, [1, 1])
+    g.output(g.const(boxes.astype(np.float32)), "boxes", F32, [1, "Q", 4])
+    g.output(masks, "masks", F32, [1, "Q", 288, 288])
+    return g
+
+
+def segment_concept_person():
+    """The "person" text embedding: random [T,256] for the tiny set."""
+    rng = np.random.default_rng(107)
+    return (rng.standard_normal((5, 256)) * 0.02).astype(np.float32)
+
+
 # The tiny tracker has random weights but a built-in mask pathway, so
 # that on the sample clip it draws plausible masks and the later stages
 # have people to work on: the decoder draws an upright elliptical blob at
@@ -507,6 +547,7 @@ ENGINES = [
     ("segment", "memory_attention", segment_memory_attention),
     ("segment", "mask_decoder", segment_mask_decoder),
     ("segment", "memory_encoder", segment_memory_encoder),
+    ("segment", "detector", segment_detector),
     ("amodal", "clip_vision", amodal_clip_vision),
     ("amodal", "vae_encoder", amodal_vae_encoder),
     ("amodal", "unet", amodal_unet("amodal_unet", 203)),
@@ -528,6 +569,7 @@ GOLDEN_DIMS = {
     "segment/memory_attention": {"B": 2, "Nk": 5184 + 16},  # one memory frame and 4 pointers
     "segment/mask_decoder": {"B": 2, "N": 3},
     "segment/memory_encoder": {"B": 2},
+    "segment/detector": {"T": 5},
     "amodal/clip_vision": {"B": 2},
     "amodal/vae_encoder": {"B": 2, "H": 64, "W": 128},
     "amodal/unet": {"F": 3, "F2": 6, "h": 8, "w": 16},
@@ -639,6 +681,11 @@ def main():
     write_npz(consts, segment_constants())
     manifest += ["files:", "  - stage: segment", "    name: constants", "    file: segment_constants.npz",
                  f"    sha256: {sha256(consts)}"]
+    concept = os.path.join(out, "segment_concept_person.npy")
+    with open(concept, "wb") as f:
+        np.lib.format.write_array(f, segment_concept_person(), allow_pickle=False)
+    manifest += ["  - stage: segment", "    name: concept_person", "    file: segment_concept_person.npy",
+                 f"    sha256: {sha256(concept)}"]
     for name, write in [("head", lambda p: write_npz(p, mesh_head())), ("mhr", mesh_mhr_zip),
                         ("hand_head", lambda p: write_npz(p, mesh_hand_head()))]:
         path = os.path.join(out, f"mesh_{name}.npz")
