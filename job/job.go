@@ -38,6 +38,11 @@ type Spec struct {
 	// MHR and cut the mesh crops. A device that cannot run is a one-line
 	// error, never a fallback.
 	Device string
+	// DropWork removes the work directory (frame index, tracker, depth
+	// and occlusion caches under Out/work) after a successful run,
+	// leaving only the outputs; the default keeps it so that a rerun
+	// resumes. A failed run always keeps it.
+	DropWork bool
 
 	// open replaces the device openers in tests.
 	open *openers
@@ -103,6 +108,17 @@ type Summary struct {
 	// depth, so the focal follows the point map's errors); a note then
 	// says so. Empty when none was, or no focal was estimated.
 	CameraIllConditioned []int `json:"camera_ill_conditioned_frames,omitempty"`
+
+	// Work is the run's work directory and its size when the run ended.
+	Work WorkDir `json:"work"`
+}
+
+// WorkDir describes a run's work directory: its path, its size in bytes
+// at the end of the run (before any removal), and whether it was kept.
+type WorkDir struct {
+	Dir   string `json:"dir"`
+	Bytes int64  `json:"bytes"`
+	Kept  bool   `json:"kept"`
 }
 
 // PersonOutput names where one person's per-frame outputs were written.
