@@ -383,6 +383,10 @@ func (c *Completer) Complete(ctx context.Context, frames scene.FrameSource, mask
 			progress()
 		}
 	}
+	// Every window is on disk: depth is needed no more.
+	if err := st.releaseDepth(); err != nil {
+		return fail(err)
+	}
 	res.Visible = map[scene.PersonID][]bool{}
 	res.Spans = map[scene.PersonID][]Span{}
 	for _, id := range people {
@@ -408,7 +412,7 @@ func (c *Completer) Complete(ctx context.Context, frames scene.FrameSource, mask
 func (c *Completer) storeKey(info scene.VideoInfo) string {
 	o := c.opts
 	h := sha256.New()
-	fmt.Fprintf(h, "amodal v1\nvideo %dx%d %d\nres %dx%d %dx%d\nwindow %d steps %d seed %d chunk %d\nocc %+v\nmodels %s\n",
+	fmt.Fprintf(h, "amodal v2\nvideo %dx%d %d\nres %dx%d %dx%d\nwindow %d steps %d seed %d chunk %d\nocc %+v\nmodels %s\n",
 		info.Width, info.Height, info.Frames, o.Width, o.Height, o.CompletionWidth, o.CompletionHeight,
 		o.Window, o.Steps, o.Seed, o.DecodeChunk, o.Occlusion, c.models)
 	if o.Fast != nil { // only then, so full-mode work directories stay valid

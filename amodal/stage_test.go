@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -401,7 +402,7 @@ func testDepthResume(t *testing.T, eng Engines, video testVideo, masks boxMasks,
 	if _, err := c.Complete(ctx, video, masks); !errors.Is(err, context.Canceled) {
 		t.Fatalf("run stopped in the depth pass: err %v, want context.Canceled", err)
 	}
-	saved, _ := filepath.Glob(filepath.Join(dir, "amodal-*", "depth", "*.f32"))
+	saved, _ := filepath.Glob(filepath.Join(dir, "amodal-*", "depth", "*.f32z"))
 	ranges, _ := filepath.Glob(filepath.Join(dir, "amodal-*", "depth", "range.json"))
 	if len(saved) == 0 || len(saved) >= video.n || len(ranges) != 0 {
 		t.Fatalf("after stopping: %d depth frames and %d range files, want some frames and no range", len(saved), len(ranges))
@@ -418,5 +419,92 @@ func testDepthResume(t *testing.T, eng Engines, video testVideo, masks boxMasks,
 	// The frames saved before the stop are not computed again.
 	if redo := depth.images.Load() - before; redo != int64(video.n-len(saved)) {
 		t.Errorf("resumed depth pass ran %d frames, want the %d not saved", redo, video.n-len(saved))
+	}
+
+	// A finished run releases the depth maps and keeps the range; running
+	// again reuses every window and needs no depth at all.
+	left, _ := filepath.Glob(filepath.Join(dir, "amodal-*", "depth", "*.f32z"))
+	ranges, _ = filepath.Glob(filepath.Join(dir, "amodal-*", "depth", "range.json"))
+	if len(left) != 0 || len(ranges) != 1 {
+		t.Fatalf("after a finished run: %d depth frames and %d range files, want none and one", len(left), len(ranges))
+	}
+	before = depth.images.Load()
+	again, err := c.Complete(context.Background(), video, masks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalSnap(want, snap(t, again, video.n)) {
+		t.Error("run after release differs")
+	}
+	if redo := depth.images.Load() - before; redo != 0 {
+		t.Errorf("run with every window reusable computed %d depth frames, want 0", redo)
+	}
+
+	// Other masks in the same directory redo windows: their depth is
+	// computed again and the result is that of a fresh directory.
+	other := twoPeople(video.w, video.h, video.n)
+	other.boxes[1][2] = rect(8, 10, 30, 31)
+	fresh, err := New(eng, smallOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOther, err := fresh.Complete(context.Background(), video, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotOther, err := c.Complete(context.Background(), video, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalSnap(snap(t, wantOther, video.n), snap(t, gotOther, video.n)) {
+		t.Error("windows redone after the depth was released differ from a fresh run")
+	}
+}
+
+// TestDepthStore: the compressed depth file gives back every bit
+// (negative zero, NaN payloads, extremes), and a truncated or padded file
+// is an error, not a wrong map.
+func TestDepthStore(t *testing.T) {
+	st, err := openStore(t.TempDir(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := []float32{0, float32(math.Copysign(0, -1)), 1, -1, math.MaxFloat32, math.SmallestNonzeroFloat32,
+		math.Float32frombits(0x7fc01234), float32(math.Inf(-1)), 3.14159}
+	for i := range 1000 {
+		d = append(d, float32(math.Sin(float64(i)/37))*5)
+	}
+	if err := st.saveDepth(7, d); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := st.loadDepth(7, len(d))
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for i := range d {
+		if math.Float32bits(got[i]) != math.Float32bits(d[i]) {
+			t.Fatalf("value %d: %08x, want %08x", i, math.Float32bits(got[i]), math.Float32bits(d[i]))
+		}
+	}
+	for _, n := range []int{len(d) - 1, len(d) + 1} {
+		if _, _, err := st.loadDepth(7, n); err == nil {
+			t.Errorf("%d values read as %d: no error", len(d), n)
+		}
+	}
+	if _, ok, err := st.loadDepth(8, len(d)); ok || err != nil {
+		t.Errorf("missing frame: ok %v err %v", ok, err)
+	}
+	raw, _ := os.ReadFile(st.depthPath(7))
+	if err := os.WriteFile(st.depthPath(7), raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.loadDepth(7, len(d)); err == nil {
+		t.Error("truncated file: no error")
+	}
+	if err := st.releaseDepth(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := st.loadDepth(7, len(d)); ok {
+		t.Error("depth still there after release")
 	}
 }

@@ -1,10 +1,14 @@
 package amodal
 
 import (
+	"bufio"
+	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -16,7 +20,8 @@ import (
 
 // store is the stage's part of the work directory:
 //
-//	<dir>/amodal-<key>/depth/<frame>.f32   raw depth at the model size
+//	<dir>/amodal-<key>/depth/<frame>.f32z  depth at the model size, lossless:
+//	    float32 bytes split into four planes, then deflated
 //	<dir>/amodal-<key>/depth/range.json    the video's min and max
 //	<dir>/amodal-<key>/p<id>-<start>/      one finished window of a person:
 //	    meta.json, mask-<frame>.bin (packed amodal masks of the span),
@@ -69,7 +74,7 @@ func writeFile(path string, data []byte) error {
 }
 
 func (s *store) depthPath(frame int) string {
-	return filepath.Join(s.root, "depth", fmt.Sprintf("%06d.f32", frame))
+	return filepath.Join(s.root, "depth", fmt.Sprintf("%06d.f32z", frame))
 }
 
 func (s *store) rangePath() string { return filepath.Join(s.root, "depth", "range.json") }
@@ -96,27 +101,73 @@ func (s *store) saveRange(r depthRange) error {
 	return writeFile(s.rangePath(), data)
 }
 
+// saveDepth stores a depth map losslessly. Splitting the float32s into
+// byte planes puts the smooth sign/exponent and high mantissa bytes
+// together, where deflate finds runs; the reader gets the same bits back,
+// so compression cannot move the stage's outputs.
 func (s *store) saveDepth(frame int, d []float32) error {
-	return writeFile(s.depthPath(frame), float32Bytes(d))
+	var buf bytes.Buffer
+	zw, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		return err
+	}
+	raw := float32Bytes(d)
+	plane := make([]byte, len(d))
+	for b := range 4 {
+		for i := range d {
+			plane[i] = raw[4*i+b]
+		}
+		if _, err := zw.Write(plane); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return writeFile(s.depthPath(frame), buf.Bytes())
 }
 
-// loadDepth reads a raw depth frame; ok is false when it is not there.
+// loadDepth reads a depth frame; ok is false when it is not there.
 func (s *store) loadDepth(frame, n int) (d []float32, ok bool, err error) {
-	data, err := os.ReadFile(s.depthPath(frame))
+	f, err := os.Open(s.depthPath(frame))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("amodal: depth frame %d: %w", frame, err)
 	}
-	if len(data) != 4*n {
-		return nil, false, fmt.Errorf("amodal: depth frame %d in the work directory holds %d bytes, want %d", frame, len(data), 4*n)
+	defer f.Close()
+	data := make([]byte, 4*n+1)
+	got, err := io.ReadFull(flate.NewReader(bufio.NewReader(f)), data)
+	if err != io.ErrUnexpectedEOF || got != 4*n {
+		if err == nil || err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = fmt.Errorf("holds %d or more bytes, want %d", got, 4*n)
+		}
+		return nil, false, fmt.Errorf("amodal: depth frame %d in the work directory: %w", frame, err)
 	}
 	d = make([]float32, n)
 	for i := range d {
-		d[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		d[i] = math.Float32frombits(uint32(data[i]) | uint32(data[n+i])<<8 | uint32(data[2*n+i])<<16 | uint32(data[3*n+i])<<24)
 	}
 	return d, true, nil
+}
+
+// releaseDepth removes the depth maps once every window is finished; the
+// range stays, so a later run whose windows are all reusable needs no
+// depth, and one that must redo a window recomputes the frames it needs.
+func (s *store) releaseDepth() error {
+	ents, err := os.ReadDir(filepath.Join(s.root, "depth"))
+	if err != nil {
+		return fmt.Errorf("amodal: work directory: %w", err)
+	}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".f32z") {
+			if err := os.Remove(filepath.Join(s.root, "depth", e.Name())); err != nil {
+				return fmt.Errorf("amodal: work directory: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 func float32Bytes(d []float32) []byte {

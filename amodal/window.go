@@ -56,13 +56,6 @@ func (c *Completer) depth(ctx context.Context, frames scene.FrameSource, st *sto
 		}
 		return r.Lo, r.Hi, err
 	}
-	// rgb_to_depth turns the [-1,1] tensor back into bytes with a float32
-	// round trip and a truncating cast: values 1..63 come back one lower.
-	lut := unitLUT()
-	var back [256]uint8
-	for v := range back {
-		back[v] = uint8((lut[v] + 1) / 2 * 255)
-	}
 	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
 	batch := max(1, min(4, runtime.GOMAXPROCS(0)))
 	for first := 0; first < info.Frames; first += batch {
@@ -80,45 +73,16 @@ func (c *Completer) depth(ctx context.Context, frames scene.FrameSource, st *sto
 			if ok {
 				maps[i] = d
 			} else {
-				todo = append(todo, i)
+				todo = append(todo, first+i)
 			}
 		}
 		if len(todo) > 0 {
-			dh, dw, err := depthInputSize(h, w)
+			ds, err := c.computeDepth(ctx, frames, st, todo)
 			if err != nil {
 				return 0, 0, err
 			}
-			inputs := make([][]float32, len(todo))
-			down := resample.NewResizer(info.Width, info.Height, w, h, 3, resample.Bilinear)
-			if err := parallel(len(todo), func(j int) error {
-				rgb, err := readFrame(frames, first+todo[j], info)
-				if err != nil {
-					return err
-				}
-				small := down.Resize(rgb, 3*info.Width)
-				for k, v := range small {
-					small[k] = back[v]
-				}
-				in, _, _, err := depthInput(small, w, h)
-				inputs[j] = in
-				return err
-			}); err != nil {
-				return 0, 0, err
-			}
-			data := make([]float32, 0, len(todo)*3*dh*dw)
-			for _, in := range inputs {
-				data = append(data, in...)
-			}
-			out, err := c.runDepth(ctx, len(todo), dh, dw, data)
-			if err != nil {
-				return 0, 0, err
-			}
-			if err := parallel(len(todo), func(j int) error {
-				d := resample.InterpolateBilinearAligned(out.data[j*out.h*out.w:(j+1)*out.h*out.w], out.w, out.h, w, h)
-				maps[todo[j]] = d
-				return st.saveDepth(first+todo[j], d)
-			}); err != nil {
-				return 0, 0, err
+			for j, f := range todo {
+				maps[f-first] = ds[j]
 			}
 		}
 		for _, d := range maps {
@@ -134,6 +98,55 @@ func (c *Completer) depth(ctx context.Context, frames scene.FrameSource, st *sto
 		return 0, 0, fmt.Errorf("amodal: depth is constant (%g) over all %d frames; the depth engine gives no relative depth", lo, info.Frames)
 	}
 	return lo, hi, st.saveRange(depthRange{lo, hi})
+}
+
+// computeDepth runs the depth engine on the given frames (one batch),
+// saves each map in the store and returns them.
+func (c *Completer) computeDepth(ctx context.Context, frames scene.FrameSource, st *store, todo []int) ([][]float32, error) {
+	info := frames.Info()
+	h, w := c.opts.Height, c.opts.Width
+	// rgb_to_depth turns the [-1,1] tensor back into bytes with a float32
+	// round trip and a truncating cast: values 1..63 come back one lower.
+	lut := unitLUT()
+	var back [256]uint8
+	for v := range back {
+		back[v] = uint8((lut[v] + 1) / 2 * 255)
+	}
+	dh, dw, err := depthInputSize(h, w)
+	if err != nil {
+		return nil, err
+	}
+	inputs := make([][]float32, len(todo))
+	down := resample.NewResizer(info.Width, info.Height, w, h, 3, resample.Bilinear)
+	if err := parallel(len(todo), func(j int) error {
+		rgb, err := readFrame(frames, todo[j], info)
+		if err != nil {
+			return err
+		}
+		small := down.Resize(rgb, 3*info.Width)
+		for k, v := range small {
+			small[k] = back[v]
+		}
+		in, _, _, err := depthInput(small, w, h)
+		inputs[j] = in
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	data := make([]float32, 0, len(todo)*3*dh*dw)
+	for _, in := range inputs {
+		data = append(data, in...)
+	}
+	out, err := c.runDepth(ctx, len(todo), dh, dw, data)
+	if err != nil {
+		return nil, err
+	}
+	maps := make([][]float32, len(todo))
+	err = parallel(len(todo), func(j int) error {
+		maps[j] = resample.InterpolateBilinearAligned(out.data[j*out.h*out.w:(j+1)*out.h*out.w], out.w, out.h, w, h)
+		return st.saveDepth(todo[j], maps[j])
+	})
+	return maps, err
 }
 
 type depthOut struct {
@@ -384,7 +397,13 @@ func (r *videoRun) amodalPass(ctx context.Context, id scene.PersonID, start int,
 		condB: func(i int, dst []float32) error {
 			d, ok, err := r.st.loadDepth(start+i, h*w)
 			if err == nil && !ok {
-				err = fmt.Errorf("amodal: depth of frame %d missing from the work directory", start+i)
+				// Released after an earlier complete run (the range is
+				// kept): the engine is deterministic, so compute it again.
+				var ds [][]float32
+				ds, err = r.c.computeDepth(ctx, r.frames, r.st, []int{start + i})
+				if err == nil {
+					d = ds[0]
+				}
 			}
 			if err != nil {
 				return err

@@ -41,6 +41,11 @@ type Spec struct {
 	// MHR and cut the mesh crops. A device that cannot run is a one-line
 	// error, never a fallback.
 	Device string
+	// DropWork removes the work directory (frame index, tracker, depth
+	// and occlusion caches under Out/work) after a successful run,
+	// leaving only the outputs; the default keeps it so that a rerun
+	// resumes. A failed run always keeps it.
+	DropWork bool
 
 	// open replaces the device openers in tests.
 	open *openers
@@ -113,6 +118,9 @@ type Summary struct {
 	// back from an earlier run (a rerun after an interruption resumes).
 	// The tracker does not resume: its frames are always computed.
 	Cache []CacheUse `json:"cache"`
+
+	// Work is the run's work directory and its size when the run ended.
+	Work WorkDir `json:"work"`
 }
 
 // CacheUse counts one stage's units (frames, person-windows) computed
@@ -122,6 +130,14 @@ type CacheUse struct {
 	Unit     string `json:"unit"`
 	Computed int    `json:"computed"`
 	Loaded   int    `json:"loaded"`
+}
+
+// WorkDir describes a run's work directory: its path, its size in bytes
+// at the end of the run (before any removal), and whether it was kept.
+type WorkDir struct {
+	Dir   string `json:"dir"`
+	Bytes int64  `json:"bytes"`
+	Kept  bool   `json:"kept"`
 }
 
 // PersonOutput names where one person's per-frame outputs were written.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/body4d/body4d"
@@ -218,10 +219,57 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 			return sum, err
 		}
 	}
+	if sum.Work, err = finishWork(spec, workDir); err != nil {
+		return sum, err
+	}
 	if err := writeJSON(filepath.Join(spec.Out, "summary.json"), sum); err != nil {
 		return sum, err
 	}
 	return sum, nil
+}
+
+// finishWork measures the work directory and, with Spec.DropWork, removes
+// it (and Out/work when nothing else is left there).
+func finishWork(spec Spec, workDir string) (WorkDir, error) {
+	w := WorkDir{Dir: workDir, Kept: !spec.DropWork}
+	var err error
+	if w.Bytes, err = DirBytes(workDir); err != nil {
+		return w, fmt.Errorf("job: work directory: %w", err)
+	}
+	if !spec.DropWork {
+		return w, nil
+	}
+	if err := os.RemoveAll(workDir); err != nil {
+		return w, fmt.Errorf("job: removing the work directory: %w", err)
+	}
+	// Only when empty: other videos' work directories stay.
+	if err := os.Remove(filepath.Dir(workDir)); err != nil && !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
+		return w, fmt.Errorf("job: removing the work directory: %w", err)
+	}
+	return w, nil
+}
+
+func isNotEmpty(err error) bool {
+	return errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST)
+}
+
+// DirBytes is the total size of the regular files under dir.
+func DirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
 }
 
 // firstFrames is the first n frames of a video.

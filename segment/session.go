@@ -57,7 +57,7 @@ func (t *Tracker) NewSession(frames scene.FrameSource) (*Session, error) {
 	if info.Width <= 0 || info.Height <= 0 {
 		return nil, fmt.Errorf("segment: video is %d×%d", info.Width, info.Height)
 	}
-	st, err := newOutStore(t.opts.Dir, t.cfg.lowResSize())
+	st, err := newOutStore(t.opts.Dir, t.cfg.lowResSize(), info.Width, info.Height)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,9 @@ type objOut struct {
 	// placeholder: the person had no prompt on a frame that is a clicked
 	// frame for someone else; the reference fills in an empty mask.
 	placeholder bool
+	// mask is the frame-size mask of a present person read back from a
+	// work directory, which keeps it instead of logits and pointer.
+	mask *scene.Mask
 }
 
 // present reports whether the tracker saw the person on the frame.
@@ -34,11 +37,17 @@ type outKey struct {
 }
 
 // outStore holds every person's output on every tracked frame, in memory
-// or as one file per person and frame in a work directory, so that
-// memory does not grow with the video when a directory is given.
+// or as one small file per person and frame in a work directory, so that
+// memory does not grow with the video when a directory is given. On disk
+// only what Masks serves is kept: the flags, the score and the
+// frame-resolution mask, run-length encoded (about 1 KB for a person in a
+// 640×360 frame instead of 330 KB of float logits and pointer). Nothing
+// re-reads the logits or the pointer: the tracker's memory lives in its
+// bank, and a resumed run that needs them tracks again.
 type outStore struct {
 	dir  string
 	size int // low-res mask side
+	w, h int // frame size
 
 	mu  sync.Mutex
 	mem map[outKey]*objOut
@@ -47,7 +56,7 @@ type outStore struct {
 
 // newOutStore returns a store in memory, or in a new subdirectory of dir
 // so that sessions sharing a work directory never share files.
-func newOutStore(dir string, size int) (*outStore, error) {
+func newOutStore(dir string, size, w, h int) (*outStore, error) {
 	if dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("segment: work directory: %w", err)
@@ -58,15 +67,22 @@ func newOutStore(dir string, size int) (*outStore, error) {
 		}
 		dir = sub
 	}
-	return &outStore{dir: dir, size: size, mem: map[outKey]*objOut{}, on: map[outKey]bool{}}, nil
+	return &outStore{dir: dir, size: size, w: w, h: h, mem: map[outKey]*objOut{}, on: map[outKey]bool{}}, nil
 }
 
 func (s *outStore) path(k outKey) string {
 	return filepath.Join(s.dir, fmt.Sprintf("f%06d_p%d.seg", k.frame, k.person))
 }
 
-// File layout (little endian): uint32 flags (bit 0: placeholder),
-// float32 score, 256 float32 pointer, size² float32 logits.
+// Record flags.
+const (
+	recPlaceholder = 1 << iota
+	recMask
+)
+
+// File layout: uint32 flags (little endian), float32 score bits, then,
+// when the person is present, the w×h mask as uvarint run lengths
+// alternating 0-runs and 1-runs, starting with a (possibly empty) 0-run.
 func (s *outStore) put(k outKey, o *objOut) error {
 	if s.dir == "" {
 		s.mu.Lock()
@@ -74,18 +90,17 @@ func (s *outStore) put(k outKey, o *objOut) error {
 		s.mu.Unlock()
 		return nil
 	}
-	buf := make([]byte, 8+4*(len(o.ptr)+len(o.logits)))
 	var flags uint32
 	if o.placeholder {
-		flags = 1
+		flags |= recPlaceholder
+	}
+	buf := make([]byte, 8, 64)
+	if o.present() {
+		flags |= recMask
+		buf = appendRuns(buf, thresholdMask(o.logits, s.size, s.w, s.h).Pix)
 	}
 	binary.LittleEndian.PutUint32(buf, flags)
 	binary.LittleEndian.PutUint32(buf[4:], math.Float32bits(o.score))
-	p := buf[8:]
-	for _, v := range append(o.ptr, o.logits...) {
-		binary.LittleEndian.PutUint32(p, math.Float32bits(v))
-		p = p[4:]
-	}
 	if err := os.WriteFile(s.path(k), buf, 0o644); err != nil {
 		return fmt.Errorf("segment: frame %d person %d: %w", k.frame, k.person, err)
 	}
@@ -95,7 +110,46 @@ func (s *outStore) put(k outKey, o *objOut) error {
 	return nil
 }
 
-// get returns the output for k, or nil when there is none.
+// appendRuns appends pix (0/1 values) as alternating run lengths.
+func appendRuns(b []byte, pix []uint8) []byte {
+	var cur uint8
+	run := uint64(0)
+	for _, v := range pix {
+		if v != cur {
+			b = binary.AppendUvarint(b, run)
+			cur, run = v, 0
+		}
+		run++
+	}
+	return binary.AppendUvarint(b, run)
+}
+
+// readRuns decodes appendRuns' output into pix, which it must fill exactly.
+func readRuns(b []byte, pix []uint8) error {
+	var cur uint8
+	at := 0
+	for len(b) > 0 {
+		run, n := binary.Uvarint(b)
+		if n <= 0 || run > uint64(len(pix)-at) {
+			return errors.New("corrupt run-length mask")
+		}
+		b = b[n:]
+		if cur == 1 {
+			for i := range int(run) {
+				pix[at+i] = 1
+			}
+		}
+		at += int(run)
+		cur ^= 1
+	}
+	if at != len(pix) {
+		return fmt.Errorf("run-length mask covers %d pixels, want %d", at, len(pix))
+	}
+	return nil
+}
+
+// get returns the output for k, or nil when there is none. From a work
+// directory it has no logits or pointer, only the mask (when present).
 func (s *outStore) get(k outKey) (*objOut, error) {
 	if s.dir == "" {
 		s.mu.Lock()
@@ -115,23 +169,22 @@ func (s *outStore) get(k outKey) (*objOut, error) {
 		}
 		return nil, err
 	}
-	n := 8 + 4*(hiddenDim+s.size*s.size)
-	if len(buf) != n {
-		return nil, fmt.Errorf("segment: %s is %d bytes, want %d", s.path(k), len(buf), n)
+	if len(buf) < 8 {
+		return nil, fmt.Errorf("segment: %s is %d bytes, want at least 8", s.path(k), len(buf))
 	}
+	flags := binary.LittleEndian.Uint32(buf)
 	o := &objOut{
-		placeholder: binary.LittleEndian.Uint32(buf)&1 != 0,
+		placeholder: flags&recPlaceholder != 0,
 		score:       math.Float32frombits(binary.LittleEndian.Uint32(buf[4:])),
-		ptr:         make([]float32, hiddenDim),
-		logits:      make([]float32, s.size*s.size),
 	}
-	p := buf[8:]
-	for i := range o.ptr {
-		o.ptr[i] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
+	if flags&recMask != 0 {
+		o.mask = scene.NewMask(s.w, s.h)
+		if err := readRuns(buf[8:], o.mask.Pix); err != nil {
+			return nil, fmt.Errorf("segment: %s: %w", s.path(k), err)
+		}
 	}
-	p = p[4*hiddenDim:]
-	for i := range o.logits {
-		o.logits[i] = math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))
+	if o.present() != (o.mask != nil) {
+		return nil, fmt.Errorf("segment: %s: mask flag disagrees with the score", s.path(k))
 	}
 	return o, nil
 }
@@ -180,6 +233,9 @@ func (m *Masks) Mask(frame int, id scene.PersonID) (*scene.Mask, error) {
 	if err != nil || !o.present() {
 		return nil, err
 	}
+	if o.mask != nil {
+		return o.mask, nil
+	}
 	return thresholdMask(o.logits, m.st.size, m.info.Width, m.info.Height), nil
 }
 
@@ -196,10 +252,15 @@ func (m *Masks) Score(frame int, id scene.PersonID) (float32, bool, error) {
 
 // Logits returns a copy of the person's low-resolution mask logits on
 // the frame (side LowResSize of the config, gated: −1024 when absent).
+// Only a tracker without a work directory keeps them; with one it is an
+// error (the directory keeps masks only).
 func (m *Masks) Logits(frame int, id scene.PersonID) ([]float32, error) {
 	o, err := m.out(frame, id)
 	if err != nil {
 		return nil, err
+	}
+	if m.st.dir != "" {
+		return nil, fmt.Errorf("segment: logits are not kept in a work directory (frame %d person %d)", frame, id)
 	}
 	return append([]float32(nil), o.logits...), nil
 }

@@ -349,3 +349,40 @@ func TestPruneKeepsWhatIsRead(t *testing.T) {
 		t.Logf("selection %v: at most %d tracked-frame memories held", cfg.MemorySelection, maxKept)
 	}
 }
+
+// TestRunLengthMask: masks survive the work directory's run-length
+// encoding exactly, including empty, full and single-pixel ones, and a
+// corrupt record is an error.
+func TestRunLengthMask(t *testing.T) {
+	cases := [][]uint8{
+		{0, 0, 0, 0}, {1, 1, 1, 1}, {1, 0, 0, 0}, {0, 0, 0, 1},
+		{1, 0, 1, 0, 1, 1, 0}, make([]uint8, 1000),
+	}
+	long := make([]uint8, 640*360)
+	for i := range long {
+		if (i/7)%3 == 0 || i%641 == 0 {
+			long[i] = 1
+		}
+	}
+	cases = append(cases, long)
+	for _, pix := range cases {
+		b := appendRuns(nil, pix)
+		got := make([]uint8, len(pix))
+		if err := readRuns(b, got); err != nil {
+			t.Fatal(err)
+		}
+		for i := range pix {
+			if got[i] != pix[i] {
+				t.Fatalf("%d pixels: differs at %d", len(pix), i)
+			}
+		}
+		if err := readRuns(b, make([]uint8, len(pix)+1)); err == nil {
+			t.Errorf("%d pixels read into %d: no error", len(pix), len(pix)+1)
+		}
+		if len(pix) > 1 {
+			if err := readRuns(b, make([]uint8, len(pix)-1)); err == nil {
+				t.Errorf("%d pixels read into %d: no error", len(pix), len(pix)-1)
+			}
+		}
+	}
+}

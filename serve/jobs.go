@@ -48,6 +48,8 @@ func (s *Server) spec(w http.ResponseWriter, se *session, st job.Stages) (job.Sp
 		Prompts: scene.Prompts{Clicks: slices.Clone(se.clicks)},
 		Stages:  st,
 		Export:  slices.Clone(s.opt.Export),
+		// A job's outputs are all the web UI serves; its caches go.
+		DropWork: true,
 	}, true
 }
 

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video/internal/videotest"
 )
 
@@ -120,11 +122,13 @@ func TestStoreResume(t *testing.T) {
 			}
 		}, "incomplete"},
 		{"truncated frames", func(t *testing.T, dir string) {
-			must(t, os.Truncate(filepath.Join(dir, storeFrames), int64(3*w*h*(n-1))))
+			fi, err := os.Stat(filepath.Join(dir, storeFrames))
+			must(t, err)
+			must(t, os.Truncate(filepath.Join(dir, storeFrames), fi.Size()-1))
 		}, "incomplete"},
 		{"bad manifest", func(t *testing.T, dir string) {
 			must(t, os.WriteFile(filepath.Join(dir, storeManifest), []byte(`{"version":1}`), 0o644))
-		}, "not a version 1 manifest"},
+		}, "not a version 2 manifest"},
 		{"empty video", func(t *testing.T, dir string) {
 			if _, err := Import(context.Background(), newSliceReader(w, h, 0), dir, StoreOptions{}); err == nil ||
 				!strings.Contains(err.Error(), "zero frames") {
@@ -186,5 +190,52 @@ func TestImportFile(t *testing.T) {
 	if _, err := ImportFile(context.Background(), "missing.mp4", Options{}, t.TempDir(), StoreOptions{}); err == nil ||
 		!strings.Contains(err.Error(), "missing.mp4") {
 		t.Errorf("missing file: err %v", err)
+	}
+}
+
+// TestFrameCodec: the store's lossless codec gives back every byte of
+// frames of odd sizes, with padded strides, flat and noisy content, and
+// corrupt data is an error, not a wrong frame.
+func TestFrameCodec(t *testing.T) {
+	enc := newFrameEncoder()
+	seed := uint32(1)
+	for _, sz := range [][2]int{{1, 1}, {3, 2}, {17, 9}, {640, 360}, {33, 1}, {1, 40}} {
+		for _, kind := range []string{"noise", "gradient", "flat"} {
+			w, h := sz[0], sz[1]
+			img := &scene.RGB{Pix: make([]uint8, (3*w+5)*h), Stride: 3*w + 5, Rect: image.Rect(0, 0, w, h)}
+			for i := range img.Pix {
+				switch kind {
+				case "noise":
+					seed = seed*1664525 + 1013904223
+					img.Pix[i] = uint8(seed >> 24)
+				case "gradient":
+					img.Pix[i] = uint8(i%img.Stride + i/img.Stride*3)
+				case "flat":
+					img.Pix[i] = 200
+				}
+			}
+			data, err := enc.encode(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data = bytes.Clone(data)
+			got := scene.NewRGB(image.Rect(0, 0, w, h))
+			if err := decodeFrame(data, got); err != nil {
+				t.Fatalf("%dx%d %s: %v", w, h, kind, err)
+			}
+			for y := range h {
+				if !bytes.Equal(got.Pix[y*got.Stride:y*got.Stride+3*w], img.Pix[y*img.Stride:y*img.Stride+3*w]) {
+					t.Fatalf("%dx%d %s: row %d differs", w, h, kind, y)
+				}
+			}
+			if err := decodeFrame(data[:len(data)/2], got); err == nil {
+				t.Errorf("%dx%d %s: truncated data decoded", w, h, kind)
+			}
+			if h > 1 {
+				if err := decodeFrame(data, scene.NewRGB(image.Rect(0, 0, w, h-1))); err == nil {
+					t.Errorf("%dx%d %s: decoded into a smaller frame", w, h, kind)
+				}
+			}
+		}
 	}
 }

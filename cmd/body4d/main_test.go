@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,6 +133,49 @@ func TestRunSample(t *testing.T) {
 	again, _ := os.ReadDir(filepath.Join(out, "work"))
 	if len(entries) != 1 || len(again) != 1 || entries[0].Name() != again[0].Name() {
 		t.Errorf("work dirs %v then %v; want the same single one", entries, again)
+	}
+	if sum.Work.Dir != filepath.Join(out, "work", entries[0].Name()) || !sum.Work.Kept || sum.Work.Bytes <= 0 {
+		t.Errorf("summary work %+v, want the kept %s with its size", sum.Work, entries[0].Name())
+	}
+	if !strings.Contains(stdout, "work directory "+sum.Work.Dir+": ") {
+		t.Errorf("run did not print the work directory's size: %q", stdout)
+	}
+
+	// --keep-work=false: the same outputs, and the work directory goes.
+	first, err := os.ReadFile(filepath.Join(out, "result.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr = cli(t, "run", "--out", out, "--quiet", "--quick", "--frames", "12", "--fovx", "60", "--keep-work=false"); code != 0 {
+		t.Fatalf("run --keep-work=false: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "work")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("after --keep-work=false, %s/work: %v; want it gone", out, err)
+	}
+	second, err := os.ReadFile(filepath.Join(out, "result.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first, second) {
+		t.Error("result.mp4 of --keep-work=false differs from the run before it")
+	}
+	if data, err = os.ReadFile(filepath.Join(out, "summary.json")); err != nil {
+		t.Fatal(err)
+	}
+	var dropped job.Summary
+	if err := json.Unmarshal(data, &dropped); err != nil {
+		t.Fatal(err)
+	}
+	if dropped.Work.Kept || dropped.Work.Bytes <= 0 || !strings.Contains(stdout, "removed") {
+		t.Errorf("summary work %+v, stdout %q; want a measured, removed work directory", dropped.Work, stdout)
+	}
+	left, _ := os.ReadDir(out)
+	for _, e := range left {
+		switch e.Name() {
+		case "result.mp4", "summary.json", "people", "masks":
+		default:
+			t.Errorf("after --keep-work=false the output directory holds %s, not an output", e.Name())
+		}
 	}
 }
 

@@ -56,6 +56,7 @@ type runFlags struct {
 	auto           bool
 	redetect       int
 	concept        string
+	keepWork       bool
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -74,6 +75,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.IntVar(&f.redetect, "redetect", 0, "with --auto: look for new people every K frames (0: frame 0 only)")
 	fset.StringVar(&f.concept, "concept", "person", "with --auto: what to find (the model directory ships the \"person\" embedding only)")
 	fset.IntVar(&f.frames, "frames", 0, "process only the first N frames (0: all)")
+	fset.BoolVar(&f.keepWork, "keep-work", true, "keep the work directory (OUT/work) after a successful run, so a rerun resumes; --keep-work=false leaves only the outputs")
 	fset.BoolVar(&f.quick, "quick", false, "faster, rougher occlusion recovery (4 denoising steps at 128x256): for a first look")
 	fset.BoolVar(&f.amodalFast, "amodal-fast", false, "faster occlusion recovery: skip people a cheap mask test shows fully in view, 10 denoising steps instead of 25")
 	fset.BoolVar(&f.noAmodal, "no-amodal", false, "skip occlusion recovery (Diffusion-VAS)")
@@ -165,8 +167,9 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	defer prog.done()
 	spec := job.Spec{
 		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,
-		Auto:   autoSpec(f),
-		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, AmodalFast: f.amodalFast, Mesh: f.meshMode},
+		Auto:     autoSpec(f),
+		DropWork: !f.keepWork,
+		Stages:   job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, AmodalFast: f.amodalFast, Mesh: f.meshMode},
 	}
 	sum, err := job.Run(ctx, spec, func(e body4d.Event) { prog.update(e.Stage, e.Done, e.Total) })
 	prog.done()
@@ -201,6 +204,11 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	}
 	if w := sum.AmodalWindows; w != nil {
 		fmt.Fprintf(stdout, "occlusion recovery: %d person-windows run (%d with an occluded span completed), %d skipped as fully in view\n", w.Run, w.Completed, w.Skipped)
+	}
+	if sum.Work.Kept {
+		fmt.Fprintf(stdout, "work directory %s: %s (kept for resuming; --keep-work=false removes it)\n", sum.Work.Dir, humanBytes(sum.Work.Bytes))
+	} else {
+		fmt.Fprintf(stdout, "work directory %s: %s, removed\n", sum.Work.Dir, humanBytes(sum.Work.Bytes))
 	}
 	if len(sum.StagesSkipped) > 0 {
 		fmt.Fprintf(stdout, "stages not run: %s\n", strings.Join(sum.StagesSkipped, "; "))
@@ -255,4 +263,17 @@ func parseRate(s string) (scene.Rational, error) {
 	}
 	// Keep three decimals exactly: 29.97 becomes 29970/1000.
 	return scene.Rational{Num: int(v*1000 + 0.5), Den: 1000}, nil
+}
+
+// humanBytes writes a size in the largest binary unit that keeps it ≥ 1.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n)/unit, 0
+	for v >= unit && i < 3 {
+		v, i = v/unit, i+1
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGT"[i])
 }
