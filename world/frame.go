@@ -101,7 +101,9 @@ type Static struct {
 // CheckStatic compares each frame's background point map with the first's:
 // the median over pixels usable in both of |p_t − p_0| / |p_0|. The camera is
 // static when every frame's median is within tol (e.g. 0.05 for MoGe's
-// per-frame depth noise).
+// per-frame depth noise). A camera sliding or panning over a scene that is
+// only a flat ground leaves the point maps unchanged and is not caught: the
+// check relies on the background having structure off the ground plane.
 func CheckStatic(maps []PointMap, tol float64) (Static, error) {
 	if len(maps) == 0 {
 		return Static{}, errors.New("world: no point maps for the static-camera check")
