@@ -16,6 +16,9 @@ type Geometer interface {
 	Geometry(ctx context.Context, img *scene.RGB) (fov.Geometry, error)
 }
 
+// ErrMoving says the camera is not static: no world frame is made.
+var ErrMoving = errors.New("the camera moves")
+
 // Stage is the pipeline's world stage for a static camera (it implements
 // body4d.WorldEstimator).
 type Stage struct {
@@ -77,7 +80,7 @@ func (s *Stage) World(ctx context.Context, frames body4d.FrameSource, res *body4
 		return nil, err
 	}
 	if !st.Static {
-		return nil, fmt.Errorf("world: the camera moves (background points move a median %.1f%% between sampled frames, tolerance %.1f%%); --world static needs a static camera", 100*st.WorstMove, 100*tol)
+		return nil, fmt.Errorf("%w (background points move a median %.1f%% between sampled frames, tolerance %.1f%%); --world static needs a static camera", ErrMoving, 100*st.WorstMove, 100*tol)
 	}
 	g, err := FitGround(maps, s.Options)
 	if err != nil {
