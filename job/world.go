@@ -1,7 +1,11 @@
 package job
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+
+	"codeberg.org/sbinet/npyio/npz"
 
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/world"
@@ -46,6 +50,27 @@ func writeWorld(out string, res *body4d.Result, g world.Ground, people []PersonO
 		if err := writeJSON(filepath.Join(people[i].Dir, "trajectory.json"), rows); err != nil {
 			return err
 		}
+		if err := writeTrajectoryNPZ(filepath.Join(people[i].Dir, "trajectory.npz"), rows); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// writeTrajectoryNPZ writes frame [T], present [T], root [T,3] (world
+// metres) and foot_lift [T].
+func writeTrajectoryNPZ(path string, rows []trajectoryRow) error {
+	frame := make([]int64, len(rows))
+	present := make([]bool, len(rows))
+	root := make([][3]float64, len(rows))
+	lift := make([]float64, len(rows))
+	for i, r := range rows {
+		frame[i], present[i], root[i], lift[i] = int64(r.Frame), r.Present, r.Root, r.FootLift
+	}
+	tmp := path + ".tmp"
+	if err := npz.Write(tmp, map[string]any{"frame.npy": frame, "present.npy": present, "root.npy": root, "foot_lift.npy": lift}); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
 }
