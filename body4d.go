@@ -85,6 +85,26 @@ type StageTime struct {
 	Skipping string        `json:"skipped_because,omitempty"`
 }
 
+// WorldEstimator puts a static camera's results into a gravity-aligned
+// world frame (package world fits it to MoGe's point maps). It returns an
+// error, and no world, when the camera moved or no ground is supported.
+type WorldEstimator interface {
+	World(ctx context.Context, frames FrameSource, res *Result) (*World, error)
+}
+
+// World is a static camera's world frame: Y up, the ground at y = 0.
+type World struct {
+	// ToWorld maps camera coordinates to world ones: w = R·c + t, rows
+	// of R first then t as the last column.
+	ToWorld [3][4]float64
+	// CameraHeight is in metres; pitch (down positive) and roll (right
+	// side up positive) in degrees.
+	CameraHeight, PitchDeg, RollDeg float64
+	// FootLift is each track's per-frame upward correction (metres)
+	// that keeps its feet on the ground; nil when foot contact is off.
+	FootLift [][]float64
+}
+
 // Result is what a pipeline run produced.
 type Result struct {
 	Info    VideoInfo
@@ -92,6 +112,7 @@ type Result struct {
 	Amodal  *Amodal      // nil when occlusion recovery did not run
 	Cameras []Intrinsics // one per frame
 	Tracks  []Track      // one per person, after smoothing
+	World   *World       // nil unless a WorldEstimator ran and found a ground
 	Profile []StageTime
 }
 
@@ -108,6 +129,9 @@ type Pipeline struct {
 	Camera    CameraEstimator
 	Mesh      MeshRecoverer
 	Smoother  Smoother
+	// World, if not nil, runs after smoothing. World mode is opt-in, so
+	// the profile lists a "world" stage only when one is given.
+	World WorldEstimator
 
 	// Progress, if not nil, is called as work completes.
 	Progress func(Event)
@@ -242,6 +266,14 @@ func (p *Pipeline) Run(ctx context.Context, frames FrameSource, prompts Prompts)
 		return nil
 	}); err != nil {
 		return res, err
+	}
+	if p.World != nil {
+		if err := stage("world", true, noTracks, func() (err error) {
+			res.World, err = p.World.World(ctx, frames, res)
+			return err
+		}); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }

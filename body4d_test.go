@@ -195,3 +195,35 @@ func TestPipelineCancel(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+type worldFunc func(context.Context, FrameSource, *Result) (*World, error)
+
+func (w worldFunc) World(ctx context.Context, f FrameSource, r *Result) (*World, error) {
+	return w(ctx, f, r)
+}
+
+func TestPipelineWorld(t *testing.T) {
+	frames := testFrames{VideoInfo{Width: 64, Height: 48, Frames: 3}}
+	prompts := Prompts{Clicks: []Click{{Frame: 0, X: 1, Y: 1, Person: 1}}}
+	seg := segFunc(func(context.Context, FrameSource, Prompts) (MaskSource, error) { return stubMasks{[]PersonID{1}}, nil })
+	sawTracks := 0
+	p := &Pipeline{Segmenter: seg, Mesh: meshStage{failAt: -1}, World: worldFunc(func(_ context.Context, _ FrameSource, r *Result) (*World, error) {
+		sawTracks = len(r.Tracks)
+		return &World{CameraHeight: 1.5}, nil
+	})}
+	res, err := p.Run(context.Background(), frames, prompts)
+	if err != nil || res.World == nil || res.World.CameraHeight != 1.5 || sawTracks != 1 {
+		t.Fatalf("world stage: res %+v err %v saw %d tracks", res, err, sawTracks)
+	}
+	if last := res.Profile[len(res.Profile)-1]; last.Stage != "world" || !last.Ran {
+		t.Fatalf("profile ends with %+v", last)
+	}
+	// A refusal (moving camera, no ground) is an error that keeps the tracks.
+	p.World = worldFunc(func(context.Context, FrameSource, *Result) (*World, error) {
+		return nil, errors.New("camera moved")
+	})
+	res, err = p.Run(context.Background(), frames, prompts)
+	if err == nil || !strings.Contains(err.Error(), "world: camera moved") || res.World != nil || len(res.Tracks) != 1 {
+		t.Fatalf("refusal: res %+v err %v", res, err)
+	}
+}

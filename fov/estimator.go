@@ -95,20 +95,27 @@ type FrameResult struct {
 
 // Frame runs the engine on one frame and recovers its intrinsics.
 func (e *Estimator) Frame(ctx context.Context, img *scene.RGB) (FrameResult, error) {
+	r, _, err := e.run(ctx, img)
+	return r, err
+}
+
+// run runs the engine on one frame and solves its camera, returning the
+// engine's map as well.
+func (e *Estimator) run(ctx context.Context, img *scene.RGB) (FrameResult, mogeMap, error) {
 	if e.eng == nil {
-		return FrameResult{}, fmt.Errorf("fov: no moge engine to run")
+		return FrameResult{}, mogeMap{}, fmt.Errorf("fov: no moge engine to run")
 	}
 	if img == nil {
-		return FrameResult{}, fmt.Errorf("fov: nil frame")
+		return FrameResult{}, mogeMap{}, fmt.Errorf("fov: nil frame")
 	}
 	W, H := img.Rect.Dx(), img.Rect.Dy()
 	h, w, err := InputSize(W, H, e.opts.Tokens)
 	if err != nil {
-		return FrameResult{}, err
+		return FrameResult{}, mogeMap{}, err
 	}
 	data, err := ResizeInput(img, h, w)
 	if err != nil {
-		return FrameResult{}, err
+		return FrameResult{}, mogeMap{}, err
 	}
 	inputs := map[string]*engine.Tensor{tensorImage: engine.Must(engine.FromFloat32(engine.Shape{1, 3, int64(h), int64(w)}, data))}
 	if e.tokens {
@@ -116,11 +123,11 @@ func (e *Estimator) Frame(ctx context.Context, img *scene.RGB) (FrameResult, err
 	}
 	out, err := e.eng.Run(ctx, inputs)
 	if err != nil {
-		return FrameResult{}, fmt.Errorf("fov: moge: %w", err)
+		return FrameResult{}, mogeMap{}, fmt.Errorf("fov: moge: %w", err)
 	}
 	m, err := readOutputs(out)
 	if err != nil {
-		return FrameResult{}, err
+		return FrameResult{}, mogeMap{}, err
 	}
 	s := m.samples(W, H)
 	var sol Solution
@@ -130,9 +137,9 @@ func (e *Estimator) Frame(ctx context.Context, img *scene.RGB) (FrameResult, err
 		sol, err = SolveFocalShift(s)
 	}
 	if err != nil {
-		return FrameResult{}, err
+		return FrameResult{}, mogeMap{}, err
 	}
-	return FrameResult{Solution: sol, MetricScale: m.scale, Intrinsics: PixelIntrinsics(sol.Focal, W, H, true)}, nil
+	return FrameResult{Solution: sol, MetricScale: m.scale, Intrinsics: PixelIntrinsics(sol.Focal, W, H, true)}, m, nil
 }
 
 // Intrinsics returns one camera per frame of the video (it implements

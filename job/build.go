@@ -16,6 +16,7 @@ import (
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/segment"
 	"github.com/body4d/body4d/smooth"
+	"github.com/body4d/body4d/world"
 )
 
 // stages is the pipeline a job runs, made from a model directory.
@@ -32,6 +33,7 @@ type stages struct {
 	tracked     int
 	amodalCache *CacheUse
 	meshDir     string
+	ground      *world.Ground // filled when --world static fitted one
 }
 
 // cameraSolves counts the frames whose focal was estimated, and lists
@@ -207,6 +209,42 @@ func buildStages(dir *models.Dir, dev *device, spec Spec, info scene.VideoInfo, 
 			return s, err
 		}
 		s.pipe.Camera = est
+	}
+
+	switch spec.Stages.World {
+	case "":
+	case "static":
+		path, err := dir.EnginePath("fov", "moge")
+		if err != nil {
+			return s, fmt.Errorf("--world static needs the fov/moge engine for point maps: %w", err)
+		}
+		eng, err := loader("fov")(path)
+		if err != nil {
+			return s, fmt.Errorf("fov/moge: %w", err)
+		}
+		est, err := fov.New(eng, fov.Options{})
+		if err != nil {
+			return s, err
+		}
+		ws := &world.Stage{Geometry: est, Fit: func(g world.Ground, _ world.Static) { s.ground = &g }}
+		switch {
+		case spec.Stages.NoFootContact:
+			s.notes = append(s.notes, "world: foot contact off")
+		case s.body == nil:
+			s.notes = append(s.notes, "world: no body model, so no foot contact")
+		default:
+			body := s.body
+			ws.Feet = func(p scene.Params) ([]float32, error) {
+				m, err := body.Mesh(p)
+				if err != nil {
+					return nil, err
+				}
+				return m.Vertices, nil
+			}
+		}
+		s.pipe.World = ws
+	default:
+		return s, fmt.Errorf("job: world mode %q: want static", spec.Stages.World)
 	}
 
 	sm, err := smoother(spec.Stages.Smooth)

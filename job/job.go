@@ -9,6 +9,7 @@ package job
 import (
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/world"
 )
 
 // Spec says what one job does.
@@ -79,6 +80,11 @@ type Stages struct {
 	// a person's window is skipped when a cheap test on the masks shows
 	// them fully in view, and denoising takes 10 steps instead of 25.
 	AmodalFast bool
+	// World is "" (camera frame) or "static": fit the ground to MoGe's
+	// point maps of a static camera and write world-frame trajectories.
+	World string
+	// NoFootContact turns world mode's foot contact off.
+	NoFootContact bool
 }
 
 // Summary is what a finished job reports; it is also written to
@@ -112,6 +118,10 @@ type Summary struct {
 	// depth, so the focal follows the point map's errors); a note then
 	// says so. Empty when none was, or no focal was estimated.
 	CameraIllConditioned []int `json:"camera_ill_conditioned_frames,omitempty"`
+
+	// World is the ground fit of --world static; nil otherwise or when
+	// no ground was found (a note then says so).
+	World *world.Ground `json:"world,omitempty"`
 
 	// Cache says, per stage that keeps its results in the work
 	// directory, how many units this run computed and how many it read

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/body4d/body4d/world"
 	"io"
 	"io/fs"
 	"os"
@@ -176,6 +177,19 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	if n := st.camera.note(); n != "" {
 		sum.Notes = append(sum.Notes, n)
 	}
+	if errors.Is(runErr, world.ErrNoGround) {
+		// The camera-frame results are whole; only the world frame is missing.
+		sum.Notes = append(sum.Notes, runErr.Error()+": outputs stay in the camera frame, no world frame written")
+		runErr = nil
+	}
+	sum.World = st.ground
+	// A moving camera refuses the world frame, but the camera-frame
+	// outputs are written first so that nothing computed is lost.
+	var worldErr error
+	if errors.Is(runErr, world.ErrMoving) {
+		worldErr, runErr = runErr, nil
+		sum.Notes = append(sum.Notes, worldErr.Error()+": camera-frame outputs written, no world frame")
+	}
 	if runErr != nil {
 		return sum, runErr
 	}
@@ -197,7 +211,10 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 			}
 		}
 		sum.People, err = writePeople(ctx, filepath.Join(spec.Out, "people"), res, st.body)
-		return err
+		if err != nil || res.World == nil || st.ground == nil {
+			return err
+		}
+		return writeWorld(spec.Out, res, *st.ground, sum.People)
 	}); err != nil {
 		return sum, err
 	}
@@ -225,7 +242,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	if err := writeJSON(filepath.Join(spec.Out, "summary.json"), sum); err != nil {
 		return sum, err
 	}
-	return sum, nil
+	return sum, worldErr
 }
 
 // finishWork measures the work directory and, with Spec.DropWork, removes

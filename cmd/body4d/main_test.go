@@ -297,3 +297,26 @@ func TestAutoFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWorldSample: --world static on the sample with the tiny models.
+// The tiny MoGe's point maps are a pinhole's plus heavy per-frame noise, so
+// the background "moves" beyond the static tolerance: the run refuses the
+// world frame with that reason, after writing every camera-frame output.
+func TestRunWorldSample(t *testing.T) {
+	out := t.TempDir()
+	code, _, stderr := cli(t, "run", "--out", out, "--quiet", "--quick", "--frames", "12", "--world", "static")
+	if code == 0 || !strings.Contains(stderr, "the camera moves") || !strings.Contains(stderr, "--world static needs a static camera") {
+		t.Fatalf("exit %d, stderr %q: want a refusal naming the moving camera", code, stderr)
+	}
+	for _, f := range []string{"summary.json", "result.mp4", "people"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("camera-frame output lost: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "world.json")); !os.IsNotExist(err) {
+		t.Errorf("world.json written for a refused world frame (%v)", err)
+	}
+	if code, _, stderr := cli(t, "run", "--out", out, "--quiet", "--frames", "2", "--world", "moving"); code == 0 || !strings.Contains(stderr, `world mode "moving"`) {
+		t.Errorf("bad --world accepted: exit %d %q", code, stderr)
+	}
+}

@@ -45,6 +45,8 @@ type runFlags struct {
 	noCamera       bool
 	fovX           float64
 	perFrameCamera bool
+	worldMode      string
+	noFootContact  bool
 	smooth         string
 	meshMode       string
 	device         string
@@ -83,6 +85,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.StringVar(&f.meshMode, "mesh-mode", "body", "mesh recovery: body (one pass) or full (the reference's hand refinement: hand crops, hand decoder, wrist re-prompts; needs the full-mode engines)")
 	fset.BoolVar(&f.noCamera, "no-camera", false, "skip camera estimation; use the default camera (focal = image diagonal)")
 	fset.Float64Var(&f.fovX, "fovx", 0, "known horizontal field of view in degrees (skips camera estimation)")
+	fset.StringVar(&f.worldMode, "world", "", "static: fit the ground to MoGe's point maps of a static camera and write world.json and per-person trajectory.json (world metres, Y up)")
+	fset.BoolVar(&f.noFootContact, "no-foot-contact", false, "with --world static: let feet go below the ground (default: the lowest mesh vertex is kept on or above it, the lift smoothed over ±5 frames)")
 	fset.BoolVar(&f.perFrameCamera, "camera-per-frame", false, "estimate the camera on every frame (default: once per video, median of 8 frames)")
 	fset.StringVar(&f.export, "export", "", "also write animation files: glb (people/<id>/motion.glb and scene.glb, skinned glTF), bvh (people/<id>/motion.bvh), e.g. glb,bvh")
 	fset.BoolVar(&f.profile, "profile", false, "print the per-stage time and memory table")
@@ -169,7 +173,7 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,
 		Auto:     autoSpec(f),
 		DropWork: !f.keepWork,
-		Stages:   job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, AmodalFast: f.amodalFast, Mesh: f.meshMode},
+		Stages:   job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, AmodalFast: f.amodalFast, Mesh: f.meshMode, World: f.worldMode, NoFootContact: f.noFootContact},
 	}
 	sum, err := job.Run(ctx, spec, func(e body4d.Event) { prog.update(e.Stage, e.Done, e.Total) })
 	prog.done()

@@ -1,0 +1,44 @@
+package job
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/scene"
+	"github.com/body4d/body4d/world"
+)
+
+func TestWriteWorld(t *testing.T) {
+	dir := t.TempDir()
+	tr := body4d.Track{ID: 1, Start: 3, Present: []bool{true, false}, Params: make([]scene.Params, 2)}
+	tr.Params[0].CamT = [3]float64{1, 2, 3}
+	// World: x → x, camera y down → world −y, z → −z, then up 1.5.
+	w := &body4d.World{ToWorld: [3][4]float64{{1, 0, 0, 0}, {0, -1, 0, 1.5}, {0, 0, -1, 0}}, FootLift: [][]float64{{0.25, 0}}}
+	res := &body4d.Result{Tracks: []body4d.Track{tr}, World: w}
+	pdir := filepath.Join(dir, "1")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeWorld(dir, res, world.Ground{Normal: [3]float64{0, -1, 0}, D: 1.5, Height: 1.5}, []PersonOutput{{ID: 1, Dir: pdir}}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []trajectoryRow
+	data, err := os.ReadFile(filepath.Join(pdir, "trajectory.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &rows)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Frame != 3 || rows[0].Root != [3]float64{1, -0.5 + 0.25, -3} || rows[1].Present {
+		t.Fatalf("trajectory %+v", rows)
+	}
+	for _, f := range []string{"world.json", "1/trajectory.npz"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+}
