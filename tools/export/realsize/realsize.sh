@@ -7,12 +7,13 @@
 #   PYTHON=/path/to/venv/bin/python tools/export/realsize/realsize.sh OUTDIR
 #
 # PYTHON needs PyPI sam3 (0.1.4), torch, onnx, onnxruntime, pyyaml.
-# Disk: about 4 GB (the SAM-3 tracker engines at fp32: image encoder
-# ~1.8 GB); peak memory about 8 GB while exporting the image encoder.
+# Disk: about 100 MB today (45 MB of real-size tracker engines plus the
+# tiny directory); peak memory about 9 GB while sam3 builds its model.
 #
-# Built at real size so far: the SAM-3 tracker engines (1008²). The other
-# stages' engines are the tiny ones from sample/models/tiny (see the
-# README's "Real-size dry run" section for what is not built and why).
+# Built at real size so far: the SAM-3 tracker's memory attention, mask
+# decoder and memory encoder. Not yet: its image encoder (export fails,
+# see segment.py --image-encoder) and every other stage's networks, which
+# stay the tiny ones from sample/models/tiny (README, "Real-size dry run").
 set -eu
 out=${1:?usage: realsize.sh OUTDIR}
 py=${PYTHON:-python3}
