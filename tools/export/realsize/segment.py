@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Real-size SAM-3 tracker engines with random weights (issue #20).
+
+Builds the full SAM-3 video model (sam3's build_sam3_video_model, its real
+configuration: ViT backbone at 1008², tracker, memory modules) without a
+checkpoint, so every weight is the modules' own random initialisation, and
+exports it with tools/export/segment/export.py's code path. The image
+encoder only with --image-encoder, which fails today (see its help). The outputs are for loading, contract and cost checks only.
+
+    python tools/export/realsize/segment.py --out MODELDIR
+"""
+import argparse
+import os
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "segment"))
+import export as seg  # noqa: E402
+
+sys.path.insert(1, os.path.join(HERE, ".."))  # tools/export
+from exportlib import update_manifest  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True, help="model directory to write into")
+    ap.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-torch comparison")
+    ap.add_argument("--image-encoder", action="store_true",
+                    help="also export the image encoder; fails with sam3 0.1.4: its backbone's RoPE uses "
+                    "view_as_complex, which the ONNX exporter refuses (opset 17)")
+    ap.add_argument("--bpe", help="CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for sam3's text encoder, "
+                    "which PyPI sam3 0.1.4 does not ship; default: open_clip's copy. The text encoder is not exported.")
+    args = ap.parse_args()
+    bpe = args.bpe
+    if bpe is None:
+        import open_clip
+        bpe = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
+    seg.cpu_patch()
+    from sam3.model_builder import build_sam3_video_model
+
+    torch.manual_seed(0)
+    model = build_sam3_video_model(checkpoint_path=None, load_from_HF=False, bpe_path=bpe, device="cpu")
+    tracker, backbone = model.tracker.eval(), model.detector.backbone.eval()
+    modules = {"_tracker": tracker, "memory_attention": seg.MemoryAttention(tracker),
+               "mask_decoder": seg.MaskDecoder(tracker), "memory_encoder": seg.MemoryEncoder(tracker),
+               }
+    if args.image_encoder:
+        modules["image_encoder"] = seg.ImageEncoder(tracker, backbone)
+    with torch.no_grad():
+        seg.export(modules, args.out, check=not args.no_check)
+    seg.write_npz(os.path.join(args.out, "segment_constants.npz"), seg.constants(tracker))
+    names = [n for n in modules if not n.startswith("_")]
+    update_manifest(args.out, "segment", [(n, f"segment_{n}.onnx", "fp32") for n in names],
+                    files=[("constants", "segment_constants.npz")], name="realsize")
+
+
+if __name__ == "__main__":
+    main()
