@@ -202,10 +202,13 @@ func checkBlender(t *testing.T, root, out string, body *mesh.Body, id scene.Pers
 		if !present { // BVH holds the last present pose; glTF collapses the mesh
 			for src = min(k, len(rows)-1); src >= 0 && !rows[src].Present; src-- {
 			}
+			// Collapsed to one point, up to Blender's float32 arithmetic
+			// (a few ulps at several metres from the origin: 1.4e-6 m
+			// measured); a body's vertices spread over about a metre.
 			verts := ev.GLTF.Vertices[i]
 			for _, v := range verts {
 				for c := range 3 {
-					if math.Abs(v[c]-verts[0][c]) > 1e-6 {
+					if math.Abs(v[c]-verts[0][c]) > 1e-5 {
 						t.Fatalf("person %d absent on frame %d: Blender's mesh is not collapsed (%v vs %v)", id, f, v, verts[0])
 					}
 				}
