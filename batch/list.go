@@ -24,7 +24,7 @@ type Entry struct {
 	Video  string        // path, resolved against the list's folder
 	Clicks []scene.Click // prompts; may be empty when Masks is set
 	Masks  string        // folder of per-frame masks, resolved like Video
-	Frames int           // frame count if the line states it (0: unknown)
+	Frames int           // process only the first Frames frames (0: all), as run --frames
 	// Settings holds the line's per-video overrides of the run settings,
 	// kept raw so the command that owns the settings decodes them.
 	Settings json.RawMessage
