@@ -37,6 +37,8 @@ const usage = `usage:
   body4d export OUT_DIR --format glb,bvh,ply,npz
                                write a finished run's files again (no recomputing)
   body4d serve [flags]         web UI + JSON API at http://127.0.0.1:7860/ (serve/API.md)
+  body4d batch LIST --out DIR [--shard I/N]
+                               run a JSON Lines list of videos, sharded for array jobs ("body4d batch -h")
   body4d doctor [DIR]          check a model directory (no DIR: the built-in tiny models) and the GPU
   body4d engines build --models DIR --out DIR [--fp16|--bf16] [--workspace BYTES]
                                convert a model directory's ONNX engines into TensorRT plans for this GPU
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdExport(ctx, args[1:], stdout, stderr)
 	case "serve":
 		err = cmdServe(ctx, args[1:], stdout, stderr)
+	case "batch":
+		err = cmdBatch(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		err = cmdDoctor(ctx, args[1:], stdout, stderr)
 	case "engines":
