@@ -13,11 +13,15 @@ import (
 
 // Spec says what one job does.
 type Spec struct {
-	Video   string         // a video file or a folder of images
-	FPS     scene.Rational // frame rate of an image folder; zero for video files
-	Models  string         // model directory; "" is the built-in tiny models
-	Out     string         // output directory (created)
-	Prompts scene.Prompts
+	Video string         // a video file or a folder of images
+	FPS   scene.Rational // frame rate of an image folder; zero for video files
+	// Untrusted decodes Video with video.Options.Untrusted: for files
+	// from a source that is not trusted (only MP4/MOV, Matroska/WebM and
+	// AVI; ffmpeg opens no other file or URL).
+	Untrusted bool
+	Models    string // model directory; "" is the built-in tiny models
+	Out       string // output directory (created)
+	Prompts   scene.Prompts
 	// Masks, when not empty, is a folder of label images (package
 	// masks) used as the people's masks instead of tracking them from
 	// Prompts; the segment stage does not run.

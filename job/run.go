@@ -90,7 +90,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	workDir := filepath.Join(spec.Out, "work", id)
 	var store *video.Store
 	if err := timed("decode", func() (err error) {
-		store, err = openOrImport(ctx, spec.Video, spec.FPS, filepath.Join(workDir, "frames"), progress)
+		store, err = openOrImport(ctx, spec.Video, video.Options{FPS: spec.FPS, Untrusted: spec.Untrusted}, filepath.Join(workDir, "frames"), progress)
 		return err
 	}); err != nil {
 		return sum, err
@@ -213,14 +213,14 @@ func (f firstFrames) Frame(i int) (*scene.RGB, error) {
 	return f.FrameSource.Frame(i)
 }
 
-func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, dir string, progress func(body4d.Event)) (*video.Store, error) {
+func openOrImport(ctx context.Context, videoPath string, vopt video.Options, dir string, progress func(body4d.Event)) (*video.Store, error) {
 	if s, err := video.OpenStore(dir, video.StoreOptions{}); err == nil {
 		return s, nil
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
-	return video.ImportFile(ctx, videoPath, video.Options{FPS: rate}, dir, video.StoreOptions{
+	return video.ImportFile(ctx, videoPath, vopt, dir, video.StoreOptions{
 		Progress: func(done, total int) { progress(body4d.Event{Stage: "decode", Done: done, Total: total}) },
 	})
 }

@@ -43,3 +43,4 @@ go test -run='^$' -fuzz='^FuzzParseManifest$' -fuzztime=15s ./models
 go test -run='^$' -fuzz='^FuzzParseClick$' -fuzztime=10s ./cmd/body4d
 go test -run='^$' -fuzz='^FuzzParseClicksJSON$' -fuzztime=10s ./cmd/body4d
 go test -run='^$' -fuzz='^FuzzParseRate$' -fuzztime=5s ./video
+go test -run='^$' -fuzz='^FuzzSniffUntrusted$' -fuzztime=5000x ./video

@@ -21,17 +21,6 @@ import (
 	"github.com/body4d/body4d/video"
 )
 
-// videoLike reports whether a sniffed content type may be a video.
-// http.DetectContentType names MP4, WebM/Matroska, AVI, Ogg and MPEG
-// video; other containers (QuickTime .mov, MPEG-TS…) come out as
-// application/octet-stream and are left to ffprobe. What is plainly
-// something else (text, HTML, images, audio, archives, PDF) is refused
-// before it is written to disk or handed to ffmpeg.
-func videoLike(kind string) bool {
-	kind, _, _ = strings.Cut(kind, ";")
-	return strings.HasPrefix(kind, "video/") || kind == "application/ogg" || kind == "application/octet-stream"
-}
-
 // displayName keeps a client's file name for display only: printable
 // characters of its last path element, at most 80 runes.
 func displayName(name string) string {
@@ -86,7 +75,8 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 		writeError(w, code, "%s", strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
 		return
 	}
-	frames, code, err := s.decode(r.Context(), path, filepath.Join(dir, "frames"))
+	name := displayName(r.URL.Query().Get("name"))
+	frames, code, err := s.decode(r.Context(), path, name, filepath.Join(dir, "frames"))
 	if err != nil {
 		// The server's paths mean nothing to the client.
 		msg := strings.NewReplacer("video "+path+": ", "", path+": ", "", path, "the upload", dir, "the upload's folder").Replace(err.Error())
@@ -94,7 +84,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 		return
 	}
 	frames.owned = dir
-	v := &sessionVideo{id: vid, name: displayName(r.URL.Query().Get("name")), path: path, frames: frames}
+	v := &sessionVideo{id: vid, name: name, path: path, frames: frames}
 	if !s.setVideo(w, se, v) {
 		frames.close()
 		return
@@ -120,8 +110,10 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (i
 		return http.StatusBadRequest, fmt.Errorf("reading the upload: %v", err)
 	}
 	head = head[:n]
-	if kind := http.DetectContentType(head); !videoLike(kind) {
-		return http.StatusUnsupportedMediaType, fmt.Errorf("not a video: the upload's content looks like %s", kind)
+	// Only containers that cannot make ffmpeg open another file or URL.
+	if _, err := video.SniffUntrusted(head); err != nil {
+		kind, _, _ := strings.Cut(http.DetectContentType(head), ";")
+		return http.StatusUnsupportedMediaType, fmt.Errorf("not a supported container: the upload looks like %s; accepted are %s", kind, video.UntrustedContainers)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -140,17 +132,17 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (i
 	return 0, nil
 }
 
-// decode checks a video file with ffprobe and decodes it into a frame
-// store in dir.
-func (s *Server) decode(ctx context.Context, path, dir string) (*sharedVideo, int, error) {
-	probe, err := video.ProbeFile(ctx, path, s.opt.Tools)
+// decode checks an uploaded video file with ffprobe and decodes it into
+// a frame store in dir. The file is untrusted: errors name it as name.
+func (s *Server) decode(ctx context.Context, path, name, dir string) (*sharedVideo, int, error) {
+	probe, err := video.ProbeUntrusted(ctx, path, name, s.opt.Tools)
 	if err != nil {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("not a video ffmpeg can read: %v", err)
 	}
 	if probe.Frames > s.opt.MaxFrames {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video has %d frames; this server takes at most %d", probe.Frames, s.opt.MaxFrames)
 	}
-	rd, err := video.OpenFile(ctx, path, s.opt.Tools)
+	rd, err := video.OpenUntrusted(ctx, path, name, s.opt.Tools)
 	if err != nil {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("not a video ffmpeg can read: %v", err)
 	}
@@ -219,7 +211,7 @@ func (s *Server) sampleFrames(ctx context.Context) (*sharedVideo, error) {
 	// Not the request's context: a client that goes away must not leave
 	// a half-made store that the next one would find.
 	ctx = context.WithoutCancel(ctx)
-	v, _, err := s.decode(ctx, path, filepath.Join(s.root, "sample"))
+	v, _, err := s.decode(ctx, path, sample.Clip, filepath.Join(s.root, "sample"))
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,7 @@ type runFlags struct {
 	amodalFast     bool
 	masks          string
 	frames         int
+	untrusted      bool
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -77,6 +78,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.Float64Var(&f.fovX, "fovx", 0, "known horizontal field of view in degrees (skips camera estimation)")
 	fset.BoolVar(&f.perFrameCamera, "camera-per-frame", false, "estimate the camera on every frame (default: once per video, median of 8 frames)")
 	fset.StringVar(&f.export, "export", "", "also write animation files: glb (people/<id>/motion.glb and scene.glb, skinned glTF), bvh (people/<id>/motion.bvh), e.g. glb,bvh")
+	fset.BoolVar(&f.untrusted, "untrusted", false, "the video file comes from a source you do not trust: accept only MP4/MOV, Matroska/WebM and AVI, and let ffmpeg open no other file or URL")
 	fset.BoolVar(&f.profile, "profile", false, "print the per-stage time and memory table")
 	fset.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fset.Usage = func() {
@@ -151,7 +153,7 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	prog := newProgress(stderr, f.quiet)
 	defer prog.done()
 	spec := job.Spec{
-		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,
+		Video: videoPath, FPS: rate, Untrusted: f.untrusted, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,
 		Stages: job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, AmodalFast: f.amodalFast, Mesh: f.meshMode},
 	}
 	sum, err := job.Run(ctx, spec, func(e body4d.Event) { prog.update(e.Stage, e.Done, e.Total) })
