@@ -174,6 +174,10 @@ type sessionJSON struct {
 	Limits struct {
 		MaxUploadBytes int64 `json:"max_upload_bytes"`
 		MaxFrames      int   `json:"max_frames"`
+		MaxPixels      int   `json:"max_pixels"`
+		MaxVideoBytes  int64 `json:"max_video_bytes"`
+		MaxDiskBytes   int64 `json:"max_disk_bytes"`
+		MaxDecodes     int   `json:"max_decodes"`
 		MaxPeople      int   `json:"max_people"`
 	} `json:"limits"`
 	Palette []string `json:"palette"`
@@ -204,6 +208,10 @@ func (s *Server) sessionState(se *session) sessionJSON {
 	out.Features.Viewer = s.opt.Viewer != ""
 	out.Limits.MaxUploadBytes = s.opt.MaxUploadBytes
 	out.Limits.MaxFrames = s.opt.MaxFrames
+	out.Limits.MaxPixels = s.opt.MaxPixels
+	out.Limits.MaxVideoBytes = s.opt.MaxVideoBytes
+	out.Limits.MaxDiskBytes = s.opt.MaxDiskBytes
+	out.Limits.MaxDecodes = s.opt.MaxDecodes
 	out.Limits.MaxPeople = maxPeople
 	for _, c := range palette {
 		out.Palette = append(out.Palette, fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B))

@@ -68,14 +68,27 @@ type Options struct {
 	// the sample.
 	SampleDir string
 
-	Workers        int           // jobs run at once (default 1)
-	QueueSize      int           // jobs waiting beyond those running (default 16)
-	MaxUploadBytes int64         // largest accepted upload (default 512 MiB)
-	MaxFrames      int           // longest accepted video in frames (default 1800, the reference tracker's limit)
-	MaxSessions    int           // sessions kept; the least recently used idle one is dropped beyond it (default 64)
-	SessionTTL     time.Duration // idle sessions are dropped after this (default 2h)
-	Tools          video.Tools   // ffmpeg/ffprobe; zero fields are found as package video does
-	Log            *log.Logger   // nil: no log
+	Workers        int   // jobs run at once (default 1)
+	QueueSize      int   // jobs waiting beyond those running (default 16)
+	MaxUploadBytes int64 // largest accepted upload (default 512 MiB)
+	MaxFrames      int   // longest accepted video in frames (default 1800, the reference tracker's limit)
+	// MaxPixels is the largest accepted frame, width×height (default
+	// 3840×2160).
+	MaxPixels int
+	// MaxVideoBytes bounds one video's decoded frames (width×height×3 per
+	// frame, as stored on disk; default 4 GiB).
+	MaxVideoBytes int64
+	// MaxDiskBytes bounds the server's data folder: an upload whose
+	// decoded frames would take it over is refused before decoding
+	// (default 16 GiB).
+	MaxDiskBytes int64
+	// MaxDecodes is how many uploads are decoded at once, server-wide
+	// (default 2); one more is refused with 429.
+	MaxDecodes  int
+	MaxSessions int           // sessions kept; the least recently used idle one is dropped beyond it (default 64)
+	SessionTTL  time.Duration // idle sessions are dropped after this (default 2h)
+	Tools       video.Tools   // ffmpeg/ffprobe; zero fields are found as package video does
+	Log         *log.Logger   // nil: no log
 	// LoopbackOnly refuses requests whose Host is not localhost or a
 	// loopback address: a server bound to loopback is then out of reach
 	// of web pages that rebind their own name to 127.0.0.1.
@@ -88,6 +101,10 @@ const (
 	defaultMaxUpload   = 512 << 20
 	defaultMaxFrames   = 1800 // the reference tracks at most 1800 frames (app-pipeline.md §1b)
 	defaultMaxSessions = 64
+	defaultMaxPixels   = 3840 * 2160
+	defaultMaxVideo    = 4 << 30
+	defaultMaxDisk     = 16 << 30
+	defaultMaxDecodes  = 2
 	defaultTTL         = 2 * time.Hour
 	maxJSONBytes       = 1 << 20
 	maxClicks          = 2000
@@ -117,6 +134,11 @@ type Server struct {
 	sessions map[string]*session
 	closed   bool
 
+	decodes chan struct{} // a slot per upload being decoded
+
+	diskMu   sync.Mutex
+	reserved int64 // bytes promised to decodes in progress
+
 	sampleMu sync.Mutex
 	sample   *sharedVideo // the sample's frame store, decoded once for all sessions
 }
@@ -141,6 +163,18 @@ func New(opt Options) (*Server, error) {
 	}
 	if opt.MaxSessions <= 0 {
 		opt.MaxSessions = defaultMaxSessions
+	}
+	if opt.MaxPixels <= 0 {
+		opt.MaxPixels = defaultMaxPixels
+	}
+	if opt.MaxVideoBytes <= 0 {
+		opt.MaxVideoBytes = defaultMaxVideo
+	}
+	if opt.MaxDiskBytes <= 0 {
+		opt.MaxDiskBytes = defaultMaxDisk
+	}
+	if opt.MaxDecodes <= 0 {
+		opt.MaxDecodes = defaultMaxDecodes
 	}
 	if opt.SessionTTL <= 0 {
 		opt.SessionTTL = defaultTTL
@@ -168,6 +202,7 @@ func New(opt Options) (*Server, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: map[string]*session{},
+		decodes:  make(chan struct{}, opt.MaxDecodes),
 	}
 	s.routes()
 	for range opt.Workers {

@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -142,13 +143,45 @@ func (s *Server) decode(ctx context.Context, path, name, dir string) (*sharedVid
 	if probe.Frames > s.opt.MaxFrames {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video has %d frames; this server takes at most %d", probe.Frames, s.opt.MaxFrames)
 	}
+	// Every budget is checked on ffprobe's facts, before a frame is
+	// decoded. A container that understates its frame count is caught
+	// by the frame-count budget while importing.
+	if px := probe.Width * probe.Height; px > s.opt.MaxPixels {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video is %dx%d (%d pixels); this server takes at most %d pixels a frame (max_pixels)",
+			probe.Width, probe.Height, px, s.opt.MaxPixels)
+	}
+	need := int64(probe.Width) * int64(probe.Height) * 3 * int64(probe.Frames)
+	if need > s.opt.MaxVideoBytes {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video's decoded frames take %d bytes; this server takes at most %d (max_video_bytes)", need, s.opt.MaxVideoBytes)
+	}
+	select {
+	case s.decodes <- struct{}{}:
+		defer func() { <-s.decodes }()
+	default:
+		return nil, http.StatusTooManyRequests, fmt.Errorf("%d videos are being decoded, this server's limit (max_decodes): try again shortly", s.opt.MaxDecodes)
+	}
+	release, err := s.reserveDisk(need)
+	if err != nil {
+		return nil, http.StatusRequestEntityTooLarge, err
+	}
+	defer release()
 	rd, err := video.OpenUntrusted(ctx, path, name, s.opt.Tools)
 	if err != nil {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("not a video ffmpeg can read: %v", err)
 	}
 	defer rd.Close()
-	store, err := video.Import(ctx, rd, dir, video.StoreOptions{CacheBytes: 32 << 20})
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	store, err := video.Import(ctx, rd, dir, video.StoreOptions{CacheBytes: 32 << 20,
+		Progress: func(done, _ int) {
+			if done > probe.Frames {
+				cancel(fmt.Errorf("the video has more frames than its container states (%d)", probe.Frames))
+			}
+		}})
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
+			return nil, http.StatusUnprocessableEntity, cause
+		}
 		return nil, http.StatusUnprocessableEntity, fmt.Errorf("decoding the video: %v", err)
 	}
 	return &sharedVideo{store: store}, 0, nil
@@ -298,4 +331,38 @@ func toRGBA(src *scene.RGB) *image.RGBA {
 		}
 	}
 	return dst
+}
+
+// reserveDisk promises need bytes of the server's disk budget to a
+// decode, counting what is on disk now and what other decodes were
+// promised; release returns the promise once the frames are on disk
+// (and so counted by the walk) or were removed.
+func (s *Server) reserveDisk(need int64) (release func(), err error) {
+	s.diskMu.Lock()
+	defer s.diskMu.Unlock()
+	used := diskUsage(s.root)
+	if used+s.reserved+need > s.opt.MaxDiskBytes {
+		return nil, fmt.Errorf("the video's decoded frames take %d bytes and the server has %d of its %d bytes left (max_disk_bytes): try again later",
+			need, max(0, s.opt.MaxDiskBytes-used-s.reserved), s.opt.MaxDiskBytes)
+	}
+	s.reserved += need
+	return func() {
+		s.diskMu.Lock()
+		s.reserved -= need
+		s.diskMu.Unlock()
+	}, nil
+}
+
+// diskUsage is the size of the files under dir.
+func diskUsage(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
