@@ -121,13 +121,9 @@ func (s *Server) lookupJob(w http.ResponseWriter, r *http.Request, se *session) 
 
 // ---- page and session ----
 
+// index serves the page only: a session is made by the page's own
+// POST /api/session, never by a GET that any other page can cause.
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	if s.session(r) == nil {
-		if _, err := s.newSession(w); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-	}
 	page, err := staticFiles.ReadFile("static/index.html")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

@@ -26,6 +26,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -222,7 +223,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
+	if err := sameOrigin(r); err != nil {
+		writeError(w, http.StatusForbidden, "%v", err)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// sameOrigin refuses a state-changing request that a browser sent from
+// another origin: another site, or another port of this host, whose
+// requests the session cookie's SameSite does not stop. Browsers send
+// Sec-Fetch-Site and Origin on such requests; clients that send neither
+// (scripts, curl) are not browsers acting for a page and pass.
+func sameOrigin(r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return fmt.Errorf("cross-origin request refused (Sec-Fetch-Site: %s)", site)
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return fmt.Errorf("cross-origin request refused: Origin %q is not this server (%s)", o, r.Host)
+		}
+	}
+	return nil
 }
 
 // Close cancels queued and running jobs, waits for the workers to stop

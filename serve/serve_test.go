@@ -42,15 +42,17 @@ func TestNoSession(t *testing.T) {
 	c.wantError("GET", "/api/nothing", nil, http.StatusNotFound, "no such API endpoint")
 }
 
-func TestIndexMakesSession(t *testing.T) {
+func TestIndexMakesNoSession(t *testing.T) {
 	_, hs := newTestServer(t, Options{Run: (&fakeRun{}).run})
 	c := newClient(t, hs)
 	code, page := c.do("GET", "/", nil)
 	if code != 200 || !bytes.Contains(page, []byte(`<canvas id="frame"`)) {
 		t.Fatalf("GET /: %d %.200s", code, page)
 	}
+	// Only the page's explicit POST makes a session.
+	c.wantError("GET", "/api/session", nil, http.StatusUnauthorized, "no session")
 	var st sessionJSON
-	c.json("GET", "/api/session", nil, 200, &st) // the page's cookie is a session
+	c.json("POST", "/api/session", nil, http.StatusCreated, &st)
 	if st.Video != nil || len(st.Clicks) != 0 || len(st.Jobs) != 0 || !st.Features.Sample || st.Features.Preview {
 		t.Errorf("fresh session: %+v", st)
 	}
@@ -63,7 +65,7 @@ func TestIndexMakesSession(t *testing.T) {
 		}
 	}
 	// The cookie is HttpOnly and SameSite=Strict.
-	res, err := http.Get(hs.URL + "/")
+	res, err := http.Post(hs.URL+"/api/session", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
