@@ -303,7 +303,28 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, se *session) {
 		writeError(w, http.StatusConflict, "frame %d: %v", n, err)
 		return
 	}
+	// One preview a session at a time, so that one client cannot queue
+	// ahead of the others for the server's preview slots.
+	se.mu.Lock()
+	if se.preview {
+		se.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, "a mask preview of this session is already running; one at a time (max_previews_per_session)")
+		return
+	}
+	se.preview = true
+	se.mu.Unlock()
+	defer func() {
+		se.mu.Lock()
+		se.preview = false
+		se.mu.Unlock()
+	}()
+	select {
+	case s.previews <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
 	masks, err := s.opt.Preview(r.Context(), frame, n, clicks)
+	<-s.previews
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "mask preview of frame %d: %v", n, err)
 		return

@@ -85,7 +85,15 @@ type Options struct {
 	MaxDiskBytes int64
 	// MaxDecodes is how many uploads are decoded at once, server-wide
 	// (default 2); one more is refused with 429.
-	MaxDecodes  int
+	MaxDecodes int
+	// MaxPreviews is how many mask previews run at once, server-wide
+	// (default 1); a session has at most one running or waiting, a
+	// second is refused with 429, so no session can queue ahead of the
+	// others.
+	MaxPreviews int
+	// UploadStall closes an upload that sends nothing for this long
+	// (default 30s).
+	UploadStall time.Duration
 	MaxSessions int           // sessions kept; the least recently used idle one is dropped beyond it (default 64)
 	SessionTTL  time.Duration // idle sessions are dropped after this (default 2h)
 	Tools       video.Tools   // ffmpeg/ffprobe; zero fields are found as package video does
@@ -106,6 +114,8 @@ const (
 	defaultMaxVideo    = 4 << 30
 	defaultMaxDisk     = 16 << 30
 	defaultMaxDecodes  = 2
+	defaultMaxPreviews = 1
+	defaultStall       = 30 * time.Second
 	defaultTTL         = 2 * time.Hour
 	maxJSONBytes       = 1 << 20
 	maxClicks          = 2000
@@ -135,7 +145,8 @@ type Server struct {
 	sessions map[string]*session
 	closed   bool
 
-	decodes chan struct{} // a slot per upload being decoded
+	decodes  chan struct{} // a slot per upload being decoded
+	previews chan struct{} // a slot per mask preview running
 
 	diskMu   sync.Mutex
 	reserved int64 // bytes promised to decodes in progress
@@ -177,6 +188,12 @@ func New(opt Options) (*Server, error) {
 	if opt.MaxDecodes <= 0 {
 		opt.MaxDecodes = defaultMaxDecodes
 	}
+	if opt.MaxPreviews <= 0 {
+		opt.MaxPreviews = defaultMaxPreviews
+	}
+	if opt.UploadStall <= 0 {
+		opt.UploadStall = defaultStall
+	}
 	if opt.SessionTTL <= 0 {
 		opt.SessionTTL = defaultTTL
 	}
@@ -204,6 +221,7 @@ func New(opt Options) (*Server, error) {
 		cancel:   cancel,
 		sessions: map[string]*session{},
 		decodes:  make(chan struct{}, opt.MaxDecodes),
+		previews: make(chan struct{}, opt.MaxPreviews),
 	}
 	s.routes()
 	for range opt.Workers {

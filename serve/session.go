@@ -29,6 +29,7 @@ type session struct {
 	clicks  []scene.Click
 	jobs    []*jobState // oldest first; at most one is queued or running
 	dropped bool        // removed from the server; its folder is gone
+	preview bool        // a mask preview of this session runs or waits
 }
 
 // sessionVideo is the video a session works on: the file the jobs read

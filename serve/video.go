@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/body4d/body4d/sample"
@@ -98,7 +99,10 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 // receive writes the request body to path, refusing what is too large
 // or plainly not a video.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (int, error) {
-	body := http.MaxBytesReader(w, r.Body, s.opt.MaxUploadBytes)
+	body := io.Reader(http.MaxBytesReader(w, r.Body, s.opt.MaxUploadBytes))
+	// A client that stops sending is cut off: every read must arrive
+	// within UploadStall, however long the whole upload takes.
+	body = &stallReader{r: body, rc: http.NewResponseController(w), stall: s.opt.UploadStall}
 	head := make([]byte, 512) // what http.DetectContentType reads
 	n, err := io.ReadFull(body, head)
 	var tooBig *http.MaxBytesError
@@ -107,6 +111,8 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (i
 		return http.StatusRequestEntityTooLarge, fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
 	case errors.Is(err, io.EOF):
 		return http.StatusBadRequest, errors.New("the upload is empty")
+	case isTimeout(err):
+		return http.StatusRequestTimeout, fmt.Errorf("the upload stalled: no data for %v (upload_stall)", s.opt.UploadStall)
 	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 		return http.StatusBadRequest, fmt.Errorf("reading the upload: %v", err)
 	}
@@ -127,10 +133,32 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (i
 	switch {
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
+	case isTimeout(err):
+		return http.StatusRequestTimeout, fmt.Errorf("the upload stalled: no data for %v (upload_stall)", s.opt.UploadStall)
 	case err != nil:
 		return http.StatusBadRequest, fmt.Errorf("reading the upload: %v", err)
 	}
 	return 0, nil
+}
+
+// stallReader sets a fresh read deadline on the connection before each
+// read of the body.
+type stallReader struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	// A connection that cannot take deadlines (HTTP/2 tests, hijacked)
+	// is read without one.
+	_ = s.rc.SetReadDeadline(time.Now().Add(s.stall))
+	return s.r.Read(p)
+}
+
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // decode checks an uploaded video file with ffprobe and decodes it into
