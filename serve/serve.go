@@ -124,6 +124,7 @@ const (
 	sessionCookie      = "body4d_session"
 	sessionIDBytes     = 16 // 128 random bits
 	janitorPeriod      = time.Minute
+	rootPrefix         = "body4d-serve-" // a server's data folder under Options.Data
 )
 
 //go:embed static
@@ -133,7 +134,8 @@ var staticFiles embed.FS
 // workers, cancels running jobs and removes its files.
 type Server struct {
 	opt    Options
-	root   string // this server's own folder under opt.Data
+	root   string   // this server's own folder under opt.Data
+	lock   *os.File // root's lock file, locked while the server runs
 	mux    *http.ServeMux
 	static http.Handler
 	queue  *queue
@@ -203,8 +205,19 @@ func New(opt Options) (*Server, error) {
 	if err := os.MkdirAll(opt.Data, 0o755); err != nil {
 		return nil, fmt.Errorf("serve: data directory: %w", err)
 	}
-	root, err := os.MkdirTemp(opt.Data, "body4d-serve-")
+	// Folders of servers that died without Close (kill -9, a crash)
+	// are removed before this one makes its own.
+	orphans, err := removeOrphans(opt.Data)
 	if err != nil {
+		return nil, fmt.Errorf("serve: removing data folders of earlier servers: %w", err)
+	}
+	root, err := os.MkdirTemp(opt.Data, rootPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("serve: data directory: %w", err)
+	}
+	lock, err := lockRoot(root)
+	if err != nil {
+		os.RemoveAll(root)
 		return nil, fmt.Errorf("serve: data directory: %w", err)
 	}
 	sub, err := fs.Sub(staticFiles, "static")
@@ -222,6 +235,10 @@ func New(opt Options) (*Server, error) {
 		sessions: map[string]*session{},
 		decodes:  make(chan struct{}, opt.MaxDecodes),
 		previews: make(chan struct{}, opt.MaxPreviews),
+	}
+	s.lock = lock
+	for _, o := range orphans {
+		s.logf("removed %s, the data folder of a server that did not stop cleanly", o)
 	}
 	s.routes()
 	for range opt.Workers {
@@ -296,7 +313,9 @@ func (s *Server) Close() error {
 		s.sample.close()
 	}
 	s.sampleMu.Unlock()
-	return os.RemoveAll(s.root)
+	err := os.RemoveAll(s.root)
+	s.lock.Close()
+	return err
 }
 
 func loopbackHost(hostport string) bool {
