@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,21 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/jobs/{id}/files/{name}", s.withSession(s.jobFile))
 	m.HandleFunc("GET /api/jobs/{id}/people/{person}/{name}", s.withSession(s.personFile))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all also catches a known path with the wrong method:
+		// that is 405 with the methods it takes.
+		var allow []string
+		for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"} {
+			probe := r.Clone(r.Context())
+			probe.Method = method
+			if _, pattern := m.Handler(probe); pattern != "" && pattern != "/api/" {
+				allow = append(allow, method)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))
+			return
+		}
 		writeError(w, http.StatusNotFound, "no such API endpoint: %s %s (see API.md)", r.Method, r.URL.Path)
 	})
 	s.mux = m
@@ -75,8 +91,8 @@ func writeError(w http.ResponseWriter, code int, format string, args ...any) {
 // ignored. An empty body leaves v as it is when allowEmpty.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
 	if errors.Is(err, io.EOF) && allowEmpty {
 		return true
 	}
@@ -84,6 +100,16 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 		if _, e := dec.Token(); !errors.Is(e, io.EOF) {
 			err = errors.New("more than one JSON value in the body")
 		}
+	}
+	if err == nil && string(raw) == "null" {
+		// null would decode to nothing at all: say so rather than
+		// proceed as if the client had sent its settings.
+		err = errors.New("the body is null: send a JSON object (or no body)")
+	}
+	if err == nil {
+		vd := json.NewDecoder(bytes.NewReader(raw))
+		vd.DisallowUnknownFields()
+		err = vd.Decode(v)
 	}
 	var tooBig *http.MaxBytesError
 	switch {
