@@ -160,7 +160,14 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Write(page)
 }
 
+// createSession returns the request's session if it has one (200), so
+// the page can always POST without a failed GET first, or makes one
+// (201).
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
+	if se := s.session(r); se != nil {
+		writeJSON(w, http.StatusOK, s.sessionState(se))
+		return
+	}
 	se, err := s.newSession(w)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "%v", err)

@@ -268,9 +268,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // csp allows the page's own scripts and styles and what model-viewer
 // needs: WebGL needs no directive, the GLB comes from this origin, its
-// textures become blob: URLs, and its shadow DOM carries inline styles.
+// textures become blob: URLs, its shadow DOM carries inline styles and
+// its mesh decoder is WebAssembly ('wasm-unsafe-eval' allows compiling
+// wasm only, not eval of script text).
 // No inline script, no other origin, no framing, no plugins.
-const csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self' blob: data:; " +
 	"worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 

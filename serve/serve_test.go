@@ -53,6 +53,7 @@ func TestIndexMakesNoSession(t *testing.T) {
 	c.wantError("GET", "/api/session", nil, http.StatusUnauthorized, "no session")
 	var st sessionJSON
 	c.json("POST", "/api/session", nil, http.StatusCreated, &st)
+	c.json("POST", "/api/session", nil, http.StatusOK, nil) // the same session again
 	if st.Video != nil || len(st.Clicks) != 0 || len(st.Jobs) != 0 || !st.Features.Sample || st.Features.Preview {
 		t.Errorf("fresh session: %+v", st)
 	}
