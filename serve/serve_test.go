@@ -690,7 +690,6 @@ func TestCloseCancelsJobs(t *testing.T) {
 
 func TestLoopbackOnly(t *testing.T) {
 	_, hs := newTestServer(t, Options{Run: (&fakeRun{}).run, LoopbackOnly: true})
-	c := newClient(t, hs)
 	for host, want := range map[string]int{
 		"":                       http.StatusCreated, // the test server's own 127.0.0.1:port
 		"localhost:7860":         http.StatusCreated,
@@ -704,7 +703,9 @@ func TestLoopbackOnly(t *testing.T) {
 		if host != "" {
 			req.Host = host
 		}
-		res, err := c.hc.Do(req)
+		// No cookie jar: each POST makes a session (with one it would
+		// return the first, 200).
+		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
