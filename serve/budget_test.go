@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // shortFrameBytes is what the short clip's decoded frames take: 8 frames
@@ -66,7 +67,8 @@ func TestUploadDiskBudget(t *testing.T) {
 	}
 }
 
-// With every decode slot taken, an upload is refused with 429 at once.
+// With every decode slot taken, an upload waits for one; a second
+// upload of the same session meanwhile is refused with 429.
 func TestUploadDecodeSlots(t *testing.T) {
 	s, hs := newTestServer(t, Options{Run: (&fakeRun{}).run, MaxDecodes: 1})
 	c := newClient(t, hs)
@@ -76,9 +78,39 @@ func TestUploadDecodeSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.decodes <- struct{}{} // another upload is decoding
-	c.wantError("POST", "/api/video?name=a.mp4", data, http.StatusTooManyRequests, "max_decodes")
-	<-s.decodes
-	c.upload(shortClip(t))
+	first := make(chan int, 1)
+	go func() {
+		code, _ := c.do("POST", "/api/video?name=a.mp4", data)
+		first <- code
+	}()
+	// Wait (generously) until the first upload holds the session's
+	// upload and waits for the slot.
+	deadline := time.Now().Add(time.Minute)
+	for !uploading(s) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first upload never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.wantError("POST", "/api/video?name=b.mp4", data, http.StatusTooManyRequests, "max_uploads_per_session")
+	<-s.decodes // the slot frees: the first upload decodes
+	if code := <-first; code != http.StatusOK {
+		t.Errorf("the waiting upload: %d", code)
+	}
+}
+
+func uploading(s *Server) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, se := range s.sessions {
+		se.mu.Lock()
+		u := se.uploading
+		se.mu.Unlock()
+		if u {
+			return true
+		}
+	}
+	return false
 }
 
 // framesOnDisk counts the files of frame stores under root.

@@ -84,7 +84,8 @@ type Options struct {
 	// (default 16 GiB).
 	MaxDiskBytes int64
 	// MaxDecodes is how many uploads are decoded at once, server-wide
-	// (default 2); one more is refused with 429.
+	// (default 2); more wait for a slot. A session has one upload at a
+	// time; a second is refused with 429.
 	MaxDecodes int
 	// MaxPreviews is how many mask previews run at once, server-wide
 	// (default 1); a session has at most one running or waiting, a

@@ -23,13 +23,14 @@ type session struct {
 	id  string
 	dir string
 
-	mu      sync.Mutex
-	last    time.Time
-	video   *sessionVideo
-	clicks  []scene.Click
-	jobs    []*jobState // oldest first; at most one is queued or running
-	dropped bool        // removed from the server; its folder is gone
-	preview bool        // a mask preview of this session runs or waits
+	mu        sync.Mutex
+	last      time.Time
+	video     *sessionVideo
+	clicks    []scene.Click
+	jobs      []*jobState // oldest first; at most one is queued or running
+	dropped   bool        // removed from the server; its folder is gone
+	preview   bool        // a mask preview of this session runs or waits
+	uploading bool        // an upload of this session is received or decoded
 }
 
 // sessionVideo is the video a session works on: the file the jobs read

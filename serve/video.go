@@ -71,6 +71,20 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 			os.RemoveAll(dir)
 		}
 	}()
+	// One upload a session at a time (max_uploads_per_session).
+	se.mu.Lock()
+	if se.uploading {
+		se.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, "an upload of this session is already in progress; one at a time (max_uploads_per_session)")
+		return
+	}
+	se.uploading = true
+	se.mu.Unlock()
+	defer func() {
+		se.mu.Lock()
+		se.uploading = false
+		se.mu.Unlock()
+	}()
 	path := filepath.Join(dir, "upload")
 	code, err := s.receive(w, r, path)
 	if err != nil {
@@ -182,11 +196,13 @@ func (s *Server) decode(ctx context.Context, path, name, dir string) (*sharedVid
 	if need > s.opt.MaxVideoBytes {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video's decoded frames take %d bytes; this server takes at most %d (max_video_bytes)", need, s.opt.MaxVideoBytes)
 	}
+	// Decodes take turns for the server's slots; a session has one
+	// upload at a time (upload), so no client can take them all.
 	select {
 	case s.decodes <- struct{}{}:
 		defer func() { <-s.decodes }()
-	default:
-		return nil, http.StatusTooManyRequests, fmt.Errorf("%d videos are being decoded, this server's limit (max_decodes): try again shortly", s.opt.MaxDecodes)
+	case <-ctx.Done():
+		return nil, http.StatusServiceUnavailable, fmt.Errorf("waiting for a decode slot (max_decodes): %w", ctx.Err())
 	}
 	release, err := s.reserveDisk(need)
 	if err != nil {
