@@ -14,11 +14,15 @@ import (
 
 // Spec says what one job does.
 type Spec struct {
-	Video   string         // a video file or a folder of images
-	FPS     scene.Rational // frame rate of an image folder; zero for video files
-	Models  string         // model directory; "" is the built-in tiny models
-	Out     string         // output directory (created)
-	Prompts scene.Prompts
+	Video string         // a video file or a folder of images
+	FPS   scene.Rational // frame rate of an image folder; zero for video files
+	// Untrusted decodes Video with video.Options.Untrusted: for files
+	// from a source that is not trusted (only MP4/MOV, Matroska/WebM and
+	// AVI; ffmpeg opens no other file or URL).
+	Untrusted bool
+	Models    string // model directory; "" is the built-in tiny models
+	Out       string // output directory (created)
+	Prompts   scene.Prompts
 	// Auto, when not nil, finds people with the concept detector on top
 	// of Prompts (which may be empty): see Auto.
 	Auto *Auto

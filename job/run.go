@@ -97,7 +97,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	decoded := CacheUse{Stage: "decode", Unit: "video"}
 	if err := timed("decode", func() (err error) {
 		var loaded bool
-		store, loaded, err = openOrImport(ctx, spec.Video, spec.FPS, filepath.Join(workDir, "frames"), progress)
+		store, loaded, err = openOrImport(ctx, spec.Video, video.Options{FPS: spec.FPS, Untrusted: spec.Untrusted}, filepath.Join(workDir, "frames"), progress)
 		if loaded {
 			decoded.Loaded++
 		} else {
@@ -331,14 +331,14 @@ func removeAbandoned(out string) error {
 
 // openOrImport opens the frame store in dir, or (re)imports the video
 // into it; loaded says the store was already complete.
-func openOrImport(ctx context.Context, videoPath string, rate scene.Rational, dir string, progress func(body4d.Event)) (s *video.Store, loaded bool, err error) {
+func openOrImport(ctx context.Context, videoPath string, vopt video.Options, dir string, progress func(body4d.Event)) (s *video.Store, loaded bool, err error) {
 	if s, err := video.OpenStore(dir, video.StoreOptions{}); err == nil {
 		return s, true, nil
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, false, err
 	}
-	s, err = video.ImportFile(ctx, videoPath, video.Options{FPS: rate}, dir, video.StoreOptions{
+	s, err = video.ImportFile(ctx, videoPath, vopt, dir, video.StoreOptions{
 		Progress: func(done, total int) { progress(body4d.Event{Stage: "decode", Done: done, Total: total}) },
 	})
 	return s, false, err

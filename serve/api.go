@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,6 +47,21 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/jobs/{id}/files/{name}", s.withSession(s.jobFile))
 	m.HandleFunc("GET /api/jobs/{id}/people/{person}/{name}", s.withSession(s.personFile))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all also catches a known path with the wrong method:
+		// that is 405 with the methods it takes.
+		var allow []string
+		for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"} {
+			probe := r.Clone(r.Context())
+			probe.Method = method
+			if _, pattern := m.Handler(probe); pattern != "" && pattern != "/api/" {
+				allow = append(allow, method)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))
+			return
+		}
 		writeError(w, http.StatusNotFound, "no such API endpoint: %s %s (see API.md)", r.Method, r.URL.Path)
 	})
 	s.mux = m
@@ -75,8 +91,8 @@ func writeError(w http.ResponseWriter, code int, format string, args ...any) {
 // ignored. An empty body leaves v as it is when allowEmpty.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBytes))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	var raw json.RawMessage
+	err := dec.Decode(&raw)
 	if errors.Is(err, io.EOF) && allowEmpty {
 		return true
 	}
@@ -84,6 +100,16 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, allowEmpty bool) 
 		if _, e := dec.Token(); !errors.Is(e, io.EOF) {
 			err = errors.New("more than one JSON value in the body")
 		}
+	}
+	if err == nil && string(raw) == "null" {
+		// null would decode to nothing at all: say so rather than
+		// proceed as if the client had sent its settings.
+		err = errors.New("the body is null: send a JSON object (or no body)")
+	}
+	if err == nil {
+		vd := json.NewDecoder(bytes.NewReader(raw))
+		vd.DisallowUnknownFields()
+		err = vd.Decode(v)
 	}
 	var tooBig *http.MaxBytesError
 	switch {
@@ -121,13 +147,9 @@ func (s *Server) lookupJob(w http.ResponseWriter, r *http.Request, se *session) 
 
 // ---- page and session ----
 
+// index serves the page only: a session is made by the page's own
+// POST /api/session, never by a GET that any other page can cause.
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
-	if s.session(r) == nil {
-		if _, err := s.newSession(w); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-	}
 	page, err := staticFiles.ReadFile("static/index.html")
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -138,7 +160,14 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Write(page)
 }
 
+// createSession returns the request's session if it has one (200), so
+// the page can always POST without a failed GET first, or makes one
+// (201).
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
+	if se := s.session(r); se != nil {
+		writeJSON(w, http.StatusOK, s.sessionState(se))
+		return
+	}
 	se, err := s.newSession(w)
 	if err != nil {
 		writeError(w, http.StatusServiceUnavailable, "%v", err)
@@ -174,6 +203,10 @@ type sessionJSON struct {
 	Limits struct {
 		MaxUploadBytes int64 `json:"max_upload_bytes"`
 		MaxFrames      int   `json:"max_frames"`
+		MaxPixels      int   `json:"max_pixels"`
+		MaxVideoBytes  int64 `json:"max_video_bytes"`
+		MaxDiskBytes   int64 `json:"max_disk_bytes"`
+		MaxDecodes     int   `json:"max_decodes"`
 		MaxPeople      int   `json:"max_people"`
 	} `json:"limits"`
 	Palette []string `json:"palette"`
@@ -204,6 +237,10 @@ func (s *Server) sessionState(se *session) sessionJSON {
 	out.Features.Viewer = s.opt.Viewer != ""
 	out.Limits.MaxUploadBytes = s.opt.MaxUploadBytes
 	out.Limits.MaxFrames = s.opt.MaxFrames
+	out.Limits.MaxPixels = s.opt.MaxPixels
+	out.Limits.MaxVideoBytes = s.opt.MaxVideoBytes
+	out.Limits.MaxDiskBytes = s.opt.MaxDiskBytes
+	out.Limits.MaxDecodes = s.opt.MaxDecodes
 	out.Limits.MaxPeople = maxPeople
 	for _, c := range palette {
 		out.Palette = append(out.Palette, fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B))
@@ -299,7 +336,28 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, se *session) {
 		writeError(w, http.StatusConflict, "frame %d: %v", n, err)
 		return
 	}
+	// One preview a session at a time, so that one client cannot queue
+	// ahead of the others for the server's preview slots.
+	se.mu.Lock()
+	if se.preview {
+		se.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, "a mask preview of this session is already running; one at a time (max_previews_per_session)")
+		return
+	}
+	se.preview = true
+	se.mu.Unlock()
+	defer func() {
+		se.mu.Lock()
+		se.preview = false
+		se.mu.Unlock()
+	}()
+	select {
+	case s.previews <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
 	masks, err := s.opt.Preview(r.Context(), frame, n, clicks)
+	<-s.previews
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "mask preview of frame %d: %v", n, err)
 		return

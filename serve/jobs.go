@@ -43,11 +43,13 @@ func (s *Server) spec(w http.ResponseWriter, se *session, st job.Stages) (job.Sp
 		return job.Spec{}, false
 	}
 	return job.Spec{
-		Video:   se.video.path,
-		Models:  s.opt.Models,
-		Prompts: scene.Prompts{Clicks: slices.Clone(se.clicks)},
-		Stages:  st,
-		Export:  slices.Clone(s.opt.Export),
+		Video: se.video.path,
+		// The job decodes the upload again: with the same allow-list.
+		Untrusted: !se.video.sample,
+		Models:    s.opt.Models,
+		Prompts:   scene.Prompts{Clicks: slices.Clone(se.clicks)},
+		Stages:    st,
+		Export:    slices.Clone(s.opt.Export),
 		// A job's outputs are all the web UI serves; its caches go.
 		DropWork: true,
 	}, true

@@ -26,6 +26,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -68,14 +69,36 @@ type Options struct {
 	// the sample.
 	SampleDir string
 
-	Workers        int           // jobs run at once (default 1)
-	QueueSize      int           // jobs waiting beyond those running (default 16)
-	MaxUploadBytes int64         // largest accepted upload (default 512 MiB)
-	MaxFrames      int           // longest accepted video in frames (default 1800, the reference tracker's limit)
-	MaxSessions    int           // sessions kept; the least recently used idle one is dropped beyond it (default 64)
-	SessionTTL     time.Duration // idle sessions are dropped after this (default 2h)
-	Tools          video.Tools   // ffmpeg/ffprobe; zero fields are found as package video does
-	Log            *log.Logger   // nil: no log
+	Workers        int   // jobs run at once (default 1)
+	QueueSize      int   // jobs waiting beyond those running (default 16)
+	MaxUploadBytes int64 // largest accepted upload (default 512 MiB)
+	MaxFrames      int   // longest accepted video in frames (default 1800, the reference tracker's limit)
+	// MaxPixels is the largest accepted frame, width×height (default
+	// 3840×2160).
+	MaxPixels int
+	// MaxVideoBytes bounds one video's decoded frames (width×height×3 per
+	// frame, as stored on disk; default 4 GiB).
+	MaxVideoBytes int64
+	// MaxDiskBytes bounds the server's data folder: an upload whose
+	// decoded frames would take it over is refused before decoding
+	// (default 16 GiB).
+	MaxDiskBytes int64
+	// MaxDecodes is how many uploads are decoded at once, server-wide
+	// (default 2); more wait for a slot. A session has one upload at a
+	// time; a second is refused with 429.
+	MaxDecodes int
+	// MaxPreviews is how many mask previews run at once, server-wide
+	// (default 1); a session has at most one running or waiting, a
+	// second is refused with 429, so no session can queue ahead of the
+	// others.
+	MaxPreviews int
+	// UploadStall closes an upload that sends nothing for this long
+	// (default 30s).
+	UploadStall time.Duration
+	MaxSessions int           // sessions kept; the least recently used idle one is dropped beyond it (default 64)
+	SessionTTL  time.Duration // idle sessions are dropped after this (default 2h)
+	Tools       video.Tools   // ffmpeg/ffprobe; zero fields are found as package video does
+	Log         *log.Logger   // nil: no log
 	// LoopbackOnly refuses requests whose Host is not localhost or a
 	// loopback address: a server bound to loopback is then out of reach
 	// of web pages that rebind their own name to 127.0.0.1.
@@ -88,6 +111,12 @@ const (
 	defaultMaxUpload   = 512 << 20
 	defaultMaxFrames   = 1800 // the reference tracks at most 1800 frames (app-pipeline.md §1b)
 	defaultMaxSessions = 64
+	defaultMaxPixels   = 3840 * 2160
+	defaultMaxVideo    = 4 << 30
+	defaultMaxDisk     = 16 << 30
+	defaultMaxDecodes  = 2
+	defaultMaxPreviews = 1
+	defaultStall       = 30 * time.Second
 	defaultTTL         = 2 * time.Hour
 	maxJSONBytes       = 1 << 20
 	maxClicks          = 2000
@@ -96,6 +125,7 @@ const (
 	sessionCookie      = "body4d_session"
 	sessionIDBytes     = 16 // 128 random bits
 	janitorPeriod      = time.Minute
+	rootPrefix         = "body4d-serve-" // a server's data folder under Options.Data
 )
 
 //go:embed static
@@ -105,7 +135,8 @@ var staticFiles embed.FS
 // workers, cancels running jobs and removes its files.
 type Server struct {
 	opt    Options
-	root   string // this server's own folder under opt.Data
+	root   string   // this server's own folder under opt.Data
+	lock   *os.File // root's lock file, locked while the server runs
 	mux    *http.ServeMux
 	static http.Handler
 	queue  *queue
@@ -116,6 +147,12 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	closed   bool
+
+	decodes  chan struct{} // a slot per upload being decoded
+	previews chan struct{} // a slot per mask preview running
+
+	diskMu   sync.Mutex
+	reserved int64 // bytes promised to decodes in progress
 
 	sampleMu sync.Mutex
 	sample   *sharedVideo // the sample's frame store, decoded once for all sessions
@@ -142,6 +179,24 @@ func New(opt Options) (*Server, error) {
 	if opt.MaxSessions <= 0 {
 		opt.MaxSessions = defaultMaxSessions
 	}
+	if opt.MaxPixels <= 0 {
+		opt.MaxPixels = defaultMaxPixels
+	}
+	if opt.MaxVideoBytes <= 0 {
+		opt.MaxVideoBytes = defaultMaxVideo
+	}
+	if opt.MaxDiskBytes <= 0 {
+		opt.MaxDiskBytes = defaultMaxDisk
+	}
+	if opt.MaxDecodes <= 0 {
+		opt.MaxDecodes = defaultMaxDecodes
+	}
+	if opt.MaxPreviews <= 0 {
+		opt.MaxPreviews = defaultMaxPreviews
+	}
+	if opt.UploadStall <= 0 {
+		opt.UploadStall = defaultStall
+	}
 	if opt.SessionTTL <= 0 {
 		opt.SessionTTL = defaultTTL
 	}
@@ -151,8 +206,19 @@ func New(opt Options) (*Server, error) {
 	if err := os.MkdirAll(opt.Data, 0o755); err != nil {
 		return nil, fmt.Errorf("serve: data directory: %w", err)
 	}
-	root, err := os.MkdirTemp(opt.Data, "body4d-serve-")
+	// Folders of servers that died without Close (kill -9, a crash)
+	// are removed before this one makes its own.
+	orphans, err := removeOrphans(opt.Data)
 	if err != nil {
+		return nil, fmt.Errorf("serve: removing data folders of earlier servers: %w", err)
+	}
+	root, err := os.MkdirTemp(opt.Data, rootPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("serve: data directory: %w", err)
+	}
+	lock, err := lockRoot(root)
+	if err != nil {
+		os.RemoveAll(root)
 		return nil, fmt.Errorf("serve: data directory: %w", err)
 	}
 	sub, err := fs.Sub(staticFiles, "static")
@@ -168,6 +234,12 @@ func New(opt Options) (*Server, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: map[string]*session{},
+		decodes:  make(chan struct{}, opt.MaxDecodes),
+		previews: make(chan struct{}, opt.MaxPreviews),
+	}
+	s.lock = lock
+	for _, o := range orphans {
+		s.logf("removed %s, the data folder of a server that did not stop cleanly", o)
 	}
 	s.routes()
 	for range opt.Workers {
@@ -187,7 +259,44 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", csp)
+	if err := sameOrigin(r); err != nil {
+		writeError(w, http.StatusForbidden, "%v", err)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// csp allows the page's own scripts and styles and what model-viewer
+// needs: WebGL needs no directive, the GLB comes from this origin, its
+// textures become blob: URLs, its shadow DOM carries inline styles and
+// its mesh decoder is WebAssembly ('wasm-unsafe-eval' allows compiling
+// wasm only, not eval of script text).
+// No inline script, no other origin, no framing, no plugins.
+const csp = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self' blob: data:; " +
+	"worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// sameOrigin refuses a state-changing request that a browser sent from
+// another origin: another site, or another port of this host, whose
+// requests the session cookie's SameSite does not stop. Browsers send
+// Sec-Fetch-Site and Origin on such requests; clients that send neither
+// (scripts, curl) are not browsers acting for a page and pass.
+func sameOrigin(r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return fmt.Errorf("cross-origin request refused (Sec-Fetch-Site: %s)", site)
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return fmt.Errorf("cross-origin request refused: Origin %q is not this server (%s)", o, r.Host)
+		}
+	}
+	return nil
 }
 
 // Close cancels queued and running jobs, waits for the workers to stop
@@ -216,7 +325,9 @@ func (s *Server) Close() error {
 		s.sample.close()
 	}
 	s.sampleMu.Unlock()
-	return os.RemoveAll(s.root)
+	err := os.RemoveAll(s.root)
+	s.lock.Close()
+	return err
 }
 
 func loopbackHost(hostport string) bool {

@@ -23,12 +23,14 @@ type session struct {
 	id  string
 	dir string
 
-	mu      sync.Mutex
-	last    time.Time
-	video   *sessionVideo
-	clicks  []scene.Click
-	jobs    []*jobState // oldest first; at most one is queued or running
-	dropped bool        // removed from the server; its folder is gone
+	mu        sync.Mutex
+	last      time.Time
+	video     *sessionVideo
+	clicks    []scene.Click
+	jobs      []*jobState // oldest first; at most one is queued or running
+	dropped   bool        // removed from the server; its folder is gone
+	preview   bool        // a mask preview of this session runs or waits
+	uploading bool        // an upload of this session is received or decoded
 }
 
 // sessionVideo is the video a session works on: the file the jobs read
@@ -132,6 +134,17 @@ func (se *session) retire() bool {
 	return true
 }
 
+// hasResults reports whether a job of the session finished with
+// outputs. The caller holds mu.
+func (se *session) hasResults() bool {
+	for _, j := range se.jobs {
+		if j.status() == stateDone {
+			return true
+		}
+	}
+	return false
+}
+
 // release frees what the session holds; its jobs, if any, must be over
 // (Close) or it must be retired.
 func (se *session) release() {
@@ -165,7 +178,8 @@ func (s *Server) session(r *http.Request) *session {
 
 // newSession makes a session and sets its cookie on w. When the server
 // holds MaxSessions already, the least recently used one without an
-// active job is dropped; if every one is busy, it fails.
+// active job or finished results is dropped; if there is none, it fails
+// (results are only ever removed by idle expiry or by their owner).
 func (s *Server) newSession(w http.ResponseWriter) (*session, error) {
 	id := newID(sessionIDBytes)
 	se := &session{id: id, dir: filepath.Join(s.root, id), last: time.Now()}
@@ -200,7 +214,7 @@ func (s *Server) newSession(w http.ResponseWriter) (*session, error) {
 		slices.SortFunc(byUse, func(a, b use) int { return a.last.Compare(b.last) })
 		for _, u := range byUse {
 			u.se.mu.Lock()
-			ok := u.se.retire()
+			ok := !u.se.hasResults() && u.se.retire()
 			u.se.mu.Unlock()
 			if ok {
 				drop = u.se
@@ -234,7 +248,7 @@ func (s *Server) newSession(w http.ResponseWriter) (*session, error) {
 
 var errStopping = errors.New("server is stopping")
 
-var errBusy = errors.New("server busy: every session has a job queued or running; try again later")
+var errBusy = errors.New("server full: every session has a job or results (max_sessions); try again later")
 
 // dropIdle removes sessions not used since before and without an active
 // job.

@@ -9,28 +9,19 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/body4d/body4d/sample"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
 )
-
-// videoLike reports whether a sniffed content type may be a video.
-// http.DetectContentType names MP4, WebM/Matroska, AVI, Ogg and MPEG
-// video; other containers (QuickTime .mov, MPEG-TS…) come out as
-// application/octet-stream and are left to ffprobe. What is plainly
-// something else (text, HTML, images, audio, archives, PDF) is refused
-// before it is written to disk or handed to ffmpeg.
-func videoLike(kind string) bool {
-	kind, _, _ = strings.Cut(kind, ";")
-	return strings.HasPrefix(kind, "video/") || kind == "application/ogg" || kind == "application/octet-stream"
-}
 
 // displayName keeps a client's file name for display only: printable
 // characters of its last path element, at most 80 runes.
@@ -80,13 +71,28 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 			os.RemoveAll(dir)
 		}
 	}()
+	// One upload a session at a time (max_uploads_per_session).
+	se.mu.Lock()
+	if se.uploading {
+		se.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, "an upload of this session is already in progress; one at a time (max_uploads_per_session)")
+		return
+	}
+	se.uploading = true
+	se.mu.Unlock()
+	defer func() {
+		se.mu.Lock()
+		se.uploading = false
+		se.mu.Unlock()
+	}()
 	path := filepath.Join(dir, "upload")
 	code, err := s.receive(w, r, path)
 	if err != nil {
 		writeError(w, code, "%s", strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
 		return
 	}
-	frames, code, err := s.decode(r.Context(), path, filepath.Join(dir, "frames"))
+	name := displayName(r.URL.Query().Get("name"))
+	frames, code, err := s.decode(r.Context(), path, name, filepath.Join(dir, "frames"))
 	if err != nil {
 		// The server's paths mean nothing to the client.
 		msg := strings.NewReplacer("video "+path+": ", "", path+": ", "", path, "the upload", dir, "the upload's folder").Replace(err.Error())
@@ -94,7 +100,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 		return
 	}
 	frames.owned = dir
-	v := &sessionVideo{id: vid, name: displayName(r.URL.Query().Get("name")), path: path, frames: frames}
+	v := &sessionVideo{id: vid, name: name, path: path, frames: frames}
 	if !s.setVideo(w, se, v) {
 		frames.close()
 		return
@@ -107,7 +113,10 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 // receive writes the request body to path, refusing what is too large
 // or plainly not a video.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (int, error) {
-	body := http.MaxBytesReader(w, r.Body, s.opt.MaxUploadBytes)
+	body := io.Reader(http.MaxBytesReader(w, r.Body, s.opt.MaxUploadBytes))
+	// A client that stops sending is cut off: every read must arrive
+	// within UploadStall, however long the whole upload takes.
+	body = &stallReader{r: body, rc: http.NewResponseController(w), stall: s.opt.UploadStall}
 	head := make([]byte, 512) // what http.DetectContentType reads
 	n, err := io.ReadFull(body, head)
 	var tooBig *http.MaxBytesError
@@ -116,12 +125,16 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (i
 		return http.StatusRequestEntityTooLarge, fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
 	case errors.Is(err, io.EOF):
 		return http.StatusBadRequest, errors.New("the upload is empty")
+	case isTimeout(err):
+		return http.StatusRequestTimeout, fmt.Errorf("the upload stalled: no data for %v (upload_stall)", s.opt.UploadStall)
 	case err != nil && !errors.Is(err, io.ErrUnexpectedEOF):
 		return http.StatusBadRequest, fmt.Errorf("reading the upload: %v", err)
 	}
 	head = head[:n]
-	if kind := http.DetectContentType(head); !videoLike(kind) {
-		return http.StatusUnsupportedMediaType, fmt.Errorf("not a video: the upload's content looks like %s", kind)
+	// Only containers that cannot make ffmpeg open another file or URL.
+	if _, err := video.SniffUntrusted(head); err != nil {
+		kind, _, _ := strings.Cut(http.DetectContentType(head), ";")
+		return http.StatusUnsupportedMediaType, fmt.Errorf("not a supported container: the upload looks like %s; accepted are %s", kind, video.UntrustedContainers)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -134,29 +147,85 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (i
 	switch {
 	case errors.As(err, &tooBig):
 		return http.StatusRequestEntityTooLarge, fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
+	case isTimeout(err):
+		return http.StatusRequestTimeout, fmt.Errorf("the upload stalled: no data for %v (upload_stall)", s.opt.UploadStall)
 	case err != nil:
 		return http.StatusBadRequest, fmt.Errorf("reading the upload: %v", err)
 	}
 	return 0, nil
 }
 
-// decode checks a video file with ffprobe and decodes it into a frame
-// store in dir.
-func (s *Server) decode(ctx context.Context, path, dir string) (*sharedVideo, int, error) {
-	probe, err := video.ProbeFile(ctx, path, s.opt.Tools)
+// stallReader sets a fresh read deadline on the connection before each
+// read of the body.
+type stallReader struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	// A connection that cannot take deadlines (HTTP/2 tests, hijacked)
+	// is read without one.
+	_ = s.rc.SetReadDeadline(time.Now().Add(s.stall))
+	return s.r.Read(p)
+}
+
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// decode checks an uploaded video file with ffprobe and decodes it into
+// a frame store in dir. The file is untrusted: errors name it as name.
+func (s *Server) decode(ctx context.Context, path, name, dir string) (*sharedVideo, int, error) {
+	probe, err := video.ProbeUntrusted(ctx, path, name, s.opt.Tools)
 	if err != nil {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("not a video ffmpeg can read: %v", err)
 	}
 	if probe.Frames > s.opt.MaxFrames {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video has %d frames; this server takes at most %d", probe.Frames, s.opt.MaxFrames)
 	}
-	rd, err := video.OpenFile(ctx, path, s.opt.Tools)
+	// Every budget is checked on ffprobe's facts, before a frame is
+	// decoded. A container that understates its frame count is caught
+	// by the frame-count budget while importing.
+	if px := probe.Width * probe.Height; px > s.opt.MaxPixels {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video is %dx%d (%d pixels); this server takes at most %d pixels a frame (max_pixels)",
+			probe.Width, probe.Height, px, s.opt.MaxPixels)
+	}
+	need := int64(probe.Width) * int64(probe.Height) * 3 * int64(probe.Frames)
+	if need > s.opt.MaxVideoBytes {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video's decoded frames take %d bytes; this server takes at most %d (max_video_bytes)", need, s.opt.MaxVideoBytes)
+	}
+	// Decodes take turns for the server's slots; a session has one
+	// upload at a time (upload), so no client can take them all.
+	select {
+	case s.decodes <- struct{}{}:
+		defer func() { <-s.decodes }()
+	case <-ctx.Done():
+		return nil, http.StatusServiceUnavailable, fmt.Errorf("waiting for a decode slot (max_decodes): %w", ctx.Err())
+	}
+	release, err := s.reserveDisk(need)
+	if err != nil {
+		return nil, http.StatusRequestEntityTooLarge, err
+	}
+	defer release()
+	rd, err := video.OpenUntrusted(ctx, path, name, s.opt.Tools)
 	if err != nil {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("not a video ffmpeg can read: %v", err)
 	}
 	defer rd.Close()
-	store, err := video.Import(ctx, rd, dir, video.StoreOptions{CacheBytes: 32 << 20})
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	store, err := video.Import(ctx, rd, dir, video.StoreOptions{CacheBytes: 32 << 20,
+		Progress: func(done, _ int) {
+			if done > probe.Frames {
+				cancel(fmt.Errorf("the video has more frames than its container states (%d)", probe.Frames))
+			}
+		}})
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil && !errors.Is(cause, context.Canceled) {
+			return nil, http.StatusUnprocessableEntity, cause
+		}
 		return nil, http.StatusUnprocessableEntity, fmt.Errorf("decoding the video: %v", err)
 	}
 	return &sharedVideo{store: store}, 0, nil
@@ -219,7 +288,7 @@ func (s *Server) sampleFrames(ctx context.Context) (*sharedVideo, error) {
 	// Not the request's context: a client that goes away must not leave
 	// a half-made store that the next one would find.
 	ctx = context.WithoutCancel(ctx)
-	v, _, err := s.decode(ctx, path, filepath.Join(s.root, "sample"))
+	v, _, err := s.decode(ctx, path, sample.Clip, filepath.Join(s.root, "sample"))
 	if err != nil {
 		return nil, err
 	}
@@ -306,4 +375,38 @@ func toRGBA(src *scene.RGB) *image.RGBA {
 		}
 	}
 	return dst
+}
+
+// reserveDisk promises need bytes of the server's disk budget to a
+// decode, counting what is on disk now and what other decodes were
+// promised; release returns the promise once the frames are on disk
+// (and so counted by the walk) or were removed.
+func (s *Server) reserveDisk(need int64) (release func(), err error) {
+	s.diskMu.Lock()
+	defer s.diskMu.Unlock()
+	used := diskUsage(s.root)
+	if used+s.reserved+need > s.opt.MaxDiskBytes {
+		return nil, fmt.Errorf("the video's decoded frames take %d bytes and the server has %d of its %d bytes left (max_disk_bytes): try again later",
+			need, max(0, s.opt.MaxDiskBytes-used-s.reserved), s.opt.MaxDiskBytes)
+	}
+	s.reserved += need
+	return func() {
+		s.diskMu.Lock()
+		s.reserved -= need
+		s.diskMu.Unlock()
+	}, nil
+}
+
+// diskUsage is the size of the files under dir.
+func diskUsage(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

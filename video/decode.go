@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 
@@ -28,7 +29,8 @@ type Reader interface {
 
 // Decoder reads a video file's frames through ffmpeg.
 type Decoder struct {
-	path   string
+	src    source
+	path   string // how errors name the file
 	ctx    context.Context
 	probe  *Probe
 	cmd    *exec.Cmd
@@ -45,17 +47,25 @@ type Decoder struct {
 // (-fps_mode passthrough): nothing is dropped or duplicated to fit a
 // nominal rate. Cancelling ctx kills ffmpeg.
 func OpenFile(ctx context.Context, path string, tools Tools) (*Decoder, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("video %s: %w", path, err)
+	}
+	return openSource(ctx, trusted(path), tools)
+}
+
+func openSource(ctx context.Context, src source, tools Tools) (*Decoder, error) {
+	path := src.name
 	tools, err := tools.resolve()
 	if err != nil {
 		return nil, fmt.Errorf("video %s: %w", path, err)
 	}
-	p, err := ProbeFile(ctx, path, tools)
+	p, err := probeSource(ctx, src, tools)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"-nostdin", "-v", "error", "-i", path,
-		"-map", "0:" + strconv.Itoa(p.Stream), "-an", "-sn", "-dn",
-		"-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"}
+	args := append([]string{"-nostdin", "-v", "error"}, src.inputArgs()...)
+	args = append(args, "-map", "0:"+strconv.Itoa(p.Stream), "-an", "-sn", "-dn",
+		"-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1")
 	cmd := exec.CommandContext(ctx, tools.FFmpeg, args...)
 	stderr := &tailBuffer{max: 8192}
 	cmd.Stderr = stderr
@@ -66,7 +76,7 @@ func OpenFile(ctx context.Context, path string, tools Tools) (*Decoder, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("video %s: starting ffmpeg: %w", path, err)
 	}
-	return &Decoder{path: path, ctx: ctx, probe: p, cmd: cmd, out: out,
+	return &Decoder{src: src, path: path, ctx: ctx, probe: p, cmd: cmd, out: out,
 		r: bufio.NewReaderSize(out, 1<<20), stderr: stderr}, nil
 }
 
@@ -96,17 +106,17 @@ func (d *Decoder) Next() (*scene.RGB, error) {
 	case d.ctx.Err() != nil:
 		d.err = fmt.Errorf("video %s: %w", d.path, d.ctx.Err())
 	case waitErr != nil:
-		d.err = fmt.Errorf("video %s: ffmpeg failed after %d frames: %s", d.path, d.n, d.stderr.summary())
+		d.err = fmt.Errorf("video %s: ffmpeg failed after %d frames: %s", d.path, d.n, d.src.clean(d.stderr.summary()))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		d.err = fmt.Errorf("video %s: frame %d is truncated", d.path, d.n)
 	case d.n == 0:
-		d.err = fmt.Errorf("video %s: zero frames decoded: %s", d.path, d.stderr.summary())
+		d.err = fmt.Errorf("video %s: zero frames decoded: %s", d.path, d.src.clean(d.stderr.summary()))
 	case d.n < d.probe.Frames && d.stderr.len() > 0:
 		// ffmpeg exits 0 on a truncated or damaged file and just stops
 		// early; its error output (it runs at -v error) tells that apart
 		// from a container that merely overstates its frame count.
 		d.err = fmt.Errorf("video %s: damaged or truncated: decoded %d of %d frames: %s",
-			d.path, d.n, d.probe.Frames, d.stderr.summary())
+			d.path, d.n, d.probe.Frames, d.src.clean(d.stderr.summary()))
 	default:
 		d.err = io.EOF
 	}

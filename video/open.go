@@ -16,6 +16,10 @@ type Options struct {
 	FPS scene.Rational
 	// Tools locates ffmpeg/ffprobe; zero fields are found with FindTools.
 	Tools Tools
+	// Untrusted decodes a video file as OpenUntrusted does (allowed
+	// containers only, no other file or URL opened). Image folders are
+	// read in Go and are not affected.
+	Untrusted bool
 }
 
 // Open opens a video file (through ffmpeg) or a folder of images, chosen
@@ -27,6 +31,9 @@ func Open(ctx context.Context, path string, opt Options) (Reader, error) {
 	}
 	if st.IsDir() {
 		return OpenFolder(ctx, path, opt.FPS)
+	}
+	if opt.Untrusted {
+		return OpenUntrusted(ctx, path, path, opt.Tools)
 	}
 	return OpenFile(ctx, path, opt.Tools)
 }

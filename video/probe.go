@@ -66,11 +66,16 @@ func ProbeFile(ctx context.Context, path string, tools Tools) (*Probe, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("video %s: %w", path, err)
 	}
+	return probeSource(ctx, trusted(path), tools)
+}
+
+func probeSource(ctx context.Context, src source, tools Tools) (*Probe, error) {
+	path := src.name
 	tools, err := tools.resolve()
 	if err != nil {
 		return nil, fmt.Errorf("video %s: %w", path, err)
 	}
-	pj, err := runProbe(ctx, tools, path, "-show_entries",
+	pj, err := runProbe(ctx, tools, src, "-show_entries",
 		"stream=index,codec_type,codec_name,width,height,pix_fmt,avg_frame_rate,r_frame_rate,nb_frames:stream_disposition=attached_pic:stream_tags=rotate:stream_side_data=rotation")
 	if err != nil {
 		return nil, err
@@ -104,7 +109,7 @@ func ProbeFile(ctx context.Context, path string, tools Tools) (*Probe, error) {
 		if n, err := strconv.Atoi(s.NbFrames); err == nil && n > 0 {
 			p.Frames = n
 		} else {
-			cj, err := runProbe(ctx, tools, path, "-select_streams", strconv.Itoa(s.Index),
+			cj, err := runProbe(ctx, tools, src, "-select_streams", strconv.Itoa(s.Index),
 				"-count_packets", "-show_entries", "stream=nb_read_packets")
 			if err != nil {
 				return nil, err
@@ -121,9 +126,10 @@ func ProbeFile(ctx context.Context, path string, tools Tools) (*Probe, error) {
 	return nil, fmt.Errorf("video %s: no video stream (zero frames)", path)
 }
 
-func runProbe(ctx context.Context, tools Tools, path string, args ...string) (*probeJSON, error) {
+func runProbe(ctx context.Context, tools Tools, src source, args ...string) (*probeJSON, error) {
+	path := src.name
 	args = append([]string{"-v", "error", "-of", "json"}, args...)
-	args = append(args, "-i", path)
+	args = append(args, src.inputArgs()...)
 	cmd := exec.CommandContext(ctx, tools.FFprobe, args...)
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stderr = stderr
@@ -134,7 +140,7 @@ func runProbe(ctx context.Context, tools Tools, path string, args ...string) (*p
 		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("video %s: not a readable video: ffprobe: %s", path, stderr.summary())
+			return nil, fmt.Errorf("video %s: not a readable video: ffprobe: %s", path, src.clean(stderr.summary()))
 		}
 		return nil, fmt.Errorf("video %s: running ffprobe: %w", path, err)
 	}

@@ -197,6 +197,22 @@ func TestRunBadVideo(t *testing.T) {
 	}
 }
 
+// --untrusted refuses a playlist naming another file, which ffmpeg would
+// otherwise follow.
+func TestRunUntrusted(t *testing.T) {
+	dir := t.TempDir()
+	clip, err := filepath.Abs(filepath.Join("..", "..", "sample", "clip", "sample.mp4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := filepath.Join(dir, "list.mp4")
+	os.WriteFile(pl, []byte("ffconcat version 1.0\nfile '"+clip+"'\n"), 0o644)
+	code, _, stderr := cli(t, "run", pl, "--untrusted", "--click", "1,1", "--out", filepath.Join(dir, "out"), "--quiet")
+	if code != 1 || !strings.Contains(stderr, "not a supported container") {
+		t.Fatalf("exit %d, stderr %q; want refused as not a supported container", code, stderr)
+	}
+}
+
 func TestRunClickOutsideFrame(t *testing.T) {
 	code, _, stderr := cli(t, "run", "--click", "0:700,10", "--out", t.TempDir(), "--quiet")
 	if code != 1 || !strings.Contains(stderr, "outside the 640x360 frame") {

@@ -59,6 +59,7 @@ type runFlags struct {
 	redetect       int
 	concept        string
 	keepWork       bool
+	untrusted      bool
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -89,6 +90,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fset.BoolVar(&f.noFootContact, "no-foot-contact", false, "with --world static: let feet go below the ground (default: the lowest mesh vertex is kept on or above it, the lift smoothed over ±5 frames)")
 	fset.BoolVar(&f.perFrameCamera, "camera-per-frame", false, "estimate the camera on every frame (default: once per video, median of 8 frames)")
 	fset.StringVar(&f.export, "export", "", "also write animation files: glb (people/<id>/motion.glb and scene.glb, skinned glTF), bvh (people/<id>/motion.bvh), e.g. glb,bvh")
+	fset.BoolVar(&f.untrusted, "untrusted", false, "the video file comes from a source you do not trust: accept only MP4/MOV, Matroska/WebM and AVI, and let ffmpeg open no other file or URL")
 	fset.BoolVar(&f.profile, "profile", false, "print the per-stage time and memory table")
 	fset.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fset.BoolVar(&f.progressAll, "progress-all", false, "a progress line on stderr for every unit done (for scripts that watch it; default: at most one every few seconds when stderr is not a terminal)")
@@ -170,7 +172,7 @@ func runPipeline(ctx context.Context, f runFlags, videoPath string, rate scene.R
 	}
 	defer prog.done()
 	spec := job.Spec{
-		Video: videoPath, FPS: rate, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,
+		Video: videoPath, FPS: rate, Untrusted: f.untrusted, Models: modelDir, Out: f.out, Prompts: prompts, Masks: f.masks, Frames: f.frames, CRF: f.crf, Device: f.device, Export: f.exportFormats,
 		Auto:     autoSpec(f),
 		DropWork: !f.keepWork,
 		Stages:   job.Stages{NoAmodal: f.noAmodal, NoCamera: f.noCamera, FOVX: f.fovX, CameraPerFrame: f.perFrameCamera, Smooth: f.smooth, Quick: f.quick, AmodalFast: f.amodalFast, Mesh: f.meshMode, World: f.worldMode, NoFootContact: f.noFootContact},

@@ -36,6 +36,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	queue := fset.Int("queue", 16, "jobs that may wait for a worker")
 	maxUpload := fset.Int64("max-upload-mb", 512, "largest accepted upload in MiB")
 	maxFrames := fset.Int("max-frames", 1800, "longest accepted video in frames")
+	maxPixels := fset.Int("max-pixels", 3840*2160, "largest accepted frame, width×height")
+	maxVideo := fset.Int64("max-video-mb", 4096, "largest accepted video's decoded frames (width×height×3 bytes each) in MiB")
+	maxDisk := fset.Int64("max-disk-mb", 16384, "disk the server's data folder may take in MiB; uploads beyond it are refused")
+	maxDecodes := fset.Int("max-decodes", 2, "uploads decoded at once")
+	maxPreviews := fset.Int("max-previews", 1, "mask previews run at once (one per session at most)")
 	fset.Usage = func() {
 		fmt.Fprintln(stderr, "usage: body4d serve [flags]\n\nServes the web UI: upload a video, click the people, run, watch and download the result.\nIts JSON API is described in serve/API.md.")
 		fset.PrintDefaults()
@@ -47,8 +52,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", pos[0])}
 	}
-	if *workers < 1 || *queue < 1 || *maxUpload < 1 || *maxFrames < 1 {
-		return usageError{errors.New("--workers, --queue, --max-upload-mb and --max-frames must be at least 1")}
+	if *workers < 1 || *queue < 1 || *maxUpload < 1 || *maxFrames < 1 || *maxPixels < 1 || *maxVideo < 1 || *maxDisk < 1 || *maxDecodes < 1 || *maxPreviews < 1 {
+		return usageError{errors.New("--workers, --queue, --max-upload-mb, --max-frames, --max-pixels, --max-video-mb, --max-disk-mb, --max-decodes and --max-previews must be at least 1")}
 	}
 	if *modelDir != "" {
 		if st, err := os.Stat(*modelDir); err != nil || !st.IsDir() {
@@ -105,6 +110,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		QueueSize:      *queue,
 		MaxUploadBytes: *maxUpload << 20,
 		MaxFrames:      *maxFrames,
+		MaxPixels:      *maxPixels,
+		MaxVideoBytes:  *maxVideo << 20,
+		MaxDiskBytes:   *maxDisk << 20,
+		MaxDecodes:     *maxDecodes,
+		MaxPreviews:    *maxPreviews,
 		Log:            logger,
 		// Bound to loopback, answer only to loopback names (no DNS
 		// rebinding); bound wider, the user chose who may connect.
@@ -124,7 +134,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return base },
+		// No ReadTimeout or WriteTimeout: a large upload may take long and
+		// progress is a long-lived event stream. A stalled upload is
+		// closed by the server's own per-read deadline (30 s) instead.
+		IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return base },
 	}
 	fmt.Fprintf(stdout, "body4d serve: open http://%s/\n", ln.Addr())
 	done := make(chan error, 1)

@@ -48,13 +48,9 @@ function say(id, text, ok) {
 // ---- session and video ----
 
 async function start() {
-  let st;
-  try {
-    st = await api("GET", "/api/session");
-  } catch (e) {
-    if (e.status !== 401) throw e;
-    st = await api("POST", "/api/session"); // the old session expired
-  }
+  // The server's session for this cookie, or a new one when there is
+  // none (a GET makes no session).
+  const st = await api("POST", "/api/session");
   setState(st);
   const jobs = st.jobs || [];
   if (jobs.length) {
