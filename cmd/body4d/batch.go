@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -104,10 +103,7 @@ func cmdBatchPlan(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	shards := fset.Int("shards", 0, "number of shards (default: BODY4D_SHARDS)")
 	pos, err := parseArgs(fset, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+		return err
 	}
 	if len(pos) != 1 {
 		return usageError{fmt.Errorf("want one LIST, got %d arguments", len(pos))}
@@ -207,10 +203,7 @@ func cmdBatchRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fset.Usage = func() { fmt.Fprint(stderr, batchUsage); fset.PrintDefaults() }
 	pos, err := parseArgs(fset, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+		return err
 	}
 	if len(pos) != 1 {
 		return usageError{fmt.Errorf("want one LIST, got %d arguments", len(pos))}
@@ -438,10 +431,7 @@ func cmdBatchStatus(args []string, stdout, stderr io.Writer) error {
 	asJSON := fset.Bool("json", false, "print JSON")
 	pos, err := parseArgs(fset, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
+		return err
 	}
 	if len(pos) != 1 || *out == "" {
 		return usageError{fmt.Errorf("want LIST --out DIR")}
