@@ -22,7 +22,7 @@ func NewFrame(g Ground, firstRoot [3]float64) (Frame, error) {
 	x := vec{1, 0, 0}
 	x = x.sub(n.scale(n.dot(x)))
 	if x.norm() < 1e-6 {
-		return Frame{}, errors.New("world: the camera's x axis is vertical; no horizontal X axis")
+		return Frame{}, errors.New("the camera's x axis is vertical; no horizontal X axis")
 	}
 	x = x.unit()
 	z := x.cross(n)
@@ -106,7 +106,7 @@ type Static struct {
 // check relies on the background having structure off the ground plane.
 func CheckStatic(maps []PointMap, tol float64) (Static, error) {
 	if len(maps) == 0 {
-		return Static{}, errors.New("world: no point maps for the static-camera check")
+		return Static{}, errors.New("no point maps for the static-camera check")
 	}
 	s := Static{Static: true, Tolerance: tol}
 	ref := maps[0]
@@ -120,7 +120,7 @@ func CheckStatic(maps []PointMap, tol float64) (Static, error) {
 			return s, fmt.Errorf("frame %d: %w", t, err)
 		}
 		if m.Width != ref.Width || m.Height != ref.Height {
-			return s, fmt.Errorf("world: frame %d point map is %dx%d, frame 0 is %dx%d", t, m.Width, m.Height, ref.Width, ref.Height)
+			return s, fmt.Errorf("frame %d point map is %dx%d, frame 0 is %dx%d", t, m.Width, m.Height, ref.Width, ref.Height)
 		}
 		rel = rel[:0]
 		for i := 0; i < m.Width*m.Height; i += 3 {
@@ -131,7 +131,7 @@ func CheckStatic(maps []PointMap, tol float64) (Static, error) {
 			rel = append(rel, m.at(i).sub(p0).norm()/math.Max(p0.norm(), 1e-6))
 		}
 		if len(rel) == 0 {
-			return s, fmt.Errorf("world: frame %d shares no background pixel with frame 0", t)
+			return s, fmt.Errorf("frame %d shares no background pixel with frame 0", t)
 		}
 		sort.Float64s(rel)
 		if med := rel[len(rel)/2]; med > s.WorstMove {

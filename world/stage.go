@@ -43,7 +43,7 @@ type Stage struct {
 // camera and a clip without a supported ground.
 func (s *Stage) World(ctx context.Context, frames body4d.FrameSource, res *body4d.Result) (*body4d.World, error) {
 	if s.Geometry == nil {
-		return nil, errors.New("world: no point-map estimator")
+		return nil, errors.New("no point-map estimator")
 	}
 	info := frames.Info()
 	k := s.Frames
@@ -63,15 +63,15 @@ func (s *Stage) World(ctx context.Context, frames body4d.FrameSource, res *body4
 		f := j * (info.Frames - 1) / max(1, k-1)
 		img, err := frames.Frame(f)
 		if err != nil {
-			return nil, fmt.Errorf("world: frame %d: %w", f, err)
+			return nil, fmt.Errorf("frame %d: %w", f, err)
 		}
 		g, err := s.Geometry.Geometry(ctx, img)
 		if err != nil {
-			return nil, fmt.Errorf("world: frame %d: %w", f, err)
+			return nil, fmt.Errorf("frame %d: %w", f, err)
 		}
 		people, err := peopleMask(res.Masks, f, g.Width, g.Height)
 		if err != nil {
-			return nil, fmt.Errorf("world: frame %d: %w", f, err)
+			return nil, fmt.Errorf("frame %d: %w", f, err)
 		}
 		maps = append(maps, PointMap{Width: g.Width, Height: g.Height, Points: g.Points, Valid: g.Valid, People: people})
 	}
@@ -91,7 +91,7 @@ func (s *Stage) World(ctx context.Context, frames body4d.FrameSource, res *body4
 	}
 	first, ok := firstRoot(res.Tracks)
 	if !ok {
-		return nil, errors.New("world: no person present to place the origin under")
+		return nil, errors.New("no person present to place the origin under")
 	}
 	fr, err := NewFrame(g, first)
 	if err != nil {
@@ -117,7 +117,7 @@ func (s *Stage) World(ctx context.Context, frames body4d.FrameSource, res *body4
 			}
 			v, err := s.Feet(p)
 			if err != nil {
-				return nil, fmt.Errorf("world: person %d frame %d: feet: %w", tr.ID, tr.Start+t, err)
+				return nil, fmt.Errorf("person %d frame %d: feet: %w", tr.ID, tr.Start+t, err)
 			}
 			for i := 0; i+2 < len(v); i += 3 {
 				y := fr.Point([3]float64{float64(v[i]), float64(v[i+1]), float64(v[i+2])})[1]

@@ -3,6 +3,7 @@ package world
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
@@ -94,5 +95,21 @@ func TestStage(t *testing.T) {
 	s = &Stage{Geometry: &synthGeometer{c: c, planeless: true, rng: rand.New(rand.NewPCG(3, 3))}, StaticTolerance: 10}
 	if _, err := s.World(context.Background(), clip{12}, res); !errors.Is(err, ErrNoGround) {
 		t.Errorf("plane-less: %v", err)
+	}
+}
+
+// TestStageErrorPrefix runs the stage in a pipeline: its errors carry the
+// pipeline's "body4d: world:" prefix once, not a second "world:".
+func TestStageErrorPrefix(t *testing.T) {
+	c := synthCam{height: 1.7, pitch: 22, w: 96, h: 72, focal: 80}
+	res := &body4d.Result{Tracks: stageTracks(c)}
+	s := &Stage{Geometry: &synthGeometer{c: c, planeless: true, rng: rand.New(rand.NewPCG(3, 3))}, StaticTolerance: 10}
+	_, err := s.World(context.Background(), clip{12}, res)
+	if !errors.Is(err, ErrNoGround) {
+		t.Fatalf("plane-less: %v", err)
+	}
+	wrapped := fmt.Errorf("body4d: world: %w", err) // as Pipeline.Run's stage wraps it
+	if msg := wrapped.Error(); strings.Count(msg, "world:") != 1 || !strings.HasPrefix(msg, "body4d: world: no ground plane found") {
+		t.Errorf("error %q: want one \"world:\" prefix", msg)
 	}
 }

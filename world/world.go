@@ -7,6 +7,9 @@
 // returns them. The world frame is Y up with the ground at y = 0, X the
 // camera's x axis projected onto the ground and Z = X × Y (towards the camera
 // when it looks along the ground).
+//
+// Errors do not name the package: the pipeline reports them under its
+// "body4d: world:" stage prefix.
 package world
 
 import (
@@ -28,13 +31,13 @@ func (m PointMap) check() error {
 	n := m.Width * m.Height
 	switch {
 	case m.Width <= 0 || m.Height <= 0:
-		return fmt.Errorf("world: point map size %dx%d", m.Width, m.Height)
+		return fmt.Errorf("point map size %dx%d", m.Width, m.Height)
 	case len(m.Points) != 3*n:
-		return fmt.Errorf("world: point map has %d values, want %d for %dx%d", len(m.Points), 3*n, m.Width, m.Height)
+		return fmt.Errorf("point map has %d values, want %d for %dx%d", len(m.Points), 3*n, m.Width, m.Height)
 	case m.Valid != nil && len(m.Valid) != n:
-		return fmt.Errorf("world: validity mask has %d pixels, want %d", len(m.Valid), n)
+		return fmt.Errorf("validity mask has %d pixels, want %d", len(m.Valid), n)
 	case m.People != nil && len(m.People) != n:
-		return fmt.Errorf("world: people mask has %d pixels, want %d", len(m.People), n)
+		return fmt.Errorf("people mask has %d pixels, want %d", len(m.People), n)
 	}
 	return nil
 }
@@ -87,7 +90,7 @@ func (o Options) withDefaults() Options {
 
 // ErrNoGround says no plane is supported well enough to be the ground; the
 // caller keeps the camera frame.
-var ErrNoGround = errors.New("world: no ground plane found")
+var ErrNoGround = errors.New("no ground plane found")
 
 // Ground is the fitted plane n·p + d = 0 in camera coordinates, n the unit
 // up direction (gravity is −n) and d > 0 the camera's height above it.
@@ -117,7 +120,7 @@ const scoreSamples = 3000
 func FitGround(maps []PointMap, opts Options) (Ground, error) {
 	o := opts.withDefaults()
 	if len(maps) == 0 {
-		return Ground{}, errors.New("world: no point maps to fit the ground to")
+		return Ground{}, errors.New("no point maps to fit the ground to")
 	}
 	var pts []sample
 	for fi, m := range maps {
