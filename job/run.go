@@ -214,7 +214,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		if err != nil || res.World == nil || st.ground == nil {
 			return err
 		}
-		return writeWorld(spec.Out, res, *st.ground, sum.People)
+		return writeWorld(spec.Out, res, *st.ground, sum.People, st.body)
 	}); err != nil {
 		return sum, err
 	}

@@ -1,13 +1,19 @@
 package job
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"codeberg.org/sbinet/npyio/npz"
 
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/mesh"
+	"github.com/body4d/body4d/mesh/mhr"
+	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/world"
 )
 
@@ -25,9 +31,62 @@ type trajectoryRow struct {
 	Present  bool       `json:"present"`
 	Root     [3]float64 `json:"root_m"`                // world metres (the mesh translation CamT, lifted by foot contact)
 	FootLift float64    `json:"foot_lift_m,omitempty"` // foot contact's upward correction
+	// Heading is the body root's yaw about world Y in radians, (−π, π]:
+	// 0 when the body faces world +Z, π/2 when it faces +X
+	// (atan2(forward_x, forward_z) of its forward direction). Absent
+	// without a body model.
+	Heading *float64 `json:"heading_rad,omitempty"`
 }
 
-func writeWorld(out string, res *body4d.Result, g world.Ground, people []PersonOutput) error {
+// rootForward gives the camera-frame forward direction of a body's root:
+// the root joint's rotation relative to its rest rotation applied to MHR's
+// forward (+Z, the rest body faces the viewer), then MHR's axes turned into
+// the camera's (y and z negated).
+type rootForward struct {
+	model *mhr.Model
+	root  int
+	rest  mhr.Quat // conjugate of the root's rest rotation
+}
+
+func newRootForward(model *mhr.Model) (*rootForward, error) {
+	root := slices.IndexFunc(model.Parents(), func(p int) bool { return p < 0 })
+	if root < 0 {
+		return nil, errors.New("heading: the body model has no root joint")
+	}
+	rest, err := model.LocalStates(make([]float32, len(scene.Params{}.Model)))
+	if err != nil {
+		return nil, fmt.Errorf("heading: %w", err)
+	}
+	return &rootForward{model: model, root: root, rest: rest[root].Q.Conj()}, nil
+}
+
+func (r *rootForward) forward(p scene.Params) ([3]float64, error) {
+	local, err := r.model.LocalStates(p.Model[:])
+	if err != nil {
+		return [3]float64{}, err
+	}
+	f := local[r.root].Q.Mul(r.rest).Rotate([3]float64{0, 0, 1})
+	return [3]float64{f[0], -f[1], -f[2]}, nil
+}
+
+// heading is the yaw about world Y of a camera-frame direction (see
+// trajectoryRow.Heading).
+func heading(toWorld [3][4]float64, d [3]float64) float64 {
+	x := toWorld[0][0]*d[0] + toWorld[0][1]*d[1] + toWorld[0][2]*d[2]
+	z := toWorld[2][0]*d[0] + toWorld[2][1]*d[1] + toWorld[2][2]*d[2]
+	return math.Atan2(x, z)
+}
+
+// writeWorld writes world.json and each person's trajectory; body (may be
+// nil: no heading) gives the root's orientation.
+func writeWorld(out string, res *body4d.Result, g world.Ground, people []PersonOutput, body *mesh.Body) error {
+	var fwd *rootForward
+	if body != nil && body.Model != nil {
+		var err error
+		if fwd, err = newRootForward(body.Model); err != nil {
+			return err
+		}
+	}
 	w := res.World
 	wf := worldFile{Ground: g, Gravity: g.Gravity(), ToWorld: w.ToWorld,
 		Convention: "world = camera_to_world · [camera; 1]; Y up, ground y = 0, origin on the ground under the first person's first root, X the camera's x axis projected onto the ground, Z = X × Y"}
@@ -46,6 +105,14 @@ func writeWorld(out string, res *body4d.Result, g world.Ground, people []PersonO
 				r.FootLift = w.FootLift[i][t]
 				r.Root[1] += r.FootLift
 			}
+			if fwd != nil && r.Present {
+				f, err := fwd.forward(p)
+				if err != nil {
+					return fmt.Errorf("heading of person %d, frame %d: %w", tr.ID, r.Frame, err)
+				}
+				h := heading(w.ToWorld, f)
+				r.Heading = &h
+			}
 		}
 		if err := writeJSON(filepath.Join(people[i].Dir, "trajectory.json"), rows); err != nil {
 			return err
@@ -58,17 +125,28 @@ func writeWorld(out string, res *body4d.Result, g world.Ground, people []PersonO
 }
 
 // writeTrajectoryNPZ writes frame [T], present [T], root [T,3] (world
-// metres) and foot_lift [T].
+// metres), foot_lift [T] and, when every present frame has one, heading
+// [T] (radians; NaN where absent).
 func writeTrajectoryNPZ(path string, rows []trajectoryRow) error {
 	frame := make([]int64, len(rows))
 	present := make([]bool, len(rows))
 	root := make([][3]float64, len(rows))
 	lift := make([]float64, len(rows))
+	head := make([]float64, len(rows))
+	hasHeading := false
 	for i, r := range rows {
 		frame[i], present[i], root[i], lift[i] = int64(r.Frame), r.Present, r.Root, r.FootLift
+		head[i] = math.NaN()
+		if r.Heading != nil {
+			head[i], hasHeading = *r.Heading, true
+		}
+	}
+	arrays := map[string]any{"frame.npy": frame, "present.npy": present, "root.npy": root, "foot_lift.npy": lift}
+	if hasHeading {
+		arrays["heading.npy"] = head
 	}
 	tmp := path + ".tmp"
-	if err := npz.Write(tmp, map[string]any{"frame.npy": frame, "present.npy": present, "root.npy": root, "foot_lift.npy": lift}); err != nil {
+	if err := npz.Write(tmp, arrays); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
