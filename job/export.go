@@ -53,8 +53,12 @@ type videoFacts struct {
 // written files, relative to dir, and notes on people it could not
 // animate. The same function serves body4d run --export and body4d
 // export, which is why the two write identical bytes.
+//
+// With space not nil the files are the world-frame ones: people/<id>/world/
+// (motion.glb, motion.bvh, mesh_NNNNNN.ply) and scene_world.glb; params.npz
+// is not written again (parameters stay in the camera frame).
 func writeExports(ctx context.Context, dir string, tracks []body4d.Track, body *mesh.Body, v videoFacts,
-	formats []string, only []scene.PersonID) (files, notes []string, err error) {
+	formats []string, only []scene.PersonID, space *worldSpace) (files, notes []string, err error) {
 	if len(formats) == 0 {
 		return nil, nil, nil
 	}
@@ -71,19 +75,27 @@ func writeExports(ctx context.Context, dir string, tracks []body4d.Track, body *
 		}
 	}
 	var all []gltf.Person
-	for _, tr := range tracks {
+	for ti, tr := range tracks {
 		if err := ctx.Err(); err != nil {
 			return files, notes, err
 		}
 		selected := only == nil || slices.Contains(only, tr.ID)
 		pdir := filepath.Join("people", strconv.Itoa(int(tr.ID)))
-		if selected && slices.Contains(formats, "npz") {
+		frame := rig.CameraFrame
+		if space != nil {
+			pdir = filepath.Join(pdir, "world")
+			frame = space.frame(ti)
+		}
+		if selected && space == nil && slices.Contains(formats, "npz") {
 			if err := writeParamsNPZ(filepath.Join(dir, pdir, "params.npz"), tr); err != nil {
 				return files, notes, err
 			}
 			files = append(files, filepath.Join(pdir, "params.npz"))
 		}
 		if selected && slices.Contains(formats, "ply") {
+			if err := os.MkdirAll(filepath.Join(dir, pdir), 0o755); err != nil {
+				return files, notes, err
+			}
 			for i, p := range tr.Params {
 				if !tr.Present[i] {
 					continue
@@ -91,6 +103,9 @@ func writeExports(ctx context.Context, dir string, tracks []body4d.Track, body *
 				m, err := body.Mesh(p)
 				if err != nil {
 					return files, notes, fmt.Errorf("person %d, frame %d: %w", tr.ID, tr.Start+i, err)
+				}
+				if space != nil {
+					space.points(ti, i, m.Vertices)
 				}
 				name := filepath.Join(pdir, meshName(tr.Start+i))
 				if err := writePLY(filepath.Join(dir, name), m); err != nil {
@@ -102,7 +117,7 @@ func writeExports(ctx context.Context, dir string, tracks []body4d.Track, body *
 		if !slices.Contains(formats, "glb") && !slices.Contains(formats, "bvh") {
 			continue
 		}
-		r, err := rig.New(body.Model, tr, rig.Options{Frames: v.Frames})
+		r, err := rig.New(body.Model, tr, rig.Options{Frames: v.Frames, Frame: frame})
 		if err != nil {
 			if !slices.Contains(tr.Present, true) {
 				notes = append(notes, fmt.Sprintf("person %d is present on no frame: no motion.glb or motion.bvh", tr.ID))
@@ -138,13 +153,17 @@ func writeExports(ctx context.Context, dir string, tracks []body4d.Track, body *
 	}
 	if slices.Contains(formats, "glb") && len(all) > 0 {
 		s := gltf.Scene{People: all, FPS: v.Rate}
-		if v.Camera != nil {
-			s.Camera = &gltf.Camera{K: *v.Camera, Width: v.Width, Height: v.Height, Poses: rig.CameraPoses(nil, v.Frames)}
+		name, camera := "scene.glb", rig.Frame(nil)
+		if space != nil {
+			name, camera = "scene_world.glb", space.frame(-1)
 		}
-		if err := writeAtomic(filepath.Join(dir, "scene.glb"), func(w io.Writer) error { return gltf.Write(w, s) }); err != nil {
+		if v.Camera != nil {
+			s.Camera = &gltf.Camera{K: *v.Camera, Width: v.Width, Height: v.Height, Poses: rig.CameraPoses(camera, v.Frames)}
+		}
+		if err := writeAtomic(filepath.Join(dir, name), func(w io.Writer) error { return gltf.Write(w, s) }); err != nil {
 			return files, notes, err
 		}
-		files = append(files, "scene.glb")
+		files = append(files, name)
 	}
 	return files, notes, nil
 }
@@ -247,7 +266,7 @@ func Export(ctx context.Context, dir string, opts ExportOptions) (files, notes [
 		tracks = append(tracks, tr)
 	}
 	v := videoFacts{Rate: sum.Rate, Frames: sum.Frames, Width: sum.Width, Height: sum.Height, Camera: sum.Camera}
-	return writeExports(ctx, dir, tracks, body, v, opts.Formats, opts.People)
+	return writeExports(ctx, dir, tracks, body, v, opts.Formats, opts.People, nil)
 }
 
 // readTrack reads a person's params.json back into the track the run

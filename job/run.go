@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/body4d/body4d/world"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +22,7 @@ import (
 	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
+	"github.com/body4d/body4d/world"
 )
 
 // TinyModelsNote is the line said whenever the built-in tiny models run.
@@ -229,8 +230,16 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		if err := timed("export", func() (err error) {
 			v := videoFacts{Rate: info.FPS, Frames: info.Frames, Width: info.Width, Height: info.Height, Camera: sum.Camera}
 			var notes []string
-			sum.Exports, notes, err = writeExports(ctx, spec.Out, res.Tracks, st.body, v, spec.Export, nil)
+			sum.Exports, notes, err = writeExports(ctx, spec.Out, res.Tracks, st.body, v, spec.Export, nil, nil)
 			sum.Notes = append(sum.Notes, notes...)
+			if err != nil || res.World == nil {
+				return err
+			}
+			// The same files again in the world frame (params stay in the
+			// camera frame: world.json's transform places them).
+			formats := slices.DeleteFunc(slices.Clone(spec.Export), func(f string) bool { return f == "npz" })
+			files, _, err := writeExports(ctx, spec.Out, res.Tracks, st.body, v, formats, nil, newWorldSpace(res.World, res.Tracks))
+			sum.Exports = append(sum.Exports, files...)
 			return err
 		}); err != nil {
 			return sum, err

@@ -13,6 +13,7 @@ import (
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/mesh"
 	"github.com/body4d/body4d/mesh/mhr"
+	"github.com/body4d/body4d/rig"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/world"
 )
@@ -151,4 +152,85 @@ func writeTrajectoryNPZ(path string, rows []trajectoryRow) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// worldSpace places the exports in a static camera's world frame: each
+// track's frames map by camera_to_world, then up by its foot lift.
+type worldSpace struct {
+	w      *body4d.World
+	q      mhr.Quat // the rotation of ToWorld
+	starts []int    // each track's first video frame
+}
+
+func newWorldSpace(w *body4d.World, tracks []body4d.Track) *worldSpace {
+	var r [3][3]float64
+	for i := range 3 {
+		r[i] = [3]float64(w.ToWorld[i][:3])
+	}
+	s := &worldSpace{w: w, q: quatFromMatrix(r)}
+	for _, tr := range tracks {
+		s.starts = append(s.starts, tr.Start)
+	}
+	return s
+}
+
+// lift is track ti's foot lift on its frame t (0 without foot contact).
+func (s *worldSpace) lift(ti, t int) float64 {
+	if ti < 0 || ti >= len(s.w.FootLift) || t < 0 || t >= len(s.w.FootLift[ti]) {
+		return 0
+	}
+	return s.w.FootLift[ti][t]
+}
+
+// frame is the rig frame of track ti (video frames f; the track starts at
+// start); ti < 0 is the camera's own, without lift.
+func (s *worldSpace) frame(ti int) rig.Frame {
+	start := 0
+	if ti >= 0 && ti < len(s.starts) {
+		start = s.starts[ti]
+	}
+	return func(f int) mhr.State {
+		t := s.w.ToWorld
+		return mhr.State{Q: s.q, S: 1, T: [3]float64{t[0][3], t[1][3] + s.lift(ti, f-start), t[2][3]}}
+	}
+}
+
+// points maps track ti's frame t (index into the track) camera-frame xyz
+// points into the world frame in place.
+func (s *worldSpace) points(ti, t int, p []float32) {
+	m := s.w.ToWorld
+	up := s.lift(ti, t)
+	for i := 0; i+2 < len(p); i += 3 {
+		c := [3]float64{float64(p[i]), float64(p[i+1]), float64(p[i+2])}
+		for k := range 3 {
+			v := m[k][0]*c[0] + m[k][1]*c[1] + m[k][2]*c[2] + m[k][3]
+			if k == 1 {
+				v += up
+			}
+			p[i+k] = float32(v)
+		}
+	}
+}
+
+// quatFromMatrix is the unit quaternion (x, y, z, w) of a rotation matrix
+// (Shepperd's method: the largest of the four candidates for stability).
+func quatFromMatrix(r [3][3]float64) mhr.Quat {
+	tr := r[0][0] + r[1][1] + r[2][2]
+	var q mhr.Quat
+	switch {
+	case tr > 0:
+		s := 2 * math.Sqrt(1+tr)
+		q = mhr.Quat{(r[2][1] - r[1][2]) / s, (r[0][2] - r[2][0]) / s, (r[1][0] - r[0][1]) / s, s / 4}
+	case r[0][0] > r[1][1] && r[0][0] > r[2][2]:
+		s := 2 * math.Sqrt(1+r[0][0]-r[1][1]-r[2][2])
+		q = mhr.Quat{s / 4, (r[0][1] + r[1][0]) / s, (r[0][2] + r[2][0]) / s, (r[2][1] - r[1][2]) / s}
+	case r[1][1] > r[2][2]:
+		s := 2 * math.Sqrt(1+r[1][1]-r[0][0]-r[2][2])
+		q = mhr.Quat{(r[0][1] + r[1][0]) / s, s / 4, (r[1][2] + r[2][1]) / s, (r[0][2] - r[2][0]) / s}
+	default:
+		s := 2 * math.Sqrt(1+r[2][2]-r[0][0]-r[1][1])
+		q = mhr.Quat{(r[0][2] + r[2][0]) / s, (r[1][2] + r[2][1]) / s, s / 4, (r[1][0] - r[0][1]) / s}
+	}
+	n := math.Sqrt(q[0]*q[0] + q[1]*q[1] + q[2]*q[2] + q[3]*q[3])
+	return mhr.Quat{q[0] / n, q[1] / n, q[2] / n, q[3] / n}
 }

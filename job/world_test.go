@@ -1,10 +1,15 @@
 package job
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"codeberg.org/sbinet/npyio/npz"
@@ -12,6 +17,7 @@ import (
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/internal/rigtest"
 	"github.com/body4d/body4d/mesh"
+	"github.com/body4d/body4d/rig"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/world"
 )
@@ -66,6 +72,150 @@ func TestWriteWorld(t *testing.T) {
 	for _, f := range []string{"world.json", "1/trajectory.npz"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// knownWorld is a camera-to-world transform built from known rotations:
+// the camera 1.6 m up, pitched down 0.3 rad, turned 0.6 rad about world Y.
+func knownWorld() [3][4]float64 {
+	rx := [3][3]float64{{1, 0, 0}, {0, math.Cos(0.3), -math.Sin(0.3)}, {0, math.Sin(0.3), math.Cos(0.3)}}
+	d := [3][3]float64{{1, 0, 0}, {0, -1, 0}, {0, 0, -1}}
+	ry := [3][3]float64{{math.Cos(0.6), 0, math.Sin(0.6)}, {0, 1, 0}, {-math.Sin(0.6), 0, math.Cos(0.6)}}
+	mul := func(a, b [3][3]float64) (c [3][3]float64) {
+		for i := range 3 {
+			for j := range 3 {
+				for k := range 3 {
+					c[i][j] += a[i][k] * b[k][j]
+				}
+			}
+		}
+		return c
+	}
+	r := mul(ry, mul(rx, d))
+	var m [3][4]float64
+	for i := range 3 {
+		m[i] = [4]float64{r[i][0], r[i][1], r[i][2], []float64{0.3, 1.6, -2}[i]}
+	}
+	return m
+}
+
+func TestQuatFromMatrix(t *testing.T) {
+	mats := [][3][3]float64{
+		{{1, 0, 0}, {0, -1, 0}, {0, 0, -1}}, // half turns: every branch
+		{{-1, 0, 0}, {0, 1, 0}, {0, 0, -1}},
+		{{-1, 0, 0}, {0, -1, 0}, {0, 0, 1}},
+	}
+	w := knownWorld()
+	mats = append(mats, [3][3]float64{[3]float64(w[0][:3]), [3]float64(w[1][:3]), [3]float64(w[2][:3])})
+	for _, r := range mats {
+		q := quatFromMatrix(r)
+		for _, v := range [][3]float64{{1, 0, 0}, {0, 1, 0}, {0.2, -0.5, 0.9}} {
+			got := q.Rotate(v)
+			for i := range 3 {
+				want := r[i][0]*v[0] + r[i][1]*v[1] + r[i][2]*v[2]
+				if math.Abs(got[i]-want) > 1e-12 {
+					t.Fatalf("%v: rotates %v to %v, want row %d = %g", r, v, got, i, want)
+				}
+			}
+		}
+	}
+}
+
+func readPLYVertices(t *testing.T, path string) []float32 {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, body, ok := bytes.Cut(data, []byte("end_header\n"))
+	var n int
+	if i := bytes.Index(head, []byte("element vertex ")); ok && i >= 0 {
+		fmt.Sscanf(string(head[i:]), "element vertex %d", &n)
+	}
+	if n == 0 || len(body) < 12*n {
+		t.Fatalf("%s: header %q", path, head)
+	}
+	v := make([]float32, 3*n)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
+	}
+	return v
+}
+
+// TestWorldExports writes a synthetic track's exports in the camera and
+// the world frame: the world PLYs and the world rig's joints are the
+// camera ones under a known transform plus the foot lift.
+func TestWorldExports(t *testing.T) {
+	model := rigtest.Model(t)
+	body := &mesh.Body{Model: model}
+	tr := rigtest.Track(1, 2, 5, 3, 1)
+	lift := []float64{0, 0.02, 0.05, 0.03, 0.01}
+	w := &body4d.World{ToWorld: knownWorld(), FootLift: [][]float64{lift}}
+	tracks := []body4d.Track{tr}
+	dir := t.TempDir()
+	v := videoFacts{Rate: scene.Rational{Num: 25, Den: 1}, Frames: 8, Width: 64, Height: 48}
+	formats := []string{"ply", "glb", "bvh"}
+	if _, _, err := writeExports(context.Background(), dir, tracks, body, v, formats, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	space := newWorldSpace(w, tracks)
+	files, _, err := writeExports(context.Background(), dir, tracks, body, v, formats, nil, space)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"people/1/world/motion.glb", "people/1/world/motion.bvh", "scene_world.glb", "people/1/world/mesh_000002.ply"} {
+		if !slices.Contains(files, f) {
+			t.Errorf("world exports %v lack %s", files, f)
+		}
+	}
+	m := w.ToWorld
+	toWorld := func(c [3]float64, up float64) [3]float64 {
+		var o [3]float64
+		for k := range 3 {
+			o[k] = m[k][0]*c[0] + m[k][1]*c[1] + m[k][2]*c[2] + m[k][3]
+		}
+		o[1] += up
+		return o
+	}
+	for i := range tr.Params {
+		if !tr.Present[i] {
+			continue
+		}
+		name := meshName(tr.Start + i)
+		cam := readPLYVertices(t, filepath.Join(dir, "people", "1", name))
+		wv := readPLYVertices(t, filepath.Join(dir, "people", "1", "world", name))
+		for j := 0; j < len(cam); j += 3 {
+			want := toWorld([3]float64{float64(cam[j]), float64(cam[j+1]), float64(cam[j+2])}, lift[i])
+			for k := range 3 {
+				if math.Abs(float64(wv[j+k])-want[k]) > 1e-5 {
+					t.Fatalf("frame %d vertex %d: world %v, want %v", tr.Start+i, j/3, wv[j:j+3], want)
+				}
+			}
+		}
+	}
+	camRig, err := rig.New(model, tr, rig.Options{Frames: v.Frames})
+	if err != nil {
+		t.Fatal(err)
+	}
+	worldRig, err := rig.New(model, tr, rig.Options{Frames: v.Frames, Frame: space.frame(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tr.Params {
+		if !tr.Present[i] {
+			continue
+		}
+		f := tr.Start + i
+		cg, wg := camRig.Global(f), worldRig.Global(f)
+		for j := range cg {
+			// The camera rig's frame is the camera's turned Y up: y, z negated.
+			want := toWorld([3]float64{cg[j].T[0], -cg[j].T[1], -cg[j].T[2]}, lift[i])
+			for k := range 3 {
+				if math.Abs(wg[j].T[k]-want[k]) > 1e-6 { // rounding through the joint chain
+					t.Fatalf("frame %d joint %d: world %v, want %v", f, j, wg[j].T, want)
+				}
+			}
 		}
 	}
 }
