@@ -208,7 +208,8 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 type ExportOptions struct {
 	// Formats: "glb" (people/<id>/motion.glb and scene.glb), "bvh"
 	// (people/<id>/motion.bvh), "ply" (people/<id>/mesh_NNNNNN.ply),
-	// "npz" (people/<id>/params.npz).
+	// "npz" (people/<id>/params.npz). A run with a world frame
+	// (world.json) also gets glb, bvh and ply in the world frame.
 	Formats []string
 	// People selects persons by id; nil is everyone. scene.glb always
 	// holds everyone.
@@ -266,7 +267,16 @@ func Export(ctx context.Context, dir string, opts ExportOptions) (files, notes [
 		tracks = append(tracks, tr)
 	}
 	v := videoFacts{Rate: sum.Rate, Frames: sum.Frames, Width: sum.Width, Height: sum.Height, Camera: sum.Camera}
-	return writeExports(ctx, dir, tracks, body, v, opts.Formats, opts.People, nil)
+	files, notes, err = writeExports(ctx, dir, tracks, body, v, opts.Formats, opts.People, nil)
+	if err != nil {
+		return files, notes, err
+	}
+	space, err := readWorldSpace(dir, tracks)
+	if err != nil || space == nil {
+		return files, notes, err
+	}
+	wf, _, err := writeExports(ctx, dir, tracks, body, v, worldFormats(opts.Formats), opts.People, space)
+	return append(files, wf...), notes, err
 }
 
 // readTrack reads a person's params.json back into the track the run

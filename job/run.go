@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -237,8 +236,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 			}
 			// The same files again in the world frame (params stay in the
 			// camera frame: world.json's transform places them).
-			formats := slices.DeleteFunc(slices.Clone(spec.Export), func(f string) bool { return f == "npz" })
-			files, _, err := writeExports(ctx, spec.Out, res.Tracks, st.body, v, formats, nil, newWorldSpace(res.World, res.Tracks))
+			files, _, err := writeExports(ctx, spec.Out, res.Tracks, st.body, v, worldFormats(spec.Export), nil, newWorldSpace(res.World, res.Tracks))
 			sum.Exports = append(sum.Exports, files...)
 			return err
 		}); err != nil {

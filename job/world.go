@@ -1,12 +1,14 @@
 package job
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"codeberg.org/sbinet/npyio/npz"
 
@@ -233,4 +235,46 @@ func quatFromMatrix(r [3][3]float64) mhr.Quat {
 	}
 	n := math.Sqrt(q[0]*q[0] + q[1]*q[1] + q[2]*q[2] + q[3]*q[3])
 	return mhr.Quat{q[0] / n, q[1] / n, q[2] / n, q[3] / n}
+}
+
+// worldFormats are the export formats written again in the world frame.
+func worldFormats(formats []string) []string {
+	return slices.DeleteFunc(slices.Clone(formats), func(f string) bool { return f == "npz" })
+}
+
+// readWorldSpace reads a finished run's world frame back (world.json and
+// each person's trajectory.json foot lift); nil when the run has none.
+func readWorldSpace(dir string, tracks []body4d.Track) (*worldSpace, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "world.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	var wf worldFile
+	if err := json.Unmarshal(raw, &wf); err != nil {
+		return nil, fmt.Errorf("export: %s: %w", filepath.Join(dir, "world.json"), err)
+	}
+	w := &body4d.World{ToWorld: wf.ToWorld}
+	for _, tr := range tracks {
+		path := filepath.Join(dir, "people", strconv.Itoa(int(tr.ID)), "trajectory.json")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("export: the run has world.json but person %d has no trajectory: %w", tr.ID, err)
+		}
+		var rows []trajectoryRow
+		if err := json.Unmarshal(raw, &rows); err != nil {
+			return nil, fmt.Errorf("export: %s: %w", path, err)
+		}
+		if len(rows) != len(tr.Params) {
+			return nil, fmt.Errorf("export: %s has %d frames, params.json %d", path, len(rows), len(tr.Params))
+		}
+		lift := make([]float64, len(rows))
+		for i, r := range rows {
+			lift[i] = r.FootLift
+		}
+		w.FootLift = append(w.FootLift, lift)
+	}
+	return newWorldSpace(w, tracks), nil
 }

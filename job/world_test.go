@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"codeberg.org/sbinet/npyio/npz"
@@ -217,5 +218,35 @@ func TestWorldExports(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestReadWorldSpace reads a run's world frame back for body4d export:
+// the same transform and foot lifts the run wrote from.
+func TestReadWorldSpace(t *testing.T) {
+	dir := t.TempDir()
+	tr := rigtest.Track(1, 2, 5, 3, 1)
+	tracks := []body4d.Track{tr}
+	if s, err := readWorldSpace(dir, tracks); s != nil || err != nil {
+		t.Fatalf("no world.json: %v, %v", s, err)
+	}
+	w := &body4d.World{ToWorld: knownWorld(), FootLift: [][]float64{{0, 0.02, 0.05, 1.0 / 3, 0.01}}}
+	pdir := filepath.Join(dir, "people", "1")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res := &body4d.Result{Tracks: tracks, World: w}
+	if err := writeWorld(dir, res, world.Ground{}, []PersonOutput{{ID: 1, Dir: pdir}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := readWorldSpace(dir, tracks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.w.ToWorld != w.ToWorld || !slices.Equal(s.w.FootLift[0], w.FootLift[0]) || s.starts[0] != 2 {
+		t.Errorf("read back %+v, want %+v", s.w, w)
+	}
+	if _, err := readWorldSpace(dir, append(tracks, rigtest.Track(2, 0, 3, 1))); err == nil || !strings.Contains(err.Error(), "person 2 has no trajectory") {
+		t.Errorf("missing trajectory: %v", err)
 	}
 }
