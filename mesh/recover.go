@@ -21,21 +21,33 @@ import (
 // as the reference does.
 type Input = scene.MeshInput
 
-// Options configure a Recoverer. The zero value batches up to 64 crops
-// as memory allows and keeps no work directory.
+// Options configure a Recoverer. The zero value batches 64 crops and
+// keeps no work directory.
+//
+// Results depend on the batch: ONNX Runtime's floats for a crop differ
+// in the last bits with the batch it runs in. So the windows of frames
+// run together are a function of MaxBatch and the input only, never of
+// free memory, and a rerun recomputes a window cut short at the same
+// frames: outputs are byte-identical however a run was interrupted.
+// Only when memory is short (FreeMemory says MaxBatch crops do not fit,
+// or an engine runs out) does a window run in smaller batches.
 type Options struct {
 	// Dir, when not empty, is the work directory: one JSON file per
 	// frame, reused instead of recomputed by a later run.
 	Dir string
-	// MaxBatch caps the crops per engine call; 0 means 64, the
-	// reference's batch.
+	// MaxBatch is the batch: a window holds the frames whose crops
+	// reach MaxBatch, run MaxBatch crops per engine call; 0 means 64,
+	// the reference's batch.
 	MaxBatch int
 	// CropBytes is the memory one more crop in a batch costs; 0 means
 	// DefaultCropBytes.
 	CropBytes uint64
-	// FreeMemory reports the memory the engines allocate from; nil means
-	// the CPU's available memory (/proc/meminfo). gpuFreeMemory gives a
-	// GPU's.
+	// FreeMemory, when not nil, reports the memory the engines allocate
+	// from (a GPU pool's); a window's crops then run in batches of what
+	// it holds at CropBytes each, when that is fewer than MaxBatch. nil
+	// means no estimate: MaxBatch crops at a time, halved on
+	// out-of-memory. The CPU's MemAvailable is not used: on a shared
+	// machine it changes from run to run, and results would with it.
 	FreeMemory func() (uint64, error)
 	// Meshes attaches each present person's camera-frame mesh to the
 	// emitted people.
@@ -117,9 +129,6 @@ func newRecoverer(backbone, decoder engine.Engine, layers []engine.Engine, body 
 	if opts.CropBytes == 0 {
 		opts.CropBytes = DefaultCropBytes
 	}
-	if opts.FreeMemory == nil {
-		opts.FreeMemory = availableMemory
-	}
 	if opts.Kernels != nil {
 		body = body.WithKernels(opts.Kernels) // MHR skinning on the GPU too
 	}
@@ -139,8 +148,12 @@ func (r *Recoverer) Close() error {
 // Body returns the body model adapter of the Recoverer's MHR model.
 func (r *Recoverer) Body() *Body { return &Body{Model: r.body} }
 
-// BatchSize returns the batch the memory budget allows now.
+// BatchSize returns the crops per engine call the memory budget allows
+// now: MaxBatch unless FreeMemory says fewer fit.
 func (r *Recoverer) BatchSize() int {
+	if r.opts.FreeMemory == nil {
+		return r.opts.MaxBatch
+	}
 	free, err := r.opts.FreeMemory()
 	if err != nil {
 		return r.opts.MaxBatch // unknown: halving on out-of-memory is the guard
@@ -233,6 +246,10 @@ func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*Fram
 	if err := st.init(); err != nil {
 		return err
 	}
+	// window is fixed: windows start where the last one ended, so a
+	// window's frames depend on the input and MaxBatch alone. batch, the
+	// crops per call, can only be lowered by memory.
+	window := r.opts.MaxBatch
 	batch := r.BatchSize()
 	for next := 0; next < info.Frames; {
 		if err := ctx.Err(); err != nil {
@@ -249,7 +266,7 @@ func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*Fram
 		}
 		// Frames stored from next on belong to a window cut short (or
 		// started elsewhere): drop them so that the window is recomputed
-		// as one batch.
+		// at the same frames, in the same batches.
 		end := next
 		for end < info.Frames && st.has(end) {
 			if _, w, ok := st.load(end, ids); ok && w[0] == end && end > next {
@@ -263,7 +280,7 @@ func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*Fram
 		// A window of frames not yet stored, about one batch of crops.
 		var frames []*FrameResult
 		var jobs []*job
-		for f := next; f < info.Frames && (len(frames) == 0 || len(jobs) < batch); f++ {
+		for f := next; f < info.Frames && (len(frames) == 0 || len(jobs) < window); f++ {
 			if len(frames) > 0 && st.has(f) {
 				break
 			}
@@ -278,9 +295,9 @@ func (r *Recoverer) RecoverFrames(ctx context.Context, in Input, emit func(*Fram
 		if batch, err = r.runJobs(ctx, jobs, batch); err != nil {
 			return err
 		}
-		window := [2]int{next, len(frames)}
+		stored := [2]int{next, len(frames)}
 		for _, fr := range frames {
-			if err := st.save(fr, window); err != nil {
+			if err := st.save(fr, stored); err != nil {
 				return err
 			}
 			if err := emit(fr); err != nil {
@@ -779,10 +796,6 @@ func (j *job) setResult(shape [45]float32, model [numModel]float32, camT [3]floa
 		j.res.Keypoints3D[k] = [3]float32(k3[3*k : 3*k+3])
 	}
 }
-
-// availableMemory returns the CPU memory available to new allocations
-// (MemAvailable of /proc/meminfo); an error where there is none.
-func availableMemory() (uint64, error) { return memAvailable("/proc/meminfo") }
 
 // gpuFreeMemory returns a function reporting GPU index's free memory by
 // NVML, for Options.FreeMemory when the engines run on that GPU.

@@ -1,14 +1,12 @@
 package mesh
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/body4d/body4d/scene"
@@ -132,30 +130,6 @@ func (s store) save(fr *FrameResult, window [2]int) error {
 		return fmt.Errorf("mesh: frame %d: writing %s: %w", fr.Frame, s.path(fr.Frame), err)
 	}
 	return nil
-}
-
-// memAvailable reads MemAvailable from a meminfo file.
-func memAvailable(path string) (uint64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
-			kb, err := strconv.ParseUint(fields[1], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s: %w", path, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errors.New(path + ": no MemAvailable line")
 }
 
 // oomMessages are how the runtimes say they could not allocate: ONNX

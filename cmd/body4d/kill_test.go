@@ -108,6 +108,16 @@ func TestKill(t *testing.T) {
 			}
 			return expect(s, "decode", 0, 1)
 		}},
+		// Inside the first batch window: its frames are saved one by one,
+		// and a window cut short must be recomputed whole, at the same
+		// frames and in the same batches, whatever memory the rerun sees.
+		{"mesh", func(d, n int) bool { return d == 1 }, func(s *job.Summary) string {
+			c := cacheOf(s, "mesh")
+			if c.Loaded+c.Computed != frames {
+				return fmt.Sprintf("mesh cache %+v: want %d frames", c, frames)
+			}
+			return expect(s, "decode", 0, 1) + expect(s, "amodal", 0, windows.Computed)
+		}},
 		{"mesh", func(d, n int) bool { return d == n/2 }, func(s *job.Summary) string {
 			c := cacheOf(s, "mesh")
 			if c.Loaded < 1 || c.Loaded+c.Computed != frames {
