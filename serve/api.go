@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/scene"
@@ -211,6 +212,7 @@ type sessionJSON struct {
 		MaxEncodes     int   `json:"max_encodes"`
 		MaxSessEncodes int   `json:"max_encodes_per_session"`
 		MaxPeople      int   `json:"max_people"`
+		SessionTTL     int64 `json:"session_ttl_seconds"` // an idle session is dropped after this
 	} `json:"limits"`
 	Palette []string `json:"palette"`
 	Notes   []string `json:"notes,omitempty"`
@@ -248,6 +250,7 @@ func (s *Server) sessionState(se *session) sessionJSON {
 	out.Limits.MaxEncodes = s.opt.MaxEncodes
 	out.Limits.MaxSessEncodes = s.opt.MaxSessionEncodes
 	out.Limits.MaxPeople = maxPeople
+	out.Limits.SessionTTL = int64(s.opt.SessionTTL / time.Second)
 	for _, c := range palette {
 		out.Palette = append(out.Palette, fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B))
 	}

@@ -171,6 +171,9 @@ func TestSessionDiskBudget(t *testing.T) {
 	b.upload(shortClip(t)) // its own budget
 	var got sessionJSON
 	a.json("GET", "/api/session", nil, http.StatusOK, &got)
+	if got.Limits.SessionTTL != int64(defaultTTL/time.Second) {
+		t.Errorf("limits.session_ttl_seconds = %d, want %d", got.Limits.SessionTTL, int64(defaultTTL/time.Second))
+	}
 	if got.Limits.MaxSessionDisk != limit {
 		t.Errorf("limits.max_session_disk_bytes = %d, want %d", got.Limits.MaxSessionDisk, limit)
 	}
