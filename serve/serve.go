@@ -100,7 +100,7 @@ type Options struct {
 	// MaxEncodes is how many frame images (JPEG frames, preview PNGs)
 	// are encoded at once, server-wide (default 4); more wait for a
 	// slot. MaxSessionEncodes is how many frame requests of one session
-	// encode or wait at once (default 4); more are refused with 429, so
+	// encode or wait at once (default 6); more are refused with 429, so
 	// no session can queue ahead of the others.
 	MaxEncodes        int
 	MaxSessionEncodes int
@@ -130,7 +130,7 @@ const (
 	defaultMaxPreviews = 1
 	defaultSessionDisk = 4 << 30
 	defaultMaxEncodes  = 4
-	defaultSessEncodes = 4
+	defaultSessEncodes = 6 // a browser opens at most 6 connections to a host
 	defaultStall       = 30 * time.Second
 	defaultTTL         = 2 * time.Hour
 	maxJSONBytes       = 1 << 20

@@ -42,7 +42,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxSessionDisk := fset.Int64("max-session-disk-mb", 4096, "disk one session's files (upload, frames, job outputs) may take in MiB; uploads and runs beyond it are refused")
 	maxDecodes := fset.Int("max-decodes", 2, "uploads decoded at once")
 	maxEncodes := fset.Int("max-encodes", 4, "frame images (JPEG frames, preview PNGs) encoded at once; more wait")
-	maxSessionEncodes := fset.Int("max-session-encodes", 4, "frame requests of one session encoding or waiting at once; more are refused (429)")
+	maxSessionEncodes := fset.Int("max-session-encodes", 6, "frame requests of one session encoding or waiting at once; more are refused (429)")
 	sessionTTL := fset.Duration("session-ttl", 2*time.Hour, "drop a session idle for this long, with its files")
 	maxPreviews := fset.Int("max-previews", 1, "mask previews run at once (one per session at most)")
 	fset.Usage = func() {
