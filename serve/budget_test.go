@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -199,8 +201,22 @@ func TestSessionDiskBudgetFull(t *testing.T) {
 	if err := os.Mkdir(earlier, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(earlier, "result.mp4"), make([]byte, limit-diskUsage(dir)), 0o644); err != nil {
+	// Half an upload left: one sent without a length is cut off while
+	// it is received.
+	result := filepath.Join(earlier, "result.mp4")
+	if err := os.WriteFile(result, make([]byte, limit-diskUsage(dir)-int64(len(data))/2), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	c.wantError("POST", "/api/video?name=b.mp4", io.MultiReader(bytes.NewReader(data)), http.StatusRequestEntityTooLarge, "max_session_disk_bytes")
+	fi, err := os.Stat(result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(result, make([]byte, fi.Size()+limit-diskUsage(dir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := diskUsage(dir); got != limit {
+		t.Fatalf("the session stores %d bytes, want its limit %d", got, limit)
 	}
 	c.wantError("POST", "/api/video?name=b.mp4", data, http.StatusRequestEntityTooLarge, "max_session_disk_bytes")
 	c.wantError("POST", "/api/run", nil, http.StatusInsufficientStorage, "max_session_disk_bytes")
