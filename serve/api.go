@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/scene"
@@ -206,8 +207,12 @@ type sessionJSON struct {
 		MaxPixels      int   `json:"max_pixels"`
 		MaxVideoBytes  int64 `json:"max_video_bytes"`
 		MaxDiskBytes   int64 `json:"max_disk_bytes"`
+		MaxSessionDisk int64 `json:"max_session_disk_bytes"`
 		MaxDecodes     int   `json:"max_decodes"`
+		MaxEncodes     int   `json:"max_encodes"`
+		MaxSessEncodes int   `json:"max_encodes_per_session"`
 		MaxPeople      int   `json:"max_people"`
+		SessionTTL     int64 `json:"session_ttl_seconds"` // an idle session is dropped after this
 	} `json:"limits"`
 	Palette []string `json:"palette"`
 	Notes   []string `json:"notes,omitempty"`
@@ -240,8 +245,12 @@ func (s *Server) sessionState(se *session) sessionJSON {
 	out.Limits.MaxPixels = s.opt.MaxPixels
 	out.Limits.MaxVideoBytes = s.opt.MaxVideoBytes
 	out.Limits.MaxDiskBytes = s.opt.MaxDiskBytes
+	out.Limits.MaxSessionDisk = s.opt.MaxSessionDiskBytes
 	out.Limits.MaxDecodes = s.opt.MaxDecodes
+	out.Limits.MaxEncodes = s.opt.MaxEncodes
+	out.Limits.MaxSessEncodes = s.opt.MaxSessionEncodes
 	out.Limits.MaxPeople = maxPeople
+	out.Limits.SessionTTL = int64(s.opt.SessionTTL / time.Second)
 	for _, c := range palette {
 		out.Palette = append(out.Palette, fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B))
 	}
@@ -390,8 +399,20 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request, se *session) {
 			seen = append(seen, strconv.Itoa(int(id)))
 		}
 	}
+	// The PNG takes one of the encode slots that frames share (the
+	// session's one preview is its own per-session bound).
+	if !s.encodeSlot(r.Context()) {
+		return
+	}
+	var buf bytes.Buffer
+	err = png.Encode(&buf, img)
+	<-s.encodes
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "mask preview of frame %d: %v", n, err)
+		return
+	}
 	w.Header().Set("Body4d-People", strings.Join(seen, ","))
 	w.Header().Set("Content-Type", "image/png")
 	w.Header().Set("Cache-Control", "no-store")
-	png.Encode(w, img)
+	w.Write(buf.Bytes())
 }

@@ -93,6 +93,14 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, se *session) {
 		return
 	}
 	spec.Frames = req.Frames
+	// A job's outputs cannot be sized before it runs: a session at its
+	// disk budget runs nothing more until it frees space (a new upload
+	// replaces its video; a session keeps its last few jobs).
+	if used := diskUsage(se.dir); used >= s.opt.MaxSessionDiskBytes {
+		writeError(w, http.StatusInsufficientStorage, "this session stores %d bytes, at its limit of %d (max_session_disk_bytes): its outputs would not fit",
+			used, s.opt.MaxSessionDiskBytes)
+		return
+	}
 	id := newID(8)
 	spec.Out = filepath.Join(se.dir, "job-"+id)
 	j := newJob(s.ctx, id, spec.Out, spec)

@@ -83,6 +83,11 @@ type Options struct {
 	// decoded frames would take it over is refused before decoding
 	// (default 16 GiB).
 	MaxDiskBytes int64
+	// MaxSessionDiskBytes bounds one session's stored files (its upload,
+	// frame store and job outputs; default 4 GiB): an upload or decode
+	// that would take the session over it is refused, and so is a run
+	// once the session is at it. Nothing already stored is removed.
+	MaxSessionDiskBytes int64
 	// MaxDecodes is how many uploads are decoded at once, server-wide
 	// (default 2); more wait for a slot. A session has one upload at a
 	// time; a second is refused with 429.
@@ -92,6 +97,13 @@ type Options struct {
 	// second is refused with 429, so no session can queue ahead of the
 	// others.
 	MaxPreviews int
+	// MaxEncodes is how many frame images (JPEG frames, preview PNGs)
+	// are encoded at once, server-wide (default 4); more wait for a
+	// slot. MaxSessionEncodes is how many frame requests of one session
+	// encode or wait at once (default 6); more are refused with 429, so
+	// no session can queue ahead of the others.
+	MaxEncodes        int
+	MaxSessionEncodes int
 	// UploadStall closes an upload that sends nothing for this long
 	// (default 30s).
 	UploadStall time.Duration
@@ -116,6 +128,9 @@ const (
 	defaultMaxDisk     = 16 << 30
 	defaultMaxDecodes  = 2
 	defaultMaxPreviews = 1
+	defaultSessionDisk = 4 << 30
+	defaultMaxEncodes  = 4
+	defaultSessEncodes = 6 // a browser opens at most 6 connections to a host
 	defaultStall       = 30 * time.Second
 	defaultTTL         = 2 * time.Hour
 	maxJSONBytes       = 1 << 20
@@ -150,6 +165,7 @@ type Server struct {
 
 	decodes  chan struct{} // a slot per upload being decoded
 	previews chan struct{} // a slot per mask preview running
+	encodes  chan struct{} // a slot per frame image being encoded
 
 	diskMu   sync.Mutex
 	reserved int64 // bytes promised to decodes in progress
@@ -187,6 +203,15 @@ func New(opt Options) (*Server, error) {
 	}
 	if opt.MaxDiskBytes <= 0 {
 		opt.MaxDiskBytes = defaultMaxDisk
+	}
+	if opt.MaxSessionDiskBytes <= 0 {
+		opt.MaxSessionDiskBytes = defaultSessionDisk
+	}
+	if opt.MaxEncodes <= 0 {
+		opt.MaxEncodes = defaultMaxEncodes
+	}
+	if opt.MaxSessionEncodes <= 0 {
+		opt.MaxSessionEncodes = defaultSessEncodes
 	}
 	if opt.MaxDecodes <= 0 {
 		opt.MaxDecodes = defaultMaxDecodes
@@ -236,6 +261,7 @@ func New(opt Options) (*Server, error) {
 		sessions: map[string]*session{},
 		decodes:  make(chan struct{}, opt.MaxDecodes),
 		previews: make(chan struct{}, opt.MaxPreviews),
+		encodes:  make(chan struct{}, opt.MaxEncodes),
 	}
 	s.lock = lock
 	for _, o := range orphans {

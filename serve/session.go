@@ -31,6 +31,7 @@ type session struct {
 	dropped   bool        // removed from the server; its folder is gone
 	preview   bool        // a mask preview of this session runs or waits
 	uploading bool        // an upload of this session is received or decoded
+	encodes   int         // frame requests of this session encoding or waiting to
 }
 
 // sessionVideo is the video a session works on: the file the jobs read

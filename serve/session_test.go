@@ -2,7 +2,11 @@ package serve
 
 import (
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/body4d/body4d/scene"
 )
@@ -94,4 +98,54 @@ func TestCrossOriginRefused(t *testing.T) {
 	if code, _ := c.do("POST", "/api/sample", nil, "Origin", "http://"+host, "Sec-Fetch-Site", "same-origin"); code != 200 {
 		t.Errorf("same-origin POST: %d", code)
 	}
+}
+
+// The janitor drops a session idle for SessionTTL, with its files.
+func TestSessionIdleExpiry(t *testing.T) {
+	s, hs := newTestServer(t, Options{Run: (&fakeRun{}).run, SessionTTL: 50 * time.Millisecond})
+	c := newClient(t, hs)
+	c.session()
+	u, _ := url.Parse(hs.URL)
+	var dir string
+	for _, k := range c.hc.Jar.Cookies(u) {
+		if k.Name == sessionCookie {
+			dir = filepath.Join(s.root, k.Value)
+		}
+	}
+	if dir == "" {
+		t.Fatal("no session cookie")
+	}
+	// Polled without requests, which would keep the session alive.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s.mu.Lock()
+		n := len(s.sessions)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions a minute after a TTL of 50 ms, want 0", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the expired session's folder is still there (%v)", err)
+	}
+	c.wantError("GET", "/api/session", nil, http.StatusUnauthorized, "no session")
+}
+
+// Idle expiry keeps a session whose job is running.
+func TestIdleExpiryKeepsRunningJob(t *testing.T) {
+	fr := &fakeRun{block: true, release: make(chan struct{}), started: make(chan string, 1)}
+	s, hs := newTestServer(t, Options{Run: fr.run})
+	defer close(fr.release)
+	c := newClient(t, hs)
+	c.session()
+	c.json("POST", "/api/sample", nil, http.StatusOK, nil)
+	c.setClicks(scene.Click{X: 90, Y: 175, Person: 1})
+	c.json("POST", "/api/run", nil, http.StatusAccepted, nil)
+	<-fr.started
+	s.dropIdle(time.Now().Add(time.Hour)) // every session counts as idle
+	c.json("GET", "/api/session", nil, http.StatusOK, nil)
 }

@@ -85,14 +85,28 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 		se.uploading = false
 		se.mu.Unlock()
 	}()
+	// The session's budget counts what it stores now, its current video
+	// too: that is removed only once the new one has replaced it.
+	left := s.opt.MaxSessionDiskBytes - diskUsage(se.dir)
+	if left <= 0 {
+		writeError(w, http.StatusRequestEntityTooLarge, "this session stores %d bytes, at its limit of %d (max_session_disk_bytes): an upload would not fit",
+			s.opt.MaxSessionDiskBytes-left, s.opt.MaxSessionDiskBytes)
+		return
+	}
+	if r.ContentLength > left {
+		writeError(w, http.StatusRequestEntityTooLarge, "the upload is %d bytes and this session has %d of its %d bytes left (max_session_disk_bytes)",
+			r.ContentLength, left, s.opt.MaxSessionDiskBytes)
+		return
+	}
 	path := filepath.Join(dir, "upload")
-	code, err := s.receive(w, r, path)
+	code, err := s.receive(w, r, path, left)
 	if err != nil {
 		writeError(w, code, "%s", strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
 		return
 	}
 	name := displayName(r.URL.Query().Get("name"))
-	frames, code, err := s.decode(r.Context(), path, name, filepath.Join(dir, "frames"))
+	frames, code, err := s.decode(r.Context(), path, name, filepath.Join(dir, "frames"),
+		s.opt.MaxSessionDiskBytes-diskUsage(se.dir))
 	if err != nil {
 		// The server's paths mean nothing to the client.
 		msg := strings.NewReplacer("video "+path+": ", "", path+": ", "", path, "the upload", dir, "the upload's folder").Replace(err.Error())
@@ -111,9 +125,17 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, se *session) {
 }
 
 // receive writes the request body to path, refusing what is too large
-// or plainly not a video.
-func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (int, error) {
-	body := io.Reader(http.MaxBytesReader(w, r.Body, s.opt.MaxUploadBytes))
+// (over the server's upload limit or the session's sessionLeft bytes of
+// disk) or plainly not a video.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string, sessionLeft int64) (int, error) {
+	limit := min(s.opt.MaxUploadBytes, max(0, sessionLeft))
+	overLimit := func() error {
+		if limit < s.opt.MaxUploadBytes {
+			return fmt.Errorf("the upload is over the %d bytes this session has left of its %d (max_session_disk_bytes)", limit, s.opt.MaxSessionDiskBytes)
+		}
+		return fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
+	}
+	body := io.Reader(http.MaxBytesReader(w, r.Body, limit))
 	// A client that stops sending is cut off: every read must arrive
 	// within UploadStall, however long the whole upload takes.
 	body = &stallReader{r: body, rc: http.NewResponseController(w), stall: s.opt.UploadStall}
@@ -122,7 +144,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (i
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
+		return http.StatusRequestEntityTooLarge, overLimit()
 	case errors.Is(err, io.EOF):
 		return http.StatusBadRequest, errors.New("the upload is empty")
 	case isTimeout(err):
@@ -146,7 +168,7 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, path string) (i
 	}
 	switch {
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("the upload is over %d bytes, this server's limit", s.opt.MaxUploadBytes)
+		return http.StatusRequestEntityTooLarge, overLimit()
 	case isTimeout(err):
 		return http.StatusRequestTimeout, fmt.Errorf("the upload stalled: no data for %v (upload_stall)", s.opt.UploadStall)
 	case err != nil:
@@ -177,7 +199,9 @@ func isTimeout(err error) bool {
 
 // decode checks an uploaded video file with ffprobe and decodes it into
 // a frame store in dir. The file is untrusted: errors name it as name.
-func (s *Server) decode(ctx context.Context, path, name, dir string) (*sharedVideo, int, error) {
+// sessionLeft is what the session may still store (bytes); < 0 for
+// frames that belong to no session (the sample).
+func (s *Server) decode(ctx context.Context, path, name, dir string, sessionLeft int64) (*sharedVideo, int, error) {
 	probe, err := video.ProbeUntrusted(ctx, path, name, s.opt.Tools)
 	if err != nil {
 		return nil, http.StatusUnsupportedMediaType, fmt.Errorf("not a video ffmpeg can read: %v", err)
@@ -195,6 +219,10 @@ func (s *Server) decode(ctx context.Context, path, name, dir string) (*sharedVid
 	need := int64(probe.Width) * int64(probe.Height) * 3 * int64(probe.Frames)
 	if need > s.opt.MaxVideoBytes {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video's decoded frames take %d bytes; this server takes at most %d (max_video_bytes)", need, s.opt.MaxVideoBytes)
+	}
+	if sessionLeft >= 0 && need > sessionLeft {
+		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("the video's decoded frames take %d bytes and this session has %d of its %d bytes left (max_session_disk_bytes)",
+			need, max(0, sessionLeft), s.opt.MaxSessionDiskBytes)
 	}
 	// Decodes take turns for the server's slots; a session has one
 	// upload at a time (upload), so no client can take them all.
@@ -288,7 +316,7 @@ func (s *Server) sampleFrames(ctx context.Context) (*sharedVideo, error) {
 	// Not the request's context: a client that goes away must not leave
 	// a half-made store that the next one would find.
 	ctx = context.WithoutCancel(ctx)
-	v, _, err := s.decode(ctx, path, sample.Clip, filepath.Join(s.root, "sample"))
+	v, _, err := s.decode(ctx, path, sample.Clip, filepath.Join(s.root, "sample"), -1)
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +377,26 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, se *session) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	// A session encodes a few frames at once (429 beyond), and all
+	// sessions share the server's encode slots.
+	se.mu.Lock()
+	if se.encodes >= s.opt.MaxSessionEncodes {
+		se.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, "%d frame requests of this session are already being encoded; at most %d at once (max_encodes_per_session)",
+			s.opt.MaxSessionEncodes, s.opt.MaxSessionEncodes)
+		return
+	}
+	se.encodes++
+	se.mu.Unlock()
+	defer func() {
+		se.mu.Lock()
+		se.encodes--
+		se.mu.Unlock()
+	}()
+	if !s.encodeSlot(r.Context()) {
+		return // the client went away
+	}
+	defer func() { <-s.encodes }()
 	img, err := v.frames.frame(n)
 	if err != nil {
 		writeError(w, http.StatusConflict, "frame %d: %v", n, err)
@@ -361,6 +409,18 @@ func (s *Server) frame(w http.ResponseWriter, r *http.Request, se *session) {
 	}
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Write(buf.Bytes())
+}
+
+// encodeSlot waits for one of the server's encode slots (max_encodes);
+// false if ctx ends first. The caller returns the slot by receiving from
+// s.encodes.
+func (s *Server) encodeSlot(ctx context.Context) bool {
+	select {
+	case s.encodes <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // toRGBA converts a frame to the type image/jpeg encodes fastest.

@@ -39,7 +39,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	maxPixels := fset.Int("max-pixels", 3840*2160, "largest accepted frame, width×height")
 	maxVideo := fset.Int64("max-video-mb", 4096, "largest accepted video's decoded frames (width×height×3 bytes each) in MiB")
 	maxDisk := fset.Int64("max-disk-mb", 16384, "disk the server's data folder may take in MiB; uploads beyond it are refused")
+	maxSessionDisk := fset.Int64("max-session-disk-mb", 4096, "disk one session's files (upload, frames, job outputs) may take in MiB; uploads and runs beyond it are refused")
 	maxDecodes := fset.Int("max-decodes", 2, "uploads decoded at once")
+	maxEncodes := fset.Int("max-encodes", 4, "frame images (JPEG frames, preview PNGs) encoded at once; more wait")
+	maxSessionEncodes := fset.Int("max-session-encodes", 6, "frame requests of one session encoding or waiting at once; more are refused (429)")
+	sessionTTL := fset.Duration("session-ttl", 2*time.Hour, "drop a session idle for this long, with its files")
 	maxPreviews := fset.Int("max-previews", 1, "mask previews run at once (one per session at most)")
 	fset.Usage = func() {
 		fmt.Fprintln(stderr, "usage: body4d serve [flags]\n\nServes the web UI: upload a video, click the people, run, watch and download the result.\nIts JSON API is described in serve/API.md.")
@@ -52,8 +56,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(pos) > 0 {
 		return usageError{fmt.Errorf("unexpected argument %q", pos[0])}
 	}
-	if *workers < 1 || *queue < 1 || *maxUpload < 1 || *maxFrames < 1 || *maxPixels < 1 || *maxVideo < 1 || *maxDisk < 1 || *maxDecodes < 1 || *maxPreviews < 1 {
-		return usageError{errors.New("--workers, --queue, --max-upload-mb, --max-frames, --max-pixels, --max-video-mb, --max-disk-mb, --max-decodes and --max-previews must be at least 1")}
+	if *workers < 1 || *queue < 1 || *maxUpload < 1 || *maxFrames < 1 || *maxPixels < 1 || *maxVideo < 1 || *maxDisk < 1 || *maxSessionDisk < 1 ||
+		*maxDecodes < 1 || *maxEncodes < 1 || *maxSessionEncodes < 1 || *maxPreviews < 1 {
+		return usageError{errors.New("--workers, --queue, --max-upload-mb, --max-frames, --max-pixels, --max-video-mb, --max-disk-mb, --max-session-disk-mb, --max-decodes, --max-encodes, --max-session-encodes and --max-previews must be at least 1")}
+	}
+	if *sessionTTL <= 0 {
+		return usageError{fmt.Errorf("--session-ttl %v: want a positive duration such as 30m", *sessionTTL)}
 	}
 	if *modelDir != "" {
 		if st, err := os.Stat(*modelDir); err != nil || !st.IsDir() {
@@ -115,7 +123,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		MaxDiskBytes:   *maxDisk << 20,
 		MaxDecodes:     *maxDecodes,
 		MaxPreviews:    *maxPreviews,
-		Log:            logger,
+
+		MaxSessionDiskBytes: *maxSessionDisk << 20,
+		MaxEncodes:          *maxEncodes,
+		MaxSessionEncodes:   *maxSessionEncodes,
+		SessionTTL:          *sessionTTL,
+		Log:                 logger,
 		// Bound to loopback, answer only to loopback names (no DNS
 		// rebinding); bound wider, the user chose who may connect.
 		LoopbackOnly: loopback,

@@ -119,7 +119,7 @@ async function useSample() {
 
 // ---- frames ----
 
-function showFrame(n) {
+function showFrame(n, tries = 0) {
   const v = ui.state && ui.state.video;
   if (!v) return;
   n = Math.max(0, Math.min(v.frames - 1, n | 0));
@@ -134,6 +134,11 @@ function showFrame(n) {
     document.body.dataset.frame = n; // for scripts and tests
     draw();
     loadPreview();
+  };
+  // Fast scrubbing can run past the session's frame requests at once
+  // (429, max_encodes_per_session): the frame still wanted is asked again.
+  img.onerror = () => {
+    if (ui.want === n && tries < 5) setTimeout(() => { if (ui.want === n) showFrame(n, tries + 1); }, 200 * (tries + 1));
   };
   img.src = `/api/frames/${n}?v=${encodeURIComponent(v.id)}`;
 }
