@@ -48,8 +48,17 @@ func TestServeCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	if res.StatusCode != 200 || len(res.Cookies()) != 1 {
-		t.Errorf("GET %s: %d, cookies %v", url, res.StatusCode, res.Cookies())
+	if res.StatusCode != 200 || len(res.Cookies()) != 0 {
+		t.Errorf("GET %s: %d, cookies %v; want the page and no session", url, res.StatusCode, res.Cookies())
+	}
+	// Sessions come only from an explicit POST.
+	res, err = http.Post(strings.TrimSuffix(url, "/")+"/api/session", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated || len(res.Cookies()) != 1 {
+		t.Errorf("POST /api/session: %d, cookies %v", res.StatusCode, res.Cookies())
 	}
 	if ents, _ := os.ReadDir(data); len(ents) != 1 {
 		t.Errorf("data folder holds %d entries while serving, want the server's one folder", len(ents))
