@@ -75,6 +75,25 @@ def cpu_patch():
     torch.Tensor.pin_memory = lambda self, *a, **kw: self
 
 
+def bpe_vocab():
+    """sam3 0.1.4's wheel omits the BPE vocabulary its builder opens
+    (site-packages/assets/, outside the package); open_clip_torch's wheel
+    ships the same CLIP file. Only the text encoder, which is not exported,
+    reads it."""
+    import sam3
+    own = os.path.join(os.path.dirname(sam3.__file__), "..", "assets", "bpe_simple_vocab_16e6.txt.gz")
+    if os.path.exists(own):
+        return own
+    try:
+        import open_clip
+    except ImportError:
+        sys.exit(f"segment export: sam3's BPE vocabulary {os.path.normpath(own)} is missing and open_clip_torch "
+                 "(which ships it) is not installed: pip install open_clip_torch")
+    path = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
+    print(f"segment export: sam3's BPE vocabulary is missing; using open_clip_torch's {path}")
+    return path
+
+
 def _rotate(x, cos, sin):
     """apply_rotary_enc for [..., L, D] with a [L, D/2] table: (re, im)
     pairs times (cos + i sin)."""
@@ -324,7 +343,7 @@ def main():
         tracker = build_tracker(apply_temporal_disambiguation=True).eval()
         backbone = None
     else:
-        model = build_sam3_video_model(checkpoint_path=args.checkpoint)
+        model = build_sam3_video_model(checkpoint_path=args.checkpoint, load_from_HF=False, bpe_path=bpe_vocab())
         tracker, backbone = model.tracker.eval(), model.detector.backbone.eval()
     modules = {"_tracker": tracker, "memory_attention": MemoryAttention(tracker),
                "mask_decoder": MaskDecoder(tracker), "memory_encoder": MemoryEncoder(tracker)}
