@@ -28,6 +28,8 @@ setup.py --only STEPS three times and checks:
   3. after one checkpoint is rewritten (other random weights; fov's
      model.pt when fov runs, else the first step's), only its step exports.
 
+The segment step fails (measured, see the README): the image encoder's
+export stops at sam3's complex-valued ViT RoPE (aten::view_as_complex).
 Not covered: mhr (mhr/convert.py needs MHR's release assets, an FBX rig
 and a momentum .model file that no stand-in is built for here, and a
 Python 3.12 venv with pymomentum-cpu; see the README).

@@ -23,7 +23,11 @@ pointer tokens (the last num_obj_ptr_tokens keys) left unrotated with a
 dynamic slice. Everything else calls the sam3 modules as they are.
 
 STATUS: written against sam3 0.1.4 and run only on random weights (see
---random); never run on the real checkpoint, which is gated.
+--random); never run on the real checkpoint, which is gated. With a
+checkpoint (setup_random.py's random sam3.pt) the image encoder does not
+export: the ViT's RoPE uses torch.view_as_complex, which the ONNX exporter
+does not support; it needs the real cos/sin form used below for the
+memory attention.
 
     python export.py --checkpoint sam3.pt --out models/sam3   # real weights
     python export.py --random --out /tmp/sam3-random          # random weights, check only
