@@ -26,8 +26,8 @@ STATUS: written against sam3 0.1.4 and run only on random weights (see
 --random); never run on the real checkpoint, which is gated. With a
 checkpoint (setup_random.py's random sam3.pt) the image encoder does not
 export: the ViT's RoPE uses torch.view_as_complex, which the ONNX exporter
-does not support; it needs the real cos/sin form used below for the
-memory attention.
+does not support. real_vit_rope swaps in the real cos/sin form (torch
+outputs equal); its ONNX export has not yet been seen to finish.
 
     python export.py --checkpoint sam3.pt --out models/sam3   # real weights
     python export.py --random --out /tmp/sam3-random          # random weights, check only
@@ -206,12 +206,32 @@ class MemoryEncoder(nn.Module):
         return out["vision_features"], out["vision_pos_enc"][0]
 
 
+def real_vit_rope(backbone):
+    """The ViT's RoPE multiplies by a complex table (view_as_complex), which
+    the ONNX exporter does not support: replace each attention's table by
+    its real cos/sin and rotate with _rotate (same arithmetic)."""
+    import types
+    from sam3.model.vitdet import Attention
+
+    def apply_rope(self, q, k):
+        return (_rotate(q.float(), self.rope_cos, self.rope_sin).type_as(q),
+                _rotate(k.float(), self.rope_cos, self.rope_sin).type_as(k))
+
+    for m in backbone.modules():
+        if isinstance(m, Attention) and m.use_rope and m.freqs_cis is not None:
+            fc = m.freqs_cis
+            m.register_buffer("rope_cos", fc.real.float().contiguous(), persistent=False)
+            m.register_buffer("rope_sin", fc.imag.float().contiguous(), persistent=False)
+            m._apply_rope = types.MethodType(apply_rope, m)
+
+
 class ImageEncoder(nn.Module):
     """The tracker's forward_image: backbone (sam2 neck levels) then the
     decoder's conv_s0/conv_s1 on the two high-resolution levels."""
 
     def __init__(self, tracker, backbone):
         super().__init__()
+        real_vit_rope(backbone)
         self.backbone = backbone
         self.s0 = tracker.sam_mask_decoder.conv_s0
         self.s1 = tracker.sam_mask_decoder.conv_s1
