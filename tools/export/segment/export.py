@@ -27,7 +27,7 @@ STATUS: written against sam3 0.1.4 and run only on random weights (see
 checkpoint (setup_random.py's random sam3.pt) the image encoder does not
 export: the ViT's RoPE uses torch.view_as_complex, which the ONNX exporter
 does not support. real_vit_rope swaps in the real cos/sin form (torch
-outputs equal) and it exports; its onnxruntime check is not yet seen.
+outputs equal), exports and passes the onnxruntime check (README).
 
     python export.py --checkpoint sam3.pt --out models/sam3   # real weights
     python export.py --random --out /tmp/sam3-random          # random weights, check only
