@@ -23,7 +23,11 @@ pointer tokens (the last num_obj_ptr_tokens keys) left unrotated with a
 dynamic slice. Everything else calls the sam3 modules as they are.
 
 STATUS: written against sam3 0.1.4 and run only on random weights (see
---random); never run on the real checkpoint, which is gated.
+--random); never run on the real checkpoint, which is gated. With a
+checkpoint (setup_random.py's random sam3.pt) the image encoder does not
+export: the ViT's RoPE uses torch.view_as_complex, which the ONNX exporter
+does not support. real_vit_rope swaps in the real cos/sin form (torch
+outputs equal), exports and passes the onnxruntime check (README).
 
     python export.py --checkpoint sam3.pt --out models/sam3   # real weights
     python export.py --random --out /tmp/sam3-random          # random weights, check only
@@ -73,6 +77,25 @@ def cpu_patch():
         setattr(torch, name, (lambda f: lambda *a, **kw: f(*a, **cpu(kw)))(f))
     torch.Tensor.cuda = lambda self, *a, **kw: self
     torch.Tensor.pin_memory = lambda self, *a, **kw: self
+
+
+def bpe_vocab():
+    """sam3 0.1.4's wheel omits the BPE vocabulary its builder opens
+    (site-packages/assets/, outside the package); open_clip_torch's wheel
+    ships the same CLIP file. Only the text encoder, which is not exported,
+    reads it."""
+    import sam3
+    own = os.path.join(os.path.dirname(sam3.__file__), "..", "assets", "bpe_simple_vocab_16e6.txt.gz")
+    if os.path.exists(own):
+        return own
+    try:
+        import open_clip
+    except ImportError:
+        sys.exit(f"segment export: sam3's BPE vocabulary {os.path.normpath(own)} is missing and open_clip_torch "
+                 "(which ships it) is not installed: pip install open_clip_torch")
+    path = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
+    print(f"segment export: sam3's BPE vocabulary is missing; using open_clip_torch's {path}")
+    return path
 
 
 def _rotate(x, cos, sin):
@@ -183,12 +206,32 @@ class MemoryEncoder(nn.Module):
         return out["vision_features"], out["vision_pos_enc"][0]
 
 
+def real_vit_rope(backbone):
+    """The ViT's RoPE multiplies by a complex table (view_as_complex), which
+    the ONNX exporter does not support: replace each attention's table by
+    its real cos/sin and rotate with _rotate (same arithmetic)."""
+    import types
+    from sam3.model.vitdet import Attention
+
+    def apply_rope(self, q, k):
+        return (_rotate(q.float(), self.rope_cos, self.rope_sin).type_as(q),
+                _rotate(k.float(), self.rope_cos, self.rope_sin).type_as(k))
+
+    for m in backbone.modules():
+        if isinstance(m, Attention) and m.use_rope and m.freqs_cis is not None:
+            fc = m.freqs_cis
+            m.register_buffer("rope_cos", fc.real.float().contiguous(), persistent=False)
+            m.register_buffer("rope_sin", fc.imag.float().contiguous(), persistent=False)
+            m._apply_rope = types.MethodType(apply_rope, m)
+
+
 class ImageEncoder(nn.Module):
     """The tracker's forward_image: backbone (sam2 neck levels) then the
     decoder's conv_s0/conv_s1 on the two high-resolution levels."""
 
     def __init__(self, tracker, backbone):
         super().__init__()
+        real_vit_rope(backbone)
         self.backbone = backbone
         self.s0 = tracker.sam_mask_decoder.conv_s0
         self.s1 = tracker.sam_mask_decoder.conv_s1
@@ -324,7 +367,7 @@ def main():
         tracker = build_tracker(apply_temporal_disambiguation=True).eval()
         backbone = None
     else:
-        model = build_sam3_video_model(checkpoint_path=args.checkpoint)
+        model = build_sam3_video_model(checkpoint_path=args.checkpoint, load_from_HF=False, bpe_path=bpe_vocab())
         tracker, backbone = model.tracker.eval(), model.detector.backbone.eval()
     modules = {"_tracker": tracker, "memory_attention": MemoryAttention(tracker),
                "mask_decoder": MaskDecoder(tracker), "memory_encoder": MemoryEncoder(tracker)}
