@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 
 	"github.com/body4d/body4d/detect"
-	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/segment"
 )
@@ -35,7 +34,7 @@ type AutoSummary struct {
 // with its own tracker (in workDir/auto, removed afterwards) and returns
 // the prompts for the pipeline: the given ones plus a box per found
 // person.
-func findPeople(ctx context.Context, dir *models.Dir, dev *device, spec Spec, frames scene.FrameSource, workDir string) (scene.Prompts, *AutoSummary, error) {
+func findPeople(ctx context.Context, m *Models, spec Spec, frames scene.FrameSource, workDir string) (scene.Prompts, *AutoSummary, error) {
 	a := *spec.Auto
 	if a.Concept == "" {
 		a.Concept = segment.DefaultConcept
@@ -43,7 +42,7 @@ func findPeople(ctx context.Context, dir *models.Dir, dev *device, spec Spec, fr
 	if spec.Masks != "" {
 		return scene.Prompts{}, nil, fmt.Errorf("job: auto mode finds people to track; it cannot be combined with masks (%s)", spec.Masks)
 	}
-	load := dev.loader("segment")
+	dir, load := m.dir, m.loader("segment")
 	det, err := segment.OpenDetector(dir, load, a.Concept)
 	if err != nil {
 		return scene.Prompts{}, nil, fmt.Errorf("job: %w", err)

@@ -7,12 +7,10 @@ import (
 
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/amodal"
-	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/fov"
 	"github.com/body4d/body4d/kernels"
 	"github.com/body4d/body4d/masks"
 	"github.com/body4d/body4d/mesh"
-	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/segment"
 	"github.com/body4d/body4d/smooth"
@@ -62,20 +60,12 @@ func (s *stages) close() {
 // A stage whose engines are missing is not offered and a note says so.
 // Each stage caches its outputs under workDir in a folder keyed by what
 // they depend on.
-func buildStages(dir *models.Dir, dev *device, spec Spec, info scene.VideoInfo, workDir string, progress func(body4d.Event)) (*stages, error) {
+func buildStages(m *Models, spec Spec, info scene.VideoInfo, workDir string, progress func(body4d.Event)) (*stages, error) {
+	dir, dev := m.dir, m.dev
 	s := &stages{pipe: &body4d.Pipeline{}, kernels: dev.kernels}
 	// Each stage loads its engines through the backend its manifest
-	// entries name, on its own stream.
-	loader := func(stage string) func(string) (engine.Engine, error) {
-		load := dev.loader(stage)
-		return func(path string) (engine.Engine, error) {
-			e, err := load(path)
-			if err == nil {
-				s.closers = append(s.closers, e.Close)
-			}
-			return e, err
-		}
-	}
+	// entries name, on its own stream; m keeps them loaded.
+	loader := m.loader
 	// Each stage's cache folder is keyed by everything its outputs
 	// depend on: the engines (by manifest checksums), the settings, and
 	// the outputs of the stages before it.

@@ -18,7 +18,6 @@ import (
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/gpu"
 	"github.com/body4d/body4d/internal/proc"
-	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
 	"github.com/body4d/body4d/world"
@@ -27,23 +26,63 @@ import (
 // TinyModelsNote is the line said whenever the built-in tiny models run.
 const TinyModelsNote = "using the built-in tiny models (random weights): their output is not meaningful; use a model directory for real results"
 
-// Run runs one job. It checks the model directory before decoding, so
-// a broken one fails in a second rather than after minutes of work, and
-// it reports progress through progress (which may be nil). On error it
-// returns the summary of what was done so far alongside the error;
-// outputs already written stay in the work directory, so a rerun of the
-// same spec resumes instead of recomputing.
+// Run runs one job on its own Models (Spec.Models on Spec.Device). It
+// checks the model directory before decoding, so a broken one fails in a
+// second rather than after minutes of work, and it reports progress
+// through progress (which may be nil). On error it returns the summary
+// of what was done so far alongside the error; outputs already written
+// stay in the work directory, so a rerun of the same spec resumes
+// instead of recomputing.
 func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary, error) {
+	if err := spec.check(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	m, err := openModels(spec.Models, spec.Device, spec.openers())
+	if err != nil {
+		return &Summary{Video: spec.Video, Models: spec.Models, Clicks: spec.Prompts.Clicks}, err
+	}
+	defer m.Close()
+	loaded := body4d.StageTime{Stage: "models", Ran: true, Wall: time.Since(t0), PeakRSS: proc.PeakRSS()}
+	return m.run(ctx, spec, progress, &loaded)
+}
+
+// Run runs one job on m, whose engines stay loaded for the next one.
+// Spec.Models and Spec.Device, when given, must be m's.
+func (m *Models) Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary, error) {
+	if err := spec.check(); err != nil {
+		return nil, err
+	}
+	if spec.Models != "" && filepath.Clean(spec.Models) != filepath.Clean(m.path) {
+		return nil, fmt.Errorf("job: spec names model directory %s, but these models are %s", spec.Models, m.path)
+	}
+	if spec.Device != "" && spec.Device != m.dev.name {
+		return nil, fmt.Errorf("job: spec names device %s, but these models run on %s", spec.Device, m.dev.name)
+	}
+	return m.run(ctx, spec, progress, nil)
+}
+
+func (s Spec) check() error {
+	if s.Video == "" {
+		return errors.New("job: no video given")
+	}
+	if s.Out == "" {
+		return errors.New("job: no output directory given")
+	}
+	return nil
+}
+
+// run runs one job; loaded, when not nil, is the time Run took to open
+// the models, reported first in the profile.
+func (m *Models) run(ctx context.Context, spec Spec, progress func(body4d.Event), loaded *body4d.StageTime) (*Summary, error) {
 	if progress == nil {
 		progress = func(body4d.Event) {}
 	}
-	if spec.Video == "" {
-		return nil, errors.New("job: no video given")
-	}
-	if spec.Out == "" {
-		return nil, errors.New("job: no output directory given")
-	}
 	sum := &Summary{Video: spec.Video, Clicks: spec.Prompts.Clicks, StagesRan: []string{}, StagesSkipped: []string{}}
+	sum.Models, sum.ModelSet, sum.Notes = m.path, m.dir.Manifest.Name, m.notes()
+	if loaded != nil {
+		sum.Profile = append(sum.Profile, *loaded)
+	}
 	if err := removeAbandoned(spec.Out); err != nil {
 		return sum, err
 	}
@@ -56,35 +95,7 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 		sum.Profile = append(sum.Profile, body4d.StageTime{Stage: name, Ran: true, Wall: time.Since(t0), PeakRSS: proc.PeakRSS()})
 		return err
 	}
-
-	modelDir := spec.Models
-	if modelDir == "" {
-		sample, err := SampleDir()
-		if err != nil {
-			return sum, err
-		}
-		modelDir = filepath.Join(sample, "models", "tiny")
-		sum.Notes = append(sum.Notes, TinyModelsNote)
-	}
-	sum.Models = modelDir
-
-	var dir *models.Dir
-	var dev *device
-	if err := timed("models", func() (err error) {
-		if dir, err = models.Open(modelDir); err != nil {
-			return err
-		}
-		if errs := dir.Verify(); len(errs) > 0 {
-			return fmt.Errorf("model directory %s: %w", modelDir, errors.Join(errs...))
-		}
-		dev, err = openDevice(spec.Device, dir, spec.openers())
-		return err
-	}); err != nil {
-		return sum, err
-	}
-	defer dev.close()
-	sum.Notes = append(sum.Notes, dev.notes...)
-	sum.ModelSet = dir.Manifest.Name
+	dev, modelDir := m.dev, m.path
 
 	// Decode once into the frame store. Its folder is named for the
 	// video's content, so a different video never reuses old frames.
@@ -126,14 +137,14 @@ func Run(ctx context.Context, spec Spec, progress func(body4d.Event)) (*Summary,
 	}
 	if spec.Auto != nil {
 		if err := timed("detect", func() (err error) {
-			spec.Prompts, sum.Auto, err = findPeople(ctx, dir, dev, spec, frames, workDir)
+			spec.Prompts, sum.Auto, err = findPeople(ctx, m, spec, frames, workDir)
 			return err
 		}); err != nil {
 			return sum, err
 		}
 	}
 
-	st, err := buildStages(dir, dev, spec, info, workDir, progress)
+	st, err := buildStages(m, spec, info, workDir, progress)
 	defer st.close()
 	if err != nil {
 		return sum, err

@@ -247,6 +247,25 @@ func cmdBatchRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%s:\n%w", pos[0], bad)
 	}
 
+	// One Models per shard: each engine loads once, on the first video
+	// that needs it, not once per video. They are opened on the first
+	// video that runs, so a rerun that skips everything loads nothing.
+	var loaded *job.Models
+	open := func() (*job.Models, error) {
+		if loaded == nil {
+			m, err := job.OpenModels(*models, *device)
+			if err != nil {
+				return nil, fmt.Errorf("models: %w", err)
+			}
+			loaded = m
+		}
+		return loaded, nil
+	}
+	defer func() {
+		if loaded != nil {
+			loaded.Close()
+		}
+	}()
 	modelDir := *models
 	if modelDir == "" {
 		sampleDir, err := job.SampleDir()
@@ -275,7 +294,7 @@ func cmdBatchRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		e := &es[i]
 		res := videoResult{ID: e.ID, Line: e.Line}
 		t0 := time.Now()
-		status, err := runOne(ctx, e, perVideo[i], *out, modelDir, modelSum, *device, stderr)
+		status, err := runOne(ctx, e, perVideo[i], *out, open, modelSum, *device)
 		res.Status, res.Wall = status, time.Since(t0).Round(time.Millisecond).String()
 		if err != nil {
 			res.Status, res.Error = "failed", err.Error()
@@ -307,7 +326,7 @@ func cmdBatchRun(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // matches. The run writes into out/.partial-<id> (where a killed or failed
 // run's stage caches wait for the retry) and is renamed into place only
 // when complete, so out/<id> is always a whole result.
-func runOne(ctx context.Context, e *batch.Entry, s batchSettings, out, modelDir, modelSum, device string, stderr io.Writer) (string, error) {
+func runOne(ctx context.Context, e *batch.Entry, s batchSettings, out string, open func() (*job.Models, error), modelSum, device string) (string, error) {
 	inSum, err := hashInputs(e)
 	if err != nil {
 		return "", err
@@ -326,14 +345,18 @@ func runOne(ctx context.Context, e *batch.Entry, s batchSettings, out, modelDir,
 	}
 	partial := filepath.Join(out, ".partial-"+e.ID)
 	spec := job.Spec{
-		Video: e.Video, Models: modelDir, Out: partial, Prompts: scene.Prompts{Clicks: e.Clicks}, Masks: e.Masks,
-		Frames: s.Frames, CRF: s.CRF, Device: device,
+		Video: e.Video, Out: partial, Prompts: scene.Prompts{Clicks: e.Clicks}, Masks: e.Masks,
+		Frames: s.Frames, CRF: s.CRF,
 		Stages: job.Stages{NoAmodal: s.NoAmodal, NoCamera: s.NoCamera, FOVX: s.FOVX, Smooth: s.Smooth, Quick: s.Quick, AmodalFast: s.AmodalFast, Mesh: s.MeshMode},
 	}
 	if e.Auto {
 		spec.Auto = &job.Auto{}
 	}
-	if _, err := job.Run(ctx, spec, nil); err != nil {
+	m, err := open()
+	if err != nil {
+		return "", err
+	}
+	if _, err := m.Run(ctx, spec, nil); err != nil {
 		return "", err
 	}
 	if err := writeJSONAtomic(filepath.Join(partial, "done.json"), rec); err != nil {
