@@ -46,6 +46,10 @@ BODY4D_EXPORT_APPS=1 go test -count=1 -timeout 30m -run '^TestExportApps$' -v ./
 echo "== tools/export/setup.py: pre-flight table, resuming, --download against a local hub stand-in (no torch)"
 tools/export/setup_test.sh
 
+echo "== Slurm: the array example on a one-node cluster (sbatch --array, scancel, requeue)"
+conf=$(scripts/setup-slurm.sh)
+SLURM_CONF=$conf BODY4D_SLURM=1 go test -count=1 -timeout 30m -run '^TestSlurmArray$' -v ./deploy
+
 # Execution counts, never durations: Go 1.26's fuzz coordinator can fail a
 # duration-bounded run with a bare "context deadline exceeded" at the
 # boundary (golang/go#75804). Each count takes a few seconds at ~20k
