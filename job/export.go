@@ -56,7 +56,8 @@ type videoFacts struct {
 //
 // With space not nil the files are the world-frame ones: people/<id>/world/
 // (motion.glb, motion.bvh, mesh_NNNNNN.ply) and scene_world.glb; params.npz
-// is not written again (parameters stay in the camera frame).
+// is not written again (the run writes the world-frame parameters,
+// people/<id>/world/params.*, with the trajectories).
 func writeExports(ctx context.Context, dir string, tracks []body4d.Track, body *mesh.Body, v videoFacts,
 	formats []string, only []scene.PersonID, space *worldSpace) (files, notes []string, err error) {
 	if len(formats) == 0 {

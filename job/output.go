@@ -47,32 +47,40 @@ func writePeople(ctx context.Context, dir string, res *body4d.Result, body *mesh
 			return out, err
 		}
 		pdir := filepath.Join(dir, strconv.Itoa(int(tr.ID)))
-		if err := os.MkdirAll(pdir, 0o755); err != nil {
-			return out, err
-		}
 		po := PersonOutput{ID: tr.ID, Dir: pdir}
-		rows := make([]frameParams, len(tr.Params))
-		for i, p := range tr.Params {
-			f := tr.Start + i
-			rows[i] = frameParams{Frame: f, Present: tr.Present[i], Visible: tr.Visible[i],
-				Model: p.Model, Shape: p.Shape, CamT: p.CamT, Focal: p.Focal}
-			if p.Expr != ([72]float32{}) {
-				rows[i].Expr = &p.Expr
-			}
-			if body != nil && tr.Present[i] {
-				rows[i].Mesh = meshName(f)
-				po.Frames++
-			}
-		}
-		if err := writeJSON(filepath.Join(pdir, "params.json"), rows); err != nil {
-			return out, err
-		}
-		if err := writeParamsNPZ(filepath.Join(pdir, "params.npz"), tr); err != nil {
+		var err error
+		if po.Frames, err = writeParams(pdir, tr, body != nil); err != nil {
 			return out, err
 		}
 		out = append(out, po)
 	}
 	return out, nil
+}
+
+// writeParams writes a track's params.json and params.npz into pdir;
+// withMesh names each present frame's PLY in params.json. It returns the
+// frames with a mesh.
+func writeParams(pdir string, tr body4d.Track, withMesh bool) (meshes int, err error) {
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
+		return 0, err
+	}
+	rows := make([]frameParams, len(tr.Params))
+	for i, p := range tr.Params {
+		f := tr.Start + i
+		rows[i] = frameParams{Frame: f, Present: tr.Present[i], Visible: tr.Visible[i],
+			Model: p.Model, Shape: p.Shape, CamT: p.CamT, Focal: p.Focal}
+		if p.Expr != ([72]float32{}) {
+			rows[i].Expr = &p.Expr
+		}
+		if withMesh && tr.Present[i] {
+			rows[i].Mesh = meshName(f)
+			meshes++
+		}
+	}
+	if err := writeJSON(filepath.Join(pdir, "params.json"), rows); err != nil {
+		return meshes, err
+	}
+	return meshes, writeParamsNPZ(filepath.Join(pdir, "params.npz"), tr)
 }
 
 func meshName(frame int) string { return fmt.Sprintf("mesh_%06d.ply", frame) }

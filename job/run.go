@@ -225,7 +225,9 @@ func (m *Models) run(ctx context.Context, spec Spec, progress func(body4d.Event)
 		if err != nil || res.World == nil || st.ground == nil {
 			return err
 		}
-		return writeWorld(spec.Out, res, *st.ground, sum.People, st.body)
+		notes, err := writeWorld(spec.Out, res, *st.ground, sum.People, st.body)
+		sum.Notes = append(sum.Notes, notes...)
+		return err
 	}); err != nil {
 		return sum, err
 	}

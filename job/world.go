@@ -82,19 +82,19 @@ func heading(toWorld [3][4]float64, d [3]float64) float64 {
 
 // writeWorld writes world.json and each person's trajectory; body (may be
 // nil: no heading) gives the root's orientation.
-func writeWorld(out string, res *body4d.Result, g world.Ground, people []PersonOutput, body *mesh.Body) error {
+func writeWorld(out string, res *body4d.Result, g world.Ground, people []PersonOutput, body *mesh.Body) (notes []string, err error) {
 	var fwd *rootForward
 	if body != nil && body.Model != nil {
 		var err error
 		if fwd, err = newRootForward(body.Model); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	w := res.World
 	wf := worldFile{Ground: g, Gravity: g.Gravity(), ToWorld: w.ToWorld,
 		Convention: "world = camera_to_world · [camera; 1]; Y up, ground y = 0, origin on the ground under the first person's first root, X the camera's x axis projected onto the ground, Z = X × Y"}
 	if err := writeJSON(filepath.Join(out, "world.json"), wf); err != nil {
-		return err
+		return nil, err
 	}
 	for i, tr := range res.Tracks {
 		rows := make([]trajectoryRow, len(tr.Params))
@@ -111,20 +111,67 @@ func writeWorld(out string, res *body4d.Result, g world.Ground, people []PersonO
 			if fwd != nil && r.Present {
 				f, err := fwd.forward(p)
 				if err != nil {
-					return fmt.Errorf("heading of person %d, frame %d: %w", tr.ID, r.Frame, err)
+					return notes, fmt.Errorf("heading of person %d, frame %d: %w", tr.ID, r.Frame, err)
 				}
 				h := heading(w.ToWorld, f)
 				r.Heading = &h
 			}
 		}
 		if err := writeJSON(filepath.Join(people[i].Dir, "trajectory.json"), rows); err != nil {
-			return err
+			return notes, err
 		}
 		if err := writeTrajectoryNPZ(filepath.Join(people[i].Dir, "trajectory.npz"), rows); err != nil {
-			return err
+			return notes, err
+		}
+		if body == nil || body.Model == nil {
+			continue
+		}
+		wt, err := worldTrack(body.Model, tr, w, i)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("world: no world-frame parameters for person %d: %v", tr.ID, err))
+			continue
+		}
+		if _, err := writeParams(filepath.Join(people[i].Dir, "world"), wt, false); err != nil {
+			return notes, err
 		}
 	}
-	return nil
+	return notes, nil
+}
+
+// worldTrack re-expresses track ti's parameters in the world frame: the
+// root translation and rotation (model parameters 0–5) are rewritten so
+// that MHR's own forward pass, in centimetres divided by 100, is the
+// world-frame mesh in metres, foot lift included; cam_t is zero. (The
+// camera-frame mesh is D·MHR/100 + cam_t, D = diag(1, −1, −1); the world
+// one is M·that + m + lift·Y, so MHR's output moves by M·D and
+// 100·(M·cam_t + m + lift·Y).)
+func worldTrack(model *mhr.Model, tr body4d.Track, w *body4d.World, ti int) (body4d.Track, error) {
+	m := w.ToWorld
+	var md [3][3]float64
+	for i := range 3 {
+		md[i] = [3]float64{m[i][0], -m[i][1], -m[i][2]}
+	}
+	q := quatFromMatrix(md)
+	out := tr
+	out.Params = slices.Clone(tr.Params)
+	for t, p := range tr.Params {
+		var lift float64
+		if ti < len(w.FootLift) && t < len(w.FootLift[ti]) {
+			lift = w.FootLift[ti][t]
+		}
+		var shift [3]float64
+		for k := range 3 {
+			shift[k] = 100 * (m[k][0]*p.CamT[0] + m[k][1]*p.CamT[1] + m[k][2]*p.CamT[2] + m[k][3])
+		}
+		shift[1] += 100 * lift
+		model6, err := model.Reroot(p.Model[:], q, shift)
+		if err != nil {
+			return out, err
+		}
+		copy(out.Params[t].Model[:], model6)
+		out.Params[t].CamT = [3]float64{}
+	}
+	return out, nil
 }
 
 // writeTrajectoryNPZ writes frame [T], present [T], root [T,3] (world

@@ -18,6 +18,7 @@ import (
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/internal/rigtest"
 	"github.com/body4d/body4d/mesh"
+	"github.com/body4d/body4d/mesh/mhr"
 	"github.com/body4d/body4d/rig"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/world"
@@ -25,7 +26,7 @@ import (
 
 func TestWriteWorld(t *testing.T) {
 	dir := t.TempDir()
-	tr := body4d.Track{ID: 1, Start: 3, Present: []bool{true, false}, Params: make([]scene.Params, 2)}
+	tr := body4d.Track{ID: 1, Start: 3, Present: []bool{true, false}, Visible: []bool{true, false}, Params: make([]scene.Params, 2)}
 	tr.Params[0].CamT = [3]float64{1, 2, 3}
 	tr.Params[0].Model[4] = 0.7
 	// World: x → x, camera y down → world −y, z → −z, then up 1.5.
@@ -41,8 +42,8 @@ func TestWriteWorld(t *testing.T) {
 	if err := os.MkdirAll(pdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeWorld(dir, res, world.Ground{Normal: [3]float64{0, -1, 0}, D: 1.5, Height: 1.5}, []PersonOutput{{ID: 1, Dir: pdir}}, body); err != nil {
-		t.Fatal(err)
+	if notes, err := writeWorld(dir, res, world.Ground{Normal: [3]float64{0, -1, 0}, D: 1.5, Height: 1.5}, []PersonOutput{{ID: 1, Dir: pdir}}, body); err != nil || len(notes) > 0 {
+		t.Fatal(err, notes)
 	}
 	var rows []trajectoryRow
 	data, err := os.ReadFile(filepath.Join(pdir, "trajectory.json"))
@@ -221,6 +222,69 @@ func TestWorldExports(t *testing.T) {
 	}
 }
 
+// TestWorldParams: the world-frame parameters pose, through MHR's own
+// forward pass (centimetres / 100, no axis flip, cam_t zero), the
+// camera-frame mesh moved into the world frame with its foot lift.
+func TestWorldParams(t *testing.T) {
+	model := rigtest.Model(t)
+	body := &mesh.Body{Model: model}
+	tr := rigtest.Track(1, 2, 5, 3, 1)
+	lift := []float64{0, 0.02, 0.05, 0.03, 0.01}
+	w := &body4d.World{ToWorld: knownWorld(), FootLift: [][]float64{lift}}
+	dir := t.TempDir()
+	pdir := filepath.Join(dir, "people", "1")
+	notes, err := writeWorld(dir, &body4d.Result{Tracks: []body4d.Track{tr}, World: w}, world.Ground{}, []PersonOutput{{ID: 1, Dir: pdir}}, body)
+	if err != nil || len(notes) > 0 {
+		t.Fatal(err, notes)
+	}
+	var rows []frameParams
+	data, err := os.ReadFile(filepath.Join(pdir, "world", "params.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &rows)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(tr.Params) {
+		t.Fatalf("%d rows for %d frames", len(rows), len(tr.Params))
+	}
+	m := w.ToWorld
+	worst := 0.0
+	for i, row := range rows {
+		if row.Frame != tr.Start+i || row.CamT != [3]float64{} || row.Shape != tr.Params[i].Shape || [198]float32(row.Model[6:]) != [198]float32(tr.Params[i].Model[6:]) {
+			t.Fatalf("frame %d: want the same frame, shape and pose, cam_t zero: %+v", tr.Start+i, row)
+		}
+		if !row.Present {
+			continue
+		}
+		cam, err := body.Mesh(tr.Params[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := model.Forward([]mhr.Input{{Identity: row.Shape[:], Model: row.Model[:]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < len(cam.Vertices); j += 3 {
+			c := cam.Vertices[j : j+3]
+			for k := range 3 {
+				want := m[k][0]*float64(c[0]) + m[k][1]*float64(c[1]) + m[k][2]*float64(c[2]) + m[k][3]
+				if k == 1 {
+					want += lift[i]
+				}
+				worst = max(worst, math.Abs(float64(out[0].Verts[j+k])/100-want))
+			}
+		}
+	}
+	t.Logf("world params vs the moved camera-frame mesh: worst vertex %.2g m", worst)
+	if worst > 1e-5 {
+		t.Errorf("world params pose the body %.3g m from the world-frame mesh (bound 1e-5 m)", worst)
+	}
+	if _, err := os.Stat(filepath.Join(pdir, "world", "params.npz")); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestReadWorldSpace reads a run's world frame back for body4d export:
 // the same transform and foot lifts the run wrote from.
 func TestReadWorldSpace(t *testing.T) {
@@ -236,7 +300,7 @@ func TestReadWorldSpace(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := &body4d.Result{Tracks: tracks, World: w}
-	if err := writeWorld(dir, res, world.Ground{}, []PersonOutput{{ID: 1, Dir: pdir}}, nil); err != nil {
+	if _, err := writeWorld(dir, res, world.Ground{}, []PersonOutput{{ID: 1, Dir: pdir}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	s, err := readWorldSpace(dir, tracks)
