@@ -18,8 +18,10 @@ import (
 
 // Store file names. Frames live in one file of losslessly compressed
 // rgb24 frames, one after another; the manifest lists where each starts.
-// A frame is its rows through the PNG Paeth predictor, deflated
-// (BestSpeed): a read is one pread plus an inflate, safe from many
+// A frame is intra (its rows through the PNG Paeth predictor) on every
+// keyInterval-th frame and a delta from the frame before otherwise,
+// deflated (BestSpeed; framecodec.go): a read is a pread and an inflate
+// per frame since the last key frame or cached frame, safe from many
 // goroutines, and gives back exactly the decoded pixels, so every stage
 // sees what a raw store would give it at a fraction of the disk (raw
 // rgb24 is 6 MiB per 1080p frame). The manifest is written last, after
@@ -27,7 +29,7 @@ import (
 const (
 	storeFrames   = "frames.bin"
 	storeManifest = "complete.json"
-	storeVersion  = 2
+	storeVersion  = 3
 )
 
 // DefaultCacheBytes bounds a Store's in-memory cache when the options give
@@ -104,6 +106,8 @@ func Import(ctx context.Context, r Reader, dir string, opt StoreOptions) (*Store
 	n := 0
 	offsets := []int64{0}
 	enc := newFrameEncoder()
+	// The frame before, for deltas: a copy, as readers may reuse their image.
+	var prev *scene.RGB
 	for {
 		if err := ctx.Err(); err != nil {
 			f.Close()
@@ -121,9 +125,19 @@ func Import(ctx context.Context, r Reader, dir string, opt StoreOptions) (*Store
 			f.Close()
 			return nil, fmt.Errorf("frame store %s: frame %d is %dx%d, video is %dx%d", dir, n, w, h, info.Width, info.Height)
 		}
-		data, err := enc.encode(img)
+		var ref *scene.RGB
+		if n%keyInterval != 0 {
+			ref = prev
+		}
+		data, err := enc.encode(img, ref)
 		if err == nil {
 			_, err = f.Write(data)
+		}
+		if prev == nil {
+			prev = scene.NewRGB(image.Rect(0, 0, info.Width, info.Height))
+		}
+		for y := range info.Height {
+			copy(prev.Pix[y*prev.Stride:y*prev.Stride+3*info.Width], img.Pix[y*img.Stride:])
 		}
 		if err != nil {
 			f.Close()
@@ -224,7 +238,9 @@ func (s *Store) Info() scene.VideoInfo { return s.info }
 func (s *Store) Dir() string { return s.dir }
 
 // Frame implements scene.FrameSource. Frames come from the cache when
-// present; the caller must not modify them.
+// present; the caller must not modify them. A delta frame decodes from
+// the nearest frame before it that is cached or a key frame; the frames
+// decoded on the way are cached too (stages read mostly in order).
 func (s *Store) Frame(i int) (*scene.RGB, error) {
 	if i < 0 || i >= s.info.Frames {
 		return nil, fmt.Errorf("frame store %s: frame %d does not exist (video has %d frames)", s.dir, i, s.info.Frames)
@@ -232,16 +248,27 @@ func (s *Store) Frame(i int) (*scene.RGB, error) {
 	if img := s.cache.get(i); img != nil {
 		return img, nil
 	}
-	data := make([]byte, s.offsets[i+1]-s.offsets[i])
-	if _, err := s.f.ReadAt(data, s.offsets[i]); err != nil {
-		return nil, fmt.Errorf("frame store %s: reading frame %d: %w", s.dir, i, err)
+	start := i - i%keyInterval
+	var prev *scene.RGB
+	for j := i - 1; j >= start; j-- {
+		if img := s.cache.get(j); img != nil {
+			prev, start = img, j+1
+			break
+		}
 	}
-	img := scene.NewRGB(image.Rect(0, 0, s.info.Width, s.info.Height))
-	if err := decodeFrame(data, img); err != nil {
-		return nil, fmt.Errorf("frame store %s: frame %d: %w", s.dir, i, err)
+	for j := start; j <= i; j++ {
+		data := make([]byte, s.offsets[j+1]-s.offsets[j])
+		if _, err := s.f.ReadAt(data, s.offsets[j]); err != nil {
+			return nil, fmt.Errorf("frame store %s: reading frame %d: %w", s.dir, j, err)
+		}
+		img := scene.NewRGB(image.Rect(0, 0, s.info.Width, s.info.Height))
+		if err := decodeFrame(data, prev, img); err != nil {
+			return nil, fmt.Errorf("frame store %s: frame %d: %w", s.dir, j, err)
+		}
+		s.cache.put(j, img)
+		prev = img
 	}
-	s.cache.put(i, img)
-	return img, nil
+	return prev, nil
 }
 
 // CacheStats reports the bytes the cache holds now and the most it has

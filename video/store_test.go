@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,7 +130,7 @@ func TestStoreResume(t *testing.T) {
 		}, "incomplete"},
 		{"bad manifest", func(t *testing.T, dir string) {
 			must(t, os.WriteFile(filepath.Join(dir, storeManifest), []byte(`{"version":1}`), 0o644))
-		}, "not a version 2 manifest"},
+		}, fmt.Sprintf("not a version %d manifest", storeVersion)},
 		{"empty video", func(t *testing.T, dir string) {
 			if _, err := Import(context.Background(), newSliceReader(w, h, 0), dir, StoreOptions{}); err == nil ||
 				!strings.Contains(err.Error(), "zero frames") {
@@ -194,14 +196,17 @@ func TestImportFile(t *testing.T) {
 }
 
 // TestFrameCodec: the store's lossless codec gives back every byte of
-// frames of odd sizes, with padded strides, flat and noisy content, and
-// corrupt data is an error, not a wrong frame.
+// frames of odd sizes, with padded strides, flat and noisy content, both
+// intra and as deltas from the frame before, and corrupt data is an
+// error, not a wrong frame.
 func TestFrameCodec(t *testing.T) {
 	enc := newFrameEncoder()
 	seed := uint32(1)
 	for _, sz := range [][2]int{{1, 1}, {3, 2}, {17, 9}, {640, 360}, {33, 1}, {1, 40}} {
-		for _, kind := range []string{"noise", "gradient", "flat"} {
-			w, h := sz[0], sz[1]
+		w, h := sz[0], sz[1]
+		var prevIn, prevOut *scene.RGB
+		// noise intra, then each kind as a delta from the one before.
+		for step, kind := range []string{"noise", "gradient", "flat", "noise"} {
 			img := &scene.RGB{Pix: make([]uint8, (3*w+5)*h), Stride: 3*w + 5, Rect: image.Rect(0, 0, w, h)}
 			for i := range img.Pix {
 				switch kind {
@@ -214,28 +219,81 @@ func TestFrameCodec(t *testing.T) {
 					img.Pix[i] = 200
 				}
 			}
-			data, err := enc.encode(img)
+			data, err := enc.encode(img, prevIn)
 			if err != nil {
 				t.Fatal(err)
 			}
 			data = bytes.Clone(data)
+			if want := byte(min(step, frameDelta)); data[0] != want {
+				t.Fatalf("%dx%d %s: kind %d, want %d", w, h, kind, data[0], want)
+			}
 			got := scene.NewRGB(image.Rect(0, 0, w, h))
-			if err := decodeFrame(data, got); err != nil {
+			if err := decodeFrame(data, prevOut, got); err != nil {
 				t.Fatalf("%dx%d %s: %v", w, h, kind, err)
 			}
 			for y := range h {
 				if !bytes.Equal(got.Pix[y*got.Stride:y*got.Stride+3*w], img.Pix[y*img.Stride:y*img.Stride+3*w]) {
-					t.Fatalf("%dx%d %s: row %d differs", w, h, kind, y)
+					t.Fatalf("%dx%d %s (step %d): row %d differs", w, h, kind, step, y)
 				}
 			}
-			if err := decodeFrame(data[:len(data)/2], got); err == nil {
+			bad := scene.NewRGB(image.Rect(0, 0, w, h))
+			if err := decodeFrame(data[:len(data)/2], prevOut, bad); err == nil {
 				t.Errorf("%dx%d %s: truncated data decoded", w, h, kind)
 			}
 			if h > 1 {
-				if err := decodeFrame(data, scene.NewRGB(image.Rect(0, 0, w, h-1))); err == nil {
+				if err := decodeFrame(data, prevOut, scene.NewRGB(image.Rect(0, 0, w, h-1))); err == nil {
 					t.Errorf("%dx%d %s: decoded into a smaller frame", w, h, kind)
 				}
 			}
+			if step > 0 {
+				if err := decodeFrame(data, nil, bad); err == nil {
+					t.Errorf("%dx%d %s: a delta decoded without its predecessor", w, h, kind)
+				}
+			}
+			if err := decodeFrame(append([]byte{7}, data[1:]...), prevOut, bad); err == nil {
+				t.Errorf("%dx%d %s: an unknown kind decoded", w, h, kind)
+			}
+			prevIn, prevOut = img, got
 		}
+	}
+}
+
+// TestStoreAnyOrder: frames read in any order, with the cache off, one
+// frame's worth, or the default, from several goroutines, are exact:
+// delta frames decode from their key frame or the cached frame before.
+func TestStoreAnyOrder(t *testing.T) {
+	const w, h, n = 24, 10, 3*keyInterval + 3
+	src := newSliceReader(w, h, n)
+	dir := t.TempDir()
+	st, err := Import(context.Background(), src, dir, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for _, bound := range []int64{-1, 3 * w * h, 0} {
+		s, err := OpenStore(dir, StoreOptions{CacheBytes: bound})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				order := rand.New(rand.NewPCG(uint64(g), uint64(bound))).Perm(n)
+				if g == 0 {
+					for i := range order {
+						order[i] = n - 1 - i // backwards: every delta from its key frame
+					}
+				}
+				for _, i := range order {
+					img, err := s.Frame(i)
+					if err != nil || !bytes.Equal(img.Pix, src.frames[i].Pix) {
+						t.Errorf("cache %d, frame %d: err %v or pixels differ", bound, i, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		s.Close()
 	}
 }
