@@ -276,8 +276,9 @@ func (r *Result) Close() error {
 	return err
 }
 
-// Complete recovers occluded people in a video. It computes depth for
-// the whole video, then runs each window of frames for each person:
+// Complete recovers occluded people in a video. It finds the range of
+// depth over the whole video, then runs each window of frames for each
+// person (computing the window's depth again, see depth):
 // amodal segmentation, occlusion detection and content completion on
 // the occluded span. Finished windows in the work directory are reused
 // when they were computed from the same masks; a window whose person is
@@ -302,9 +303,9 @@ func (r *Result) Close() error {
 // runs no engine and hands on the modal masks (see FastOptions), and the
 // sampler runs fewer steps; Result.Windows says which windows it skipped.
 //
-// Memory holds one window's latents and one decode chunk's pixels; depth
-// (4 bytes a pixel at the model resolution per frame), amodal masks and
-// completed frames go to the work directory.
+// Memory holds one window's latents and one decode chunk's pixels; one
+// window's depth (4 bytes a pixel at the model resolution per frame),
+// amodal masks and completed frames go to the work directory.
 func (c *Completer) Complete(ctx context.Context, frames scene.FrameSource, masks scene.MaskSource) (*Result, error) {
 	if frames == nil || masks == nil {
 		return nil, errors.New("amodal: Complete needs frames and masks")
@@ -382,10 +383,10 @@ func (c *Completer) Complete(ctx context.Context, frames scene.FrameSource, mask
 			res.Windows = append(res.Windows, wr)
 			progress()
 		}
-	}
-	// Every window is on disk: depth is needed no more.
-	if err := st.releaseDepth(); err != nil {
-		return fail(err)
+		// Every person's window is on disk: its depth is needed no more.
+		if err := st.releaseDepth(); err != nil {
+			return fail(err)
+		}
 	}
 	res.Visible = map[scene.PersonID][]bool{}
 	res.Spans = map[scene.PersonID][]Span{}

@@ -79,10 +79,11 @@ func TestStageMatchesReference(t *testing.T) {
 	}
 	wantDepth := readNpy[float32](t, "stage_depth.npy")
 	var worst float64
+	dr := &videoRun{c: c, frames: video, st: st, info: video.Info()}
 	for i := range N {
-		d, ok, err := st.loadDepth(i, h*w)
-		if !ok || err != nil {
-			t.Fatalf("depth %d: %v %v", i, ok, err)
+		d, err := dr.depthMap(ctx, i) // computed again, in the range pass's groups
+		if err != nil {
+			t.Fatalf("depth %d: %v", i, err)
 		}
 		normalizeDepth(d, lo, hi)
 		for k, v := range d {

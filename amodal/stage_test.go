@@ -2,6 +2,7 @@ package amodal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -386,14 +387,30 @@ func TestCompleteCancelResume(t *testing.T) {
 	testDepthResume(t, eng, video, masks, wantSnap)
 }
 
-// testDepthResume stops a run inside the depth pass and checks that the
-// resumed run reuses the saved depth frames and gives want.
+// testDepthResume stops a run inside the depth range pass and checks
+// that the resumed run starts after the groups its partial range covers,
+// keeps no depth maps but the running window's, and gives want.
 func testDepthResume(t *testing.T, eng Engines, video testVideo, masks boxMasks, want snapshot) {
+	// An uninterrupted run's depth frames: the range pass, then each
+	// window's frames again.
+	whole := &counted{Engine: eng.Depth}
+	e := eng
+	e.Depth = whole
+	c0, err := New(e, smallOptions(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c0.Complete(context.Background(), video, masks); err != nil {
+		t.Fatal(err)
+	}
+	if n := whole.images.Load(); n <= int64(video.n) {
+		t.Fatalf("an uninterrupted run computed %d depth frames for %d frames: the windows computed none again", n, video.n)
+	}
+
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	depth := &counted{Engine: eng.Depth, cancel: cancel, after: 2} // the second batch is cut off
-	e := eng
 	e.Depth = depth
 	c, err := New(e, smallOptions(dir))
 	if err != nil {
@@ -404,8 +421,17 @@ func testDepthResume(t *testing.T, eng Engines, video testVideo, masks boxMasks,
 	}
 	saved, _ := filepath.Glob(filepath.Join(dir, "amodal-*", "depth", "*.f32z"))
 	ranges, _ := filepath.Glob(filepath.Join(dir, "amodal-*", "depth", "range.json"))
-	if len(saved) == 0 || len(saved) >= video.n || len(ranges) != 0 {
-		t.Fatalf("after stopping: %d depth frames and %d range files, want some frames and no range", len(saved), len(ranges))
+	partials, _ := filepath.Glob(filepath.Join(dir, "amodal-*", "depth", "range-partial.json"))
+	if len(saved) != 0 || len(ranges) != 0 || len(partials) != 1 {
+		t.Fatalf("after stopping: %d depth maps, %d range and %d partial range files; want none, none, one", len(saved), len(ranges), len(partials))
+	}
+	var part depthRange
+	data, err := os.ReadFile(partials[0])
+	if err == nil {
+		err = json.Unmarshal(data, &part)
+	}
+	if err != nil || part.Frames <= 0 || part.Frames >= video.n {
+		t.Fatalf("partial range %+v (%v): want some frames, not all", part, err)
 	}
 	before := depth.images.Load()
 	depth.cancel = nil
@@ -416,9 +442,9 @@ func testDepthResume(t *testing.T, eng Engines, video testVideo, masks boxMasks,
 	if !equalSnap(want, snap(t, got, video.n)) {
 		t.Error("run resumed in the depth pass differs from an uninterrupted one")
 	}
-	// The frames saved before the stop are not computed again.
-	if redo := depth.images.Load() - before; redo != int64(video.n-len(saved)) {
-		t.Errorf("resumed depth pass ran %d frames, want the %d not saved", redo, video.n-len(saved))
+	// The frames the partial range covers are not computed again.
+	if redo, full := depth.images.Load()-before, whole.images.Load(); redo != full-int64(part.Frames) {
+		t.Errorf("resumed run computed %d depth frames, want %d (an uninterrupted run's %d less the %d covered)", redo, full-int64(part.Frames), full, part.Frames)
 	}
 
 	// A finished run releases the depth maps and keeps the range; running

@@ -79,11 +79,32 @@ func (s *store) depthPath(frame int) string {
 
 func (s *store) rangePath() string { return filepath.Join(s.root, "depth", "range.json") }
 
-type depthRange struct{ Lo, Hi float32 }
+// depthRange is the video's raw depth range: in range.json when every
+// frame is in it, in range-partial.json while the range pass runs (Frames
+// says how many it covers, so that a stopped pass resumes).
+type depthRange struct {
+	Lo, Hi float32
+	Frames int `json:",omitempty"`
+}
 
-func (s *store) loadRange() (depthRange, bool, error) {
+func (s *store) partialRangePath() string {
+	return filepath.Join(s.root, "depth", "range-partial.json")
+}
+
+func (s *store) loadRange() (depthRange, bool, error) { return s.readRange(s.rangePath()) }
+
+func (s *store) loadPartialRange() (depthRange, bool, error) {
+	return s.readRange(s.partialRangePath())
+}
+
+func (s *store) savePartialRange(r depthRange) error {
+	data, _ := json.Marshal(r)
+	return writeFile(s.partialRangePath(), data)
+}
+
+func (s *store) readRange(path string) (depthRange, bool, error) {
 	var r depthRange
-	data, err := os.ReadFile(s.rangePath())
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return r, false, nil
 	}

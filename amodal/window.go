@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/body4d/body4d/engine"
 	"github.com/body4d/body4d/internal/resample"
@@ -44,12 +45,17 @@ func readFrame(frames scene.FrameSource, i int, info scene.VideoInfo) ([]uint8, 
 	return packRGB(img), nil
 }
 
-// depth computes (or reloads) raw depth for every frame at the model
-// resolution and returns the video's global min and max
-// (segment-amodal.md C.2; rgb_to_depth in the reference's vas demo).
+// depth returns the video's global raw depth min and max
+// (segment-amodal.md C.2; rgb_to_depth in the reference's vas demo),
+// from the work directory when an earlier run found them. The maps are
+// not kept: the range needs every frame's map before any window can use
+// one, and a whole video's maps would be most of the work directory's
+// peak (about 1.1 MB a frame at 512×1024). Each window computes its
+// frames' maps again when it needs them (depthMap), and they are
+// released once its people are done: the depth engine runs twice per
+// frame, disk traded for time.
 func (c *Completer) depth(ctx context.Context, frames scene.FrameSource, st *store, progress func()) (lo, hi float32, err error) {
 	info := frames.Info()
-	h, w := c.opts.Height, c.opts.Width
 	if r, ok, err := st.loadRange(); err != nil || ok {
 		for range info.Frames {
 			progress()
@@ -57,51 +63,86 @@ func (c *Completer) depth(ctx context.Context, frames scene.FrameSource, st *sto
 		return r.Lo, r.Hi, err
 	}
 	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
-	batch := max(1, min(4, runtime.GOMAXPROCS(0)))
-	for first := 0; first < info.Frames; first += batch {
+	batch := depthBatch()
+	start := 0
+	// A stopped pass resumes after the groups its partial range covers.
+	if p, ok, err := st.loadPartialRange(); err != nil {
+		return 0, 0, err
+	} else if ok && p.Frames > 0 && (p.Frames%batch == 0 || p.Frames == info.Frames) && p.Frames <= info.Frames {
+		lo, hi, start = p.Lo, p.Hi, p.Frames
+		for range start {
+			progress()
+		}
+	}
+	for first := start; first < info.Frames; first += batch {
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
 		}
-		n := min(batch, info.Frames-first)
-		maps := make([][]float32, n)
-		var todo []int
-		for i := range n {
-			d, ok, err := st.loadDepth(first+i, h*w)
-			if err != nil {
-				return 0, 0, err
-			}
-			if ok {
-				maps[i] = d
-			} else {
-				todo = append(todo, first+i)
-			}
-		}
-		if len(todo) > 0 {
-			ds, err := c.computeDepth(ctx, frames, st, todo)
-			if err != nil {
-				return 0, 0, err
-			}
-			for j, f := range todo {
-				maps[f-first] = ds[j]
-			}
+		maps, err := c.computeDepth(ctx, frames, nil, depthGroup(first, batch, info.Frames))
+		if err != nil {
+			return 0, 0, err
 		}
 		for _, d := range maps {
 			for _, v := range d {
 				lo, hi = min(lo, v), max(hi, v)
 			}
-		}
-		for range n {
 			progress()
+		}
+		if err := st.savePartialRange(depthRange{Lo: lo, Hi: hi, Frames: first + len(maps)}); err != nil {
+			return 0, 0, err
 		}
 	}
 	if !(hi > lo) {
 		return 0, 0, fmt.Errorf("amodal: depth is constant (%g) over all %d frames; the depth engine gives no relative depth", lo, info.Frames)
 	}
-	return lo, hi, st.saveRange(depthRange{lo, hi})
+	if err := st.saveRange(depthRange{Lo: lo, Hi: hi}); err != nil {
+		return 0, 0, err
+	}
+	if err := os.Remove(st.partialRangePath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, 0, fmt.Errorf("amodal: work directory: %w", err)
+	}
+	return lo, hi, nil
+}
+
+// depthBatch is how many frames the depth engine runs at once. Frames
+// always run in the same groups, [k·batch, (k+1)·batch), because the
+// engine's floats can change in the last bits with the batch: a map
+// computed again then has the bits the range was found from.
+func depthBatch() int { return max(1, min(4, runtime.GOMAXPROCS(0))) }
+
+// depthGroup lists the frames of the group starting at first.
+func depthGroup(first, batch, frames int) []int {
+	var g []int
+	for f := first; f < min(first+batch, frames); f++ {
+		g = append(g, f)
+	}
+	return g
+}
+
+// depthMap returns frame f's raw depth: from the work directory, or
+// computed with the rest of its group, which is saved for the window's
+// other frames (Complete releases them after the window).
+func (r *videoRun) depthMap(ctx context.Context, f int) ([]float32, error) {
+	n := r.c.opts.Height * r.c.opts.Width
+	if d, ok, err := r.st.loadDepth(f, n); err != nil || ok {
+		return d, err
+	}
+	r.depthMu.Lock()
+	defer r.depthMu.Unlock()
+	if d, ok, err := r.st.loadDepth(f, n); err != nil || ok {
+		return d, err
+	}
+	batch := depthBatch()
+	first := f - f%batch
+	maps, err := r.c.computeDepth(ctx, r.frames, r.st, depthGroup(first, batch, r.info.Frames))
+	if err != nil {
+		return nil, err
+	}
+	return maps[f-first], nil
 }
 
 // computeDepth runs the depth engine on the given frames (one batch),
-// saves each map in the store and returns them.
+// saves each map in the store (when st is not nil) and returns them.
 func (c *Completer) computeDepth(ctx context.Context, frames scene.FrameSource, st *store, todo []int) ([][]float32, error) {
 	info := frames.Info()
 	h, w := c.opts.Height, c.opts.Width
@@ -144,6 +185,9 @@ func (c *Completer) computeDepth(ctx context.Context, frames scene.FrameSource, 
 	maps := make([][]float32, len(todo))
 	err = parallel(len(todo), func(j int) error {
 		maps[j] = resample.InterpolateBilinearAligned(out.data[j*out.h*out.w:(j+1)*out.h*out.w], out.w, out.h, w, h)
+		if st == nil {
+			return nil
+		}
 		return st.saveDepth(todo[j], maps[j])
 	})
 	return maps, err
@@ -188,6 +232,9 @@ type videoRun struct {
 	st     *store
 	info   scene.VideoInfo
 	lo, hi float32
+	// depthMu serialises computing a depth group (depthMap), so that
+	// frames of one group, read at once, compute it once.
+	depthMu sync.Mutex
 	// onDecoded, if set, sees each decoded frame of a pass (tests).
 	onDecoded func(pass, i int, rgb []uint8)
 }
@@ -395,16 +442,7 @@ func (r *videoRun) amodalPass(ctx context.Context, id scene.PersonID, start int,
 			return nil
 		},
 		condB: func(i int, dst []float32) error {
-			d, ok, err := r.st.loadDepth(start+i, h*w)
-			if err == nil && !ok {
-				// Released after an earlier complete run (the range is
-				// kept): the engine is deterministic, so compute it again.
-				var ds [][]float32
-				ds, err = r.c.computeDepth(ctx, r.frames, r.st, []int{start + i})
-				if err == nil {
-					d = ds[0]
-				}
-			}
+			d, err := r.depthMap(ctx, start+i)
 			if err != nil {
 				return err
 			}

@@ -139,9 +139,12 @@ wait:
 
 	// Projection: frames and masks scale with the pixels (compressed
 	// frames and run-length masks grow with the area and the height; the
-	// area is the safe side); depth and occlusion windows are at the
-	// model's fixed resolution, per frame and per person-frame.
+	// area is the safe side); occlusion windows are at the model's fixed
+	// resolution, per person-frame; depth maps (model resolution) live
+	// one window at a time, so their peak does not grow with the clip
+	// (a clip shorter than a window is scaled up to one).
 	const pFrames, pPeople, pW, pH = 10 * 60 * 30, 5, 1920, 1080
+	const window = 64 // amodal.Options.Window's default
 	area := float64(pW*pH) / float64(sum.Width*sum.Height)
 	fmt.Printf("body4d run: %d frames of %dx%d, %d people\n", sum.Frames, sum.Width, sum.Height, people)
 	fmt.Printf("%-8s %12s %12s %16s %22s\n", "cache", "peak", "at the end", "per unit", "10 min 1080p, 5 people")
@@ -155,6 +158,10 @@ wait:
 		p := per * scale
 		if c == catFrames || c == catTracker {
 			p *= area
+		}
+		if c == catDepth {
+			unit, per = "window", float64(peak[c])*max(1, window/float64(sum.Frames))
+			p = per
 		}
 		projected += p
 		fmt.Printf("%-8s %12s %12s %9s/%-6s %22s\n", c, size(float64(peak[c])), size(float64(final[c])), size(per), unit, size(p))
