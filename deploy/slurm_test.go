@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/body4d/body4d/internal/outtest"
 )
 
 // TestSlurmArray runs the Slurm example on a real (one-node) Slurm
@@ -221,7 +221,7 @@ func TestSlurmArray(t *testing.T) {
 	// Byte for byte what body4d run writes (the summary and done.json
 	// hold times and paths; the work folder is the stage caches).
 	for _, id := range good {
-		want, got := tree(t, filepath.Join(ref, id)), tree(t, filepath.Join(out, id))
+		want, got := outtest.Files(t, filepath.Join(ref, id), "summary.json", "done.json"), outtest.Files(t, filepath.Join(out, id), "summary.json", "done.json")
 		if len(want) == 0 {
 			t.Fatalf("body4d run wrote nothing for %s", id)
 		}
@@ -330,36 +330,4 @@ func waitState(t *testing.T, ctx context.Context, env []string, job, state strin
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// tree hashes every file under root except summary.json, done.json and
-// the work folder.
-func tree(t *testing.T, root string) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if d.IsDir() {
-			if rel == "work" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if rel == "summary.json" || rel == "done.json" {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files[rel] = fmt.Sprintf("%x", sha256.Sum256(data))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
 }

@@ -145,15 +145,30 @@ func readPLYVertices(t *testing.T, path string) []float32 {
 	return v
 }
 
+// knownScene is a synthetic track of the test rig under knownWorld, with
+// a foot lift on each frame.
+func knownScene(t *testing.T) (*mhr.Model, *mesh.Body, body4d.Track, []float64, *body4d.World) {
+	model := rigtest.Model(t)
+	lift := []float64{0, 0.02, 0.05, 0.03, 0.01}
+	return model, &mesh.Body{Model: model}, rigtest.Track(1, 2, 5, 3, 1), lift,
+		&body4d.World{ToWorld: knownWorld(), FootLift: [][]float64{lift}}
+}
+
+// toWorld maps a camera-frame point by m, then up by lift.
+func toWorld(m [3][4]float64, c [3]float64, lift float64) [3]float64 {
+	var o [3]float64
+	for k := range 3 {
+		o[k] = m[k][0]*c[0] + m[k][1]*c[1] + m[k][2]*c[2] + m[k][3]
+	}
+	o[1] += lift
+	return o
+}
+
 // TestWorldExports writes a synthetic track's exports in the camera and
 // the world frame: the world PLYs and the world rig's joints are the
 // camera ones under a known transform plus the foot lift.
 func TestWorldExports(t *testing.T) {
-	model := rigtest.Model(t)
-	body := &mesh.Body{Model: model}
-	tr := rigtest.Track(1, 2, 5, 3, 1)
-	lift := []float64{0, 0.02, 0.05, 0.03, 0.01}
-	w := &body4d.World{ToWorld: knownWorld(), FootLift: [][]float64{lift}}
+	model, body, tr, lift, w := knownScene(t)
 	tracks := []body4d.Track{tr}
 	dir := t.TempDir()
 	v := videoFacts{Rate: scene.Rational{Num: 25, Den: 1}, Frames: 8, Width: 64, Height: 48}
@@ -172,14 +187,6 @@ func TestWorldExports(t *testing.T) {
 		}
 	}
 	m := w.ToWorld
-	toWorld := func(c [3]float64, up float64) [3]float64 {
-		var o [3]float64
-		for k := range 3 {
-			o[k] = m[k][0]*c[0] + m[k][1]*c[1] + m[k][2]*c[2] + m[k][3]
-		}
-		o[1] += up
-		return o
-	}
 	for i := range tr.Params {
 		if !tr.Present[i] {
 			continue
@@ -188,7 +195,7 @@ func TestWorldExports(t *testing.T) {
 		cam := readPLYVertices(t, filepath.Join(dir, "people", "1", name))
 		wv := readPLYVertices(t, filepath.Join(dir, "people", "1", "world", name))
 		for j := 0; j < len(cam); j += 3 {
-			want := toWorld([3]float64{float64(cam[j]), float64(cam[j+1]), float64(cam[j+2])}, lift[i])
+			want := toWorld(m, [3]float64{float64(cam[j]), float64(cam[j+1]), float64(cam[j+2])}, lift[i])
 			for k := range 3 {
 				if math.Abs(float64(wv[j+k])-want[k]) > 1e-5 {
 					t.Fatalf("frame %d vertex %d: world %v, want %v", tr.Start+i, j/3, wv[j:j+3], want)
@@ -212,7 +219,7 @@ func TestWorldExports(t *testing.T) {
 		cg, wg := camRig.Global(f), worldRig.Global(f)
 		for j := range cg {
 			// The camera rig's frame is the camera's turned Y up: y, z negated.
-			want := toWorld([3]float64{cg[j].T[0], -cg[j].T[1], -cg[j].T[2]}, lift[i])
+			want := toWorld(m, [3]float64{cg[j].T[0], -cg[j].T[1], -cg[j].T[2]}, lift[i])
 			for k := range 3 {
 				if math.Abs(wg[j].T[k]-want[k]) > 1e-6 { // rounding through the joint chain
 					t.Fatalf("frame %d joint %d: world %v, want %v", f, j, wg[j].T, want)
@@ -226,11 +233,7 @@ func TestWorldExports(t *testing.T) {
 // forward pass (centimetres / 100, no axis flip, cam_t zero), the
 // camera-frame mesh moved into the world frame with its foot lift.
 func TestWorldParams(t *testing.T) {
-	model := rigtest.Model(t)
-	body := &mesh.Body{Model: model}
-	tr := rigtest.Track(1, 2, 5, 3, 1)
-	lift := []float64{0, 0.02, 0.05, 0.03, 0.01}
-	w := &body4d.World{ToWorld: knownWorld(), FootLift: [][]float64{lift}}
+	model, body, tr, lift, w := knownScene(t)
 	dir := t.TempDir()
 	pdir := filepath.Join(dir, "people", "1")
 	notes, err := writeWorld(dir, &body4d.Result{Tracks: []body4d.Track{tr}, World: w}, world.Ground{}, []PersonOutput{{ID: 1, Dir: pdir}}, body)
@@ -267,12 +270,9 @@ func TestWorldParams(t *testing.T) {
 		}
 		for j := 0; j < len(cam.Vertices); j += 3 {
 			c := cam.Vertices[j : j+3]
+			want := toWorld(m, [3]float64{float64(c[0]), float64(c[1]), float64(c[2])}, lift[i])
 			for k := range 3 {
-				want := m[k][0]*float64(c[0]) + m[k][1]*float64(c[1]) + m[k][2]*float64(c[2]) + m[k][3]
-				if k == 1 {
-					want += lift[i]
-				}
-				worst = max(worst, math.Abs(float64(out[0].Verts[j+k])/100-want))
+				worst = max(worst, math.Abs(float64(out[0].Verts[j+k])/100-want[k]))
 			}
 		}
 	}

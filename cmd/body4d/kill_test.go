@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
@@ -19,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/body4d/body4d/internal/outtest"
 	"github.com/body4d/body4d/job"
 )
 
@@ -79,7 +78,7 @@ func TestKill(t *testing.T) {
 
 	clean := t.TempDir()
 	cleanSum := complete(clean)
-	want := outputFiles(t, clean)
+	want := outtest.Files(t, clean, "summary.json")
 	if len(want) < 6+3*4 {
 		t.Fatalf("uninterrupted run wrote only %d files", len(want))
 	}
@@ -174,7 +173,7 @@ func TestKill(t *testing.T) {
 		}
 
 		sum := complete(out)
-		got := outputFiles(t, out)
+		got := outtest.Files(t, out, "summary.json")
 		for _, name := range slices.Sorted(maps.Keys(want)) {
 			if got[name] != want[name] {
 				t.Errorf("killed in %s: %s differs from an uninterrupted run's", kill.stage, name)
@@ -206,37 +205,4 @@ func cacheOf(s *job.Summary, stage string) job.CacheUse {
 		}
 	}
 	return job.CacheUse{Stage: stage}
-}
-
-// outputFiles hashes every file a run leaves outside its work directory
-// except summary.json (it reports timings and cache use), temporary files
-// included: none may be left.
-func outputFiles(t *testing.T, out string) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(out, p)
-		if d.IsDir() {
-			if rel == "work" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if rel == "summary.json" {
-			return nil
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files[rel] = fmt.Sprintf("%x", sha256.Sum256(data))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
 }
