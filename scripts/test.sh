@@ -30,7 +30,7 @@ go build -o bin/body4d ./cmd/body4d
 go run ./tools/bench/memory -body4d bin/body4d -masks -person 1 -frames 100,1000 -max-ratio 1.3 -args "--quick"
 
 echo "== bounded disk: the work directory's peak per frame on a 1,000-frame clip (the sample looped, 160 px wide, 3 people)"
-go run ./tools/bench/disk -body4d bin/body4d -frames 1000 -width 160 -max-bytes-per-frame 196608 -args "--quick"
+go run ./tools/bench/disk -body4d bin/body4d -frames 1000 -width 160 -max-bytes-per-frame 49152 -args "--quick"
 
 echo "== serve load test (20 sessions, real pipeline; no -race: it measures latency)"
 go test -count=1 -timeout 60m -run '^TestLoad$' -v ./serve
