@@ -325,3 +325,74 @@ func readWorldSpace(dir string, tracks []body4d.Track) (*worldSpace, error) {
 	}
 	return newWorldSpace(w, tracks), nil
 }
+
+// TopView is a finished world-frame run seen from above: the camera and
+// each person's root path on the ground, in world metres (x, z).
+type TopView struct {
+	Camera       [2]float64      `json:"camera"`          // the camera's position
+	CameraFacing [2]float64      `json:"camera_facing"`   // its optical axis on the ground (unit; zero when it looks straight down)
+	Height       float64         `json:"camera_height_m"` // above the ground
+	People       []TopViewPerson `json:"people"`
+}
+
+// TopViewPerson is one person's root path: one polyline per run of
+// frames they are present on.
+type TopViewPerson struct {
+	ID    scene.PersonID `json:"id"`
+	Paths [][][2]float64 `json:"paths"`
+}
+
+// ReadTopView reads a finished run's world frame (world.json and each
+// person's trajectory.json) as a TopView, keeping about maxPoints points
+// per person (every k-th frame; each path's last point is kept). It
+// returns nil, nil when the run has no world frame.
+func ReadTopView(out string, people []PersonOutput, maxPoints int) (*TopView, error) {
+	raw, err := os.ReadFile(filepath.Join(out, "world.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var wf worldFile
+	if err := json.Unmarshal(raw, &wf); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(out, "world.json"), err)
+	}
+	m := wf.ToWorld
+	v := &TopView{Camera: [2]float64{m[0][3], m[2][3]}, Height: wf.Ground.Height, People: []TopViewPerson{}}
+	if n := math.Hypot(m[0][2], m[2][2]); n > 1e-9 {
+		v.CameraFacing = [2]float64{m[0][2] / n, m[2][2] / n}
+	}
+	for _, p := range people {
+		path := filepath.Join(p.Dir, "trajectory.json")
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		var rows []trajectoryRow
+		if err := json.Unmarshal(raw, &rows); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		step := max(1, (len(rows)+maxPoints-1)/max(1, maxPoints))
+		tp := TopViewPerson{ID: p.ID, Paths: [][][2]float64{}}
+		var cur [][2]float64
+		for i, r := range rows {
+			if !r.Present {
+				if len(cur) > 0 {
+					tp.Paths = append(tp.Paths, cur)
+				}
+				cur = nil
+				continue
+			}
+			last := i+1 == len(rows) || !rows[i+1].Present
+			if len(cur) == 0 || i%step == 0 || last {
+				cur = append(cur, [2]float64{r.Root[0], r.Root[2]})
+			}
+		}
+		if len(cur) > 0 {
+			tp.Paths = append(tp.Paths, cur)
+		}
+		v.People = append(v.People, tp)
+	}
+	return v, nil
+}

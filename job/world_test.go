@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -312,5 +313,73 @@ func TestReadWorldSpace(t *testing.T) {
 	}
 	if _, err := readWorldSpace(dir, append(tracks, rigtest.Track(2, 0, 3, 1))); err == nil || !strings.Contains(err.Error(), "person 2 has no trajectory") {
 		t.Errorf("missing trajectory: %v", err)
+	}
+}
+
+// TestReadTopView reads a written world frame back from above: the camera
+// at camera_to_world's translation, facing along its optical axis, and
+// each run of present frames one path of the written roots' (x, z), thinned
+// to about the asked number of points with each path's ends kept.
+func TestReadTopView(t *testing.T) {
+	_, body, tr, _, w := knownScene(t) // frame 1 of the track is absent
+	dir := t.TempDir()
+	pdir := filepath.Join(dir, "people", "1")
+	people := []PersonOutput{{ID: 1, Dir: pdir}}
+	if _, err := writeWorld(dir, &body4d.Result{Tracks: []body4d.Track{tr}, World: w}, world.Ground{Height: 1.6}, people, body); err != nil {
+		t.Fatal(err)
+	}
+	var rows []trajectoryRow
+	data, err := os.ReadFile(filepath.Join(pdir, "trajectory.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &rows)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	xz := func(i int) [2]float64 { return [2]float64{rows[i].Root[0], rows[i].Root[2]} }
+	v, err := ReadTopView(dir, people, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := w.ToWorld
+	n := math.Hypot(m[0][2], m[2][2])
+	if v.Camera != [2]float64{0.3, -2} || v.Height != 1.6 || v.CameraFacing != [2]float64{m[0][2] / n, m[2][2] / n} {
+		t.Errorf("camera %v facing %v height %v; want (0.3, -2), its axis, 1.6", v.Camera, v.CameraFacing, v.Height)
+	}
+	want := [][][2]float64{{xz(0)}, {xz(2), xz(3), xz(4)}}
+	if len(v.People) != 1 || !reflect.DeepEqual(v.People[0].Paths, want) {
+		t.Errorf("paths %v, want %v", v.People, want)
+	}
+	// A 20-frame path thinned to about 5 points: every 4th frame and the last.
+	long := rigtest.Track(1, 0, 20, 4)
+	dir = t.TempDir()
+	people[0].Dir = filepath.Join(dir, "people", "1")
+	if _, err := writeWorld(dir, &body4d.Result{Tracks: []body4d.Track{long}, World: &body4d.World{ToWorld: knownWorld()}}, world.Ground{}, people, body); err != nil {
+		t.Fatal(err)
+	}
+	if v, err = ReadTopView(dir, people, 5); err != nil {
+		t.Fatal(err)
+	}
+	var got []float64
+	for _, p := range v.People[0].Paths[0] {
+		got = append(got, p[0])
+	}
+	full, err := ReadTopView(dir, people, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := full.People[0].Paths
+	if len(v.People[0].Paths) != 1 || len(all) != 1 || len(all[0]) != 20 {
+		t.Fatalf("paths %v / %v: want one path of 20 points unthinned", v.People[0].Paths, all)
+	}
+	var thin []float64
+	for _, i := range []int{0, 4, 8, 12, 16, 19} {
+		thin = append(thin, all[0][i][0])
+	}
+	if !slices.Equal(got, thin) {
+		t.Errorf("thinned x %v, want frames 0, 4, 8, 12, 16, 19: %v", got, thin)
+	}
+	if v, err := ReadTopView(t.TempDir(), nil, 100); v != nil || err != nil {
+		t.Errorf("a run without world.json: %v, %v; want nil, nil", v, err)
 	}
 }

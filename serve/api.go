@@ -46,6 +46,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/jobs/{id}/events", s.withSession(s.events))
 	m.HandleFunc("POST /api/jobs/{id}/cancel", s.withSession(s.cancelJob))
 	m.HandleFunc("GET /api/jobs/{id}/files/{name}", s.withSession(s.jobFile))
+	m.HandleFunc("GET /api/jobs/{id}/world", s.withSession(s.topView))
 	m.HandleFunc("GET /api/jobs/{id}/people/{person}/{name}", s.withSession(s.personFile))
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all also catches a known path with the wrong method:

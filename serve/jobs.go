@@ -27,6 +27,7 @@ type runJSON struct {
 	AmodalFast     bool    `json:"amodal_fast"` // skip people fully in view, fewer steps
 	Mesh           string  `json:"mesh"`        // body (default) or full
 	Frames         int     `json:"frames"`      // only the first N frames; 0: all
+	World          bool    `json:"world"`       // world frame for a static camera (--world static)
 }
 
 // spec builds a job spec from the session's current video and clicks,
@@ -87,6 +88,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, se *session) {
 		Quick:          req.Quick,
 		AmodalFast:     req.AmodalFast,
 		Mesh:           req.Mesh,
+	}
+	if req.World {
+		st.World = "static"
 	}
 	spec, ok := s.spec(w, se, st)
 	if !ok {
@@ -154,6 +158,7 @@ type resultJSON struct {
 	Video         string            `json:"video"`           // URL of the MP4
 	Summary       string            `json:"summary"`         // URL of summary.json
 	Scene         string            `json:"scene,omitempty"` // URL of scene.glb (every person and the camera), when exported
+	World         string            `json:"world,omitempty"` // URL of the top view (GET /api/jobs/{id}/world), when the run has a world frame
 	Width         int               `json:"width"`
 	Height        int               `json:"height"`
 	Frames        int               `json:"frames"`
@@ -214,6 +219,9 @@ func (s *Server) jobStatus(j *jobState) jobJSON {
 		exported := func(name string) bool { return slices.Contains(sum.Exports, filepath.FromSlash(name)) }
 		if exported("scene.glb") {
 			res.Scene = base + "/files/scene.glb"
+		}
+		if sum.World != nil {
+			res.World = base + "/world"
 		}
 		for _, p := range sum.People {
 			pb := fmt.Sprintf("%s/people/%d/", base, p.ID)
@@ -361,6 +369,28 @@ func serveFile(w http.ResponseWriter, r *http.Request, path, name, ctype string)
 		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 	}
 	http.ServeContent(w, r, name, st.ModTime(), f) // ranges, for seeking in <video>
+}
+
+// maxTopViewPoints thins each person's path in the top view: enough for
+// a drawing a few hundred pixels wide, and a bounded answer for any clip.
+const maxTopViewPoints = 2000
+
+// topView answers a finished world-frame job's top view (job.TopView).
+func (s *Server) topView(w http.ResponseWriter, r *http.Request, se *session) {
+	j, sum := s.doneJob(w, r, se)
+	if j == nil {
+		return
+	}
+	v, err := job.ReadTopView(j.dir, sum.People, maxTopViewPoints)
+	switch {
+	case err != nil:
+		s.logf("job %s: top view: %v", j.id, err) // paths stay in the log
+		writeError(w, http.StatusInternalServerError, "job %s: its world frame could not be read", j.id)
+	case v == nil:
+		writeError(w, http.StatusNotFound, "job %s has no world frame (run it with world: true on a static camera; see its notes)", j.id)
+	default:
+		writeJSON(w, http.StatusOK, v)
+	}
 }
 
 // personFile serves one person's params.json or a zip of their folder.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/job"
+	"github.com/body4d/body4d/world"
 )
 
 // Job states.
@@ -210,6 +211,11 @@ func (s *Server) runJob(j *jobState) {
 	}
 	t0 := time.Now()
 	sum, err := s.safeRun(j)
+	if errors.Is(err, world.ErrMoving) && sum != nil && sum.Output != "" {
+		// A moving camera refuses only the world frame: the camera-frame
+		// results are whole, and the summary's notes say why.
+		err = nil
+	}
 	if err == nil {
 		// The frame store that job.Run keeps for resuming is not an
 		// output; a session's next run gets a fresh folder anyway.

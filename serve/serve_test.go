@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"github.com/body4d/body4d"
 	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/scene"
+	worldpkg "github.com/body4d/body4d/world"
 )
 
 func TestNoSession(t *testing.T) {
@@ -724,4 +726,79 @@ func previewPeople(t *testing.T, c *client, path string) string {
 	}
 	res.Body.Close()
 	return res.Header.Get("Body4d-People")
+}
+
+// TestTopView: a run asked for the world frame gets Stages.World; a
+// finished job with world.json announces its top view, which answers the
+// camera and each person's path from the job's files; a job without one
+// answers 404 naming why.
+func TestTopView(t *testing.T) {
+	specs := make(chan job.Spec, 2)
+	fr := &fakeRun{}
+	worldRuns := 0
+	_, hs := newTestServer(t, Options{Run: func(ctx context.Context, spec job.Spec, p func(body4d.Event)) (*job.Summary, error) {
+		specs <- spec
+		sum, err := fr.run(ctx, spec, p)
+		if err != nil || spec.Stages.World == "" {
+			return sum, err
+		}
+		if worldRuns++; worldRuns == 2 {
+			// As job.Run: the camera-frame outputs and summary written,
+			// the world frame refused.
+			sum.Notes = append(sum.Notes, "the camera moves: camera-frame outputs written, no world frame")
+			return sum, worldpkg.ErrMoving
+		}
+		// What job.Run writes with a world frame: world.json, and each
+		// person's trajectory.json (frame 1 absent).
+		world := `{"ground":{"camera_height_m":1.5},"camera_to_world":[[1,0,0,0.5],[0,-1,0,1.5],[0,0,-1,-3]]}`
+		traj := `[{"frame":0,"present":true,"root_m":[1,0,2]},{"frame":1,"present":false,"root_m":[0,0,0]},{"frame":2,"present":true,"root_m":[1.5,0,2.5]}]`
+		if err := os.WriteFile(filepath.Join(spec.Out, "world.json"), []byte(world), 0o644); err != nil {
+			return nil, err
+		}
+		for _, p := range sum.People {
+			if err := os.WriteFile(filepath.Join(p.Dir, "trajectory.json"), []byte(traj), 0o644); err != nil {
+				return nil, err
+			}
+		}
+		sum.World = &worldpkg.Ground{Height: 1.5}
+		return sum, nil
+	}})
+	c := newClient(t, hs)
+	c.session()
+	c.json("POST", "/api/sample", nil, 200, nil)
+	c.setClicks(scene.Click{X: 90, Y: 175, Person: 1})
+	var j jobJSON
+	c.json("POST", "/api/run", `{"world": true}`, 202, &j)
+	if spec := <-specs; spec.Stages.World != "static" {
+		t.Errorf("world run: stages %+v", spec.Stages)
+	}
+	done := c.wait(j.ID)
+	if done.Result == nil || done.Result.World != "/api/jobs/"+j.ID+"/world" {
+		t.Fatalf("result %+v: want the top view's URL", done.Result)
+	}
+	var v job.TopView
+	c.json("GET", done.Result.World, nil, 200, &v)
+	want := job.TopView{Camera: [2]float64{0.5, -3}, CameraFacing: [2]float64{0, -1}, Height: 1.5,
+		People: []job.TopViewPerson{{ID: 1, Paths: [][][2]float64{{{1, 2}}, {{1.5, 2.5}}}}}}
+	if !reflect.DeepEqual(v, want) {
+		t.Errorf("top view %+v, want %+v", v, want)
+	}
+
+	c.json("POST", "/api/run", nil, 202, &j)
+	if spec := <-specs; spec.Stages.World != "" {
+		t.Errorf("default run: world %q", spec.Stages.World)
+	}
+	if done := c.wait(j.ID); done.Result == nil || done.Result.World != "" {
+		t.Errorf("a run without a world frame announces a top view: %+v", done.Result)
+	}
+	c.wantError("GET", "/api/jobs/"+j.ID+"/world", nil, http.StatusNotFound, "no world frame")
+
+	// A moving camera: the job is done with its camera-frame results and
+	// the note, not failed.
+	c.json("POST", "/api/run", `{"world": true}`, 202, &j)
+	<-specs
+	done = c.wait(j.ID)
+	if done.State != stateDone || done.Result == nil || done.Result.World != "" || !slices.ContainsFunc(done.Result.Notes, func(n string) bool { return strings.Contains(n, "no world frame") }) {
+		t.Errorf("moving camera: %s %q, result %+v; want done, the note, no top view", done.State, done.Error, done.Result)
+	}
 }

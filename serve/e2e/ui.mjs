@@ -108,7 +108,10 @@ try {
   await waitFor(page, "the cancel", () => ["cancelled", "done"].includes(document.body.dataset.job));
   step(`first job: ${await page.evaluate(() => document.body.dataset.job)}`);
 
-  step("run");
+  // The second run asks for the world frame: the sample's tiny MoGe maps
+  // are refused as a moving camera, and the page must say so.
+  step("run, world frame on");
+  await page.check("#world");
   await page.click("#run");
   await waitFor(page, "the second job to start", () => ["queued", "running"].includes(document.body.dataset.job));
   await waitFor(page, "the job", () => ["done", "failed", "cancelled"].includes(document.body.dataset.job), null, { timeout });
@@ -127,6 +130,30 @@ try {
   });
   step(`result video ${vid.w}x${vid.h}, ${vid.d.toFixed(2)} s, readyState ${vid.rs}`);
   if (vid.w !== v.width || vid.h !== v.height || !(vid.d > 0)) throw new Error(`result video ${JSON.stringify(vid)} does not match the ${v.width}x${v.height} input`);
+
+  await waitFor(page, "the world-frame message", () => document.getElementById("worldmsg").textContent !== "");
+  const worldMsg = await page.textContent("#worldmsg");
+  step(`world: ${worldMsg}`);
+  if (!/no world frame/.test(worldMsg) || !(await page.locator("#topview").isHidden())) {
+    throw new Error(`world frame: the page shows "${worldMsg}"; want the refusal's note and no top view`);
+  }
+  // The top view's drawing in this browser, on a known view: the path
+  // and the camera are drawn over the grid.
+  const drawn = await page.evaluate(() => {
+    const c = document.createElement("canvas");
+    c.width = c.height = 200;
+    drawTopView(c, { camera: [0, -3], camera_facing: [0, 1], camera_height_m: 1.5, people: [{ id: 1, paths: [[[0, 0], [1, 1], [2, 0.5]]] }] });
+    const d = c.getContext("2d").getImageData(0, 0, 200, 200).data;
+    let path = 0, cam = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+      if (r === 0xee && g === 0xee && b === 0xee) cam++;
+      else if (!(r === g && g === b)) path++; // the person's colour, not the greys
+    }
+    return { path, cam, people: c.dataset.people };
+  });
+  step(`top view drawing: ${drawn.path} path pixels, ${drawn.cam} camera pixels`);
+  if (drawn.path < 50 || drawn.cam < 10 || drawn.people !== "1") throw new Error(`top view drawing ${JSON.stringify(drawn)}: the path or the camera is missing`);
 
   const links = await page.$$eval("#downloads a", (as) => as.map((a) => a.getAttribute("href")));
   const profile = await page.$$eval("#profile tbody tr", (rs) => rs.length);

@@ -278,6 +278,7 @@ async function run() {
       quick: $("quick").checked,
       amodal_fast: $("amodalfast").checked,
       mesh: $("hands").checked ? "full" : "body",
+      world: $("world").checked,
     });
     renderJob(j);
     watch(j.id);
@@ -383,6 +384,7 @@ function renderJob(j) {
     if (p.bvh) link(p.bvh, `person ${p.id}: motion.bvh`);
   }
   window.body4dViewer.show(ui.state.features, r);
+  showWorld(r);
   const pb = $("profile").tBodies[0];
   pb.textContent = "";
   for (const p of r.profile) {
@@ -393,6 +395,79 @@ function renderJob(j) {
     cell(tr, p.ran ? "" : "skipped: " + (p.skipped_because || ""), "muted");
     pb.append(tr);
   }
+}
+
+// ---- world frame: top view ----
+
+// showWorld draws the top view of a world-frame result, or says why a
+// run has none (its notes name the reason: a moving camera, no ground).
+async function showWorld(r) {
+  const canvas = $("topview");
+  canvas.hidden = true;
+  say("worldmsg", "");
+  if (!r.world) {
+    const why = (r.notes || []).filter((n) => n.includes("world frame") || n.startsWith("world"));
+    if (why.length) say("worldmsg", "no world frame: " + why.join(" · "));
+    return;
+  }
+  try {
+    drawTopView(canvas, await api("GET", r.world));
+    canvas.hidden = false;
+    say("worldmsg", "top view: root paths on the ground, 1 m grid; the camera is the triangle", true);
+  } catch (e) {
+    say("worldmsg", e.message);
+  }
+}
+
+// drawTopView draws x (right) and z (up the canvas) in metres, fitted to
+// the camera and every path with a margin, on a 1 m grid.
+function drawTopView(canvas, v) {
+  const pts = [v.camera];
+  for (const p of v.people) for (const path of p.paths) pts.push(...path);
+  let [x0, x1, z0, z1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const [x, z] of pts) {
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+    z0 = Math.min(z0, z); z1 = Math.max(z1, z);
+  }
+  const span = Math.max(x1 - x0, z1 - z0, 1) * 1.2;
+  const cx = (x0 + x1) / 2, cz = (z0 + z1) / 2;
+  const W = canvas.width, H = canvas.height, s = Math.min(W, H) / span;
+  const px = (x) => W / 2 + (x - cx) * s;
+  const pz = (z) => H / 2 - (z - cz) * s;
+  const g = canvas.getContext("2d");
+  g.fillStyle = "#111";
+  g.fillRect(0, 0, W, H);
+  g.strokeStyle = "#333";
+  g.lineWidth = 1;
+  for (let x = Math.ceil(cx - span / 2); x <= cx + span / 2; x++) {
+    g.beginPath(); g.moveTo(px(x), 0); g.lineTo(px(x), H); g.stroke();
+  }
+  for (let z = Math.ceil(cz - span / 2); z <= cz + span / 2; z++) {
+    g.beginPath(); g.moveTo(0, pz(z)); g.lineTo(W, pz(z)); g.stroke();
+  }
+  g.lineWidth = 2;
+  for (const p of v.people) {
+    g.strokeStyle = g.fillStyle = colour(p.id);
+    for (const path of p.paths) {
+      g.beginPath();
+      path.forEach(([x, z], i) => (i ? g.lineTo(px(x), pz(z)) : g.moveTo(px(x), pz(z))));
+      g.stroke();
+      const [ex, ez] = path[path.length - 1];
+      g.beginPath(); g.arc(px(ex), pz(ez), 3, 0, 2 * Math.PI); g.fill();
+    }
+  }
+  // The camera: a triangle pointing along its optical axis.
+  const [fx, fz] = v.camera_facing[0] || v.camera_facing[1] ? v.camera_facing : [0, 1];
+  const [kx, kz] = [px(v.camera[0]), pz(v.camera[1])];
+  const [dx, dz] = [fx * 10, -fz * 10];
+  g.fillStyle = "#eee";
+  g.beginPath();
+  g.moveTo(kx + dx, kz + dz);
+  g.lineTo(kx - dz * 0.6 - dx * 0.5, kz + dx * 0.6 - dz * 0.5);
+  g.lineTo(kx + dz * 0.6 - dx * 0.5, kz - dx * 0.6 - dz * 0.5);
+  g.closePath();
+  g.fill();
+  canvas.dataset.people = String(v.people.length); // for tests
 }
 
 // ---- wiring ----
