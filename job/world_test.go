@@ -47,13 +47,7 @@ func TestWriteWorld(t *testing.T) {
 		t.Fatal(err, notes)
 	}
 	var rows []trajectoryRow
-	data, err := os.ReadFile(filepath.Join(pdir, "trajectory.json"))
-	if err == nil {
-		err = json.Unmarshal(data, &rows)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, filepath.Join(pdir, "trajectory.json"), &rows)
 	if len(rows) != 2 || rows[0].Frame != 3 || rows[0].Root != [3]float64{1, -0.5 + 0.25, -3} || rows[1].Present {
 		t.Fatalf("trajectory %+v", rows)
 	}
@@ -242,13 +236,7 @@ func TestWorldParams(t *testing.T) {
 		t.Fatal(err, notes)
 	}
 	var rows []frameParams
-	data, err := os.ReadFile(filepath.Join(pdir, "world", "params.json"))
-	if err == nil {
-		err = json.Unmarshal(data, &rows)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, filepath.Join(pdir, "world", "params.json"), &rows)
 	if len(rows) != len(tr.Params) {
 		t.Fatalf("%d rows for %d frames", len(rows), len(tr.Params))
 	}
@@ -329,13 +317,7 @@ func TestReadTopView(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows []trajectoryRow
-	data, err := os.ReadFile(filepath.Join(pdir, "trajectory.json"))
-	if err == nil {
-		err = json.Unmarshal(data, &rows)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	readJSONFile(t, filepath.Join(pdir, "trajectory.json"), &rows)
 	xz := func(i int) [2]float64 { return [2]float64{rows[i].Root[0], rows[i].Root[2]} }
 	v, err := ReadTopView(dir, people, 100)
 	if err != nil {
@@ -381,5 +363,17 @@ func TestReadTopView(t *testing.T) {
 	}
 	if v, err := ReadTopView(t.TempDir(), nil, 100); v != nil || err != nil {
 		t.Errorf("a run without world.json: %v, %v; want nil, nil", v, err)
+	}
+}
+
+// readJSONFile decodes a JSON file a run wrote into v.
+func readJSONFile(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(data, v)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
