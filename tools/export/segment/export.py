@@ -242,6 +242,83 @@ class ImageEncoder(nn.Module):
         return self.s0(fpn[0]), self.s1(fpn[1]), fpn[2], pos[2]
 
 
+class EmptyGeometry(nn.Module):
+    """SequenceGeometryEncoder.forward for the empty geometric prompt that
+    detection passes (Sam3Image._get_dummy_prompt: no points, boxes or
+    masks): only its CLS token is left, projected, normed and run through
+    the encoder layers against the image. The zero-sized point and box
+    branches the module runs on the empty prompt add nothing, and the
+    ONNX exporter's shape inference divides by zero on them (SIGFPE), so
+    the export skips them; the parity test checks the outputs are the same."""
+
+    def __init__(self, geo):
+        super().__init__()
+        self.geo = geo
+
+    def forward(self, geo_prompt, img_feats, img_sizes, img_pos_embeds=None):
+        g = self.geo
+        assert geo_prompt.point_embeddings.shape[0] == 0 and geo_prompt.box_embeddings.shape[0] == 0
+        assert geo_prompt.mask_embeddings is None
+        feats, pos = img_feats[-1], img_pos_embeds[-1]
+        bs = feats.shape[1]
+        x = g.cls_embed.weight.view(1, 1, g.d_model).repeat(1, bs, 1)
+        mask = torch.zeros(bs, 1, dtype=torch.bool)
+        if g.final_proj is not None:
+            x = g.norm(g.final_proj(x))
+        if g.encode is not None:
+            for lay in g.encode:
+                x = lay(tgt=x, memory=feats, tgt_key_padding_mask=mask, pos=pos)
+            x = g.encode_norm(x)
+        return x, mask
+
+
+class Detector(nn.Module):
+    """Sam3Image.forward_grounding for one frame and one text prompt with no
+    geometric prompt (as Sam3VideoBase.run_backbone_and_detection calls it
+    through forward_video_grounding_multigpu): the SAM-3 backbone levels,
+    the dummy geometry prompt (its CLS token), the text-conditioned
+    encoder, the decoder with its presence token, the dot-product scorer,
+    the box head and the segmentation head. text is the text encoder's
+    output for the concept with the padding cut (all its tokens valid).
+    The outputs are the last decoder layer's: class logits before the
+    presence score is joined (supervise_joint_box_scores is switched off
+    in the graph; detect.Postprocess joins them as the reference does),
+    the presence logit, boxes (cx, cy, w, h relative) and mask logits."""
+
+    def __init__(self, model):
+        super().__init__()
+        real_vit_rope(model.backbone)
+        self.model = model
+
+    def forward(self, img, text):
+        from types import SimpleNamespace
+        m = self.model
+        backbone_out = {**m.backbone.forward_image(img), "language_features": text.transpose(0, 1),
+                        "language_mask": torch.zeros(1, text.shape[1], dtype=torch.bool)}
+        ids = torch.zeros(1, dtype=torch.long)
+        joint, geo = m.supervise_joint_box_scores, m.geometry_encoder
+        m.supervise_joint_box_scores, m.geometry_encoder = False, EmptyGeometry(geo)
+        try:
+            out = m.forward_grounding(backbone_out=backbone_out, find_input=SimpleNamespace(img_ids=ids, text_ids=ids),
+                                      find_target=None, geometric_prompt=m._get_dummy_prompt())
+        finally:
+            m.supervise_joint_box_scores, m.geometry_encoder = joint, geo
+        return out["pred_logits"][..., 0], out["presence_logit_dec"], out["pred_boxes"], out["pred_masks"]
+
+
+def concept_embedding(model, concept="person"):
+    """The text encoder's output for concept, [T,256] float32 with the
+    padding tokens cut (segment.readEmbedding reads it)."""
+    t = model.backbone.forward_text([concept], device="cpu")
+    feats, pad = t["language_features"][:, 0], t["language_mask"][0]
+    return feats[~pad].detach().float().cpu().numpy().astype(np.float32)
+
+
+def write_npy(path, a):
+    with open(path, "wb") as f:
+        np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
+
+
 def constants(tracker):
     t = lambda x: x.detach().float().cpu().numpy().astype(np.float32)
     return {
@@ -276,6 +353,7 @@ def example_inputs(tracker, B=2, N=3, nk_mem=2):
                          torch.tensor([[1, 0, -1]] * B, dtype=torch.int32)[:, :N], f(B, 1, l, l),
                          torch.ones(1)),
         "memory_encoder": (f(B, 256, g, g), f(B, 1, S, S)),
+        "detector": (f(1, 3, S, S), f(1, N + 2, 256)),
     }
 
 
@@ -291,6 +369,8 @@ NAMES = {
                       "obj_ptr": {0: "B"}, "obj_score": {0: "B"}}),
     "memory_encoder": (["pix_feat", "mask"], ["maskmem", "maskmem_pos"],
                        {"pix_feat": {0: "B"}, "mask": {0: "B"}, "maskmem": {0: "B"}, "maskmem_pos": {0: "B"}}),
+    "detector": (["img", "text"], ["logits", "presence", "boxes", "masks"],
+                 {"text": {1: "T"}}),
 }
 
 
@@ -371,18 +451,25 @@ def main():
         tracker, backbone = model.tracker.eval(), model.detector.backbone.eval()
     modules = {"_tracker": tracker, "memory_attention": MemoryAttention(tracker),
                "mask_decoder": MaskDecoder(tracker), "memory_encoder": MemoryEncoder(tracker)}
-    if backbone is not None:
-        modules["image_encoder"] = ImageEncoder(tracker, backbone)
+    files = [("constants", "segment_constants.npz")]
+    os.makedirs(args.out, exist_ok=True)
     with torch.no_grad():
+        if backbone is not None:
+            modules["image_encoder"] = ImageEncoder(tracker, backbone)
+            # The concept embedding before the detector's export patches the
+            # ViT (the text path does not touch it either way).
+            write_npy(os.path.join(args.out, "segment_concept_person.npy"), concept_embedding(model.detector.eval()))
+            files.append(("concept_person", "segment_concept_person.npy"))
+            modules["detector"] = Detector(model.detector)
         export(modules, args.out)
     write_npz(os.path.join(args.out, "segment_constants.npz"), constants(tracker))
-    # The four engines (three with --random: no image encoder) and the
-    # constants in OUT/manifest.yaml, other entries kept.
+    # The five engines (three with --random: no image encoder, no
+    # detector), the constants and the "person" embedding in
+    # OUT/manifest.yaml, other entries kept.
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/export
     from exportlib import update_manifest
     names = [n for n in NAMES if n in modules]
-    print(update_manifest(args.out, "segment", [(n, f"segment_{n}.onnx", "fp32") for n in names],
-                          [("constants", "segment_constants.npz")]))
+    print(update_manifest(args.out, "segment", [(n, f"segment_{n}.onnx", "fp32") for n in names], files))
 
 
 if __name__ == "__main__":
