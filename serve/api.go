@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /api/clicks", s.withSession(s.getClicks))
 	m.HandleFunc("PUT /api/clicks", s.withSession(s.putClicks))
 	m.HandleFunc("GET /api/preview/{n}", s.withSession(s.preview))
+	m.HandleFunc("POST /api/detect/{n}", s.withSession(s.detect))
 	m.HandleFunc("POST /api/run", s.withSession(s.run))
 	m.HandleFunc("GET /api/jobs/{id}", s.withSession(s.getJob))
 	m.HandleFunc("GET /api/jobs/{id}/events", s.withSession(s.events))
@@ -195,10 +196,12 @@ type videoJSON struct {
 type sessionJSON struct {
 	Video           *videoJSON    `json:"video"`
 	Clicks          []scene.Click `json:"clicks"`
+	Boxes           []scene.Box   `json:"boxes"`
 	SuggestedClicks []scene.Click `json:"suggested_clicks,omitempty"`
 	Jobs            []jobJSON     `json:"jobs"`
 	Features        struct {
 		Preview bool `json:"preview"`
+		Detect  bool `json:"detect"` // "Find people": the model directory has the concept detector
 		Sample  bool `json:"sample"`
 		Viewer  bool `json:"viewer"` // model-viewer is installed
 	} `json:"features"`
@@ -228,6 +231,7 @@ func (s *Server) sessionState(se *session) sessionJSON {
 			Frames: info.Frames, FPS: info.FPS.String(), Sample: v.sample}
 	}
 	out.Clicks = append([]scene.Click{}, se.clicks...)
+	out.Boxes = append([]scene.Box{}, se.boxes...)
 	jobs := slices.Clone(se.jobs)
 	sample := se.video != nil && se.video.sample
 	se.mu.Unlock()
@@ -239,6 +243,7 @@ func (s *Server) sessionState(se *session) sessionJSON {
 		out.SuggestedClicks, _ = s.sampleClicks()
 	}
 	out.Features.Preview = s.opt.Preview != nil
+	out.Features.Detect = s.opt.Detect != nil
 	out.Features.Sample = s.opt.SampleDir != ""
 	out.Features.Viewer = s.opt.Viewer != ""
 	out.Limits.MaxUploadBytes = s.opt.MaxUploadBytes
@@ -263,15 +268,18 @@ func (s *Server) sessionState(se *session) sessionJSON {
 
 // ---- clicks ----
 
+// clicksJSON is the session's prompts: clicks, and the boxes of people
+// found with "Find people" (a PUT without "boxes" clears them).
 type clicksJSON struct {
 	Clicks []scene.Click `json:"clicks"`
+	Boxes  []scene.Box   `json:"boxes"`
 }
 
 func (s *Server) getClicks(w http.ResponseWriter, r *http.Request, se *session) {
 	se.mu.Lock()
-	c := append([]scene.Click{}, se.clicks...)
+	c := clicksJSON{append([]scene.Click{}, se.clicks...), append([]scene.Box{}, se.boxes...)}
 	se.mu.Unlock()
-	writeJSON(w, http.StatusOK, clicksJSON{c})
+	writeJSON(w, http.StatusOK, c)
 }
 
 // putClicks replaces the session's clicks with the body's list (the
@@ -302,14 +310,78 @@ func (s *Server) putClicks(w http.ResponseWriter, r *http.Request, se *session) 
 		writeError(w, http.StatusConflict, "no video: upload one (POST /api/video) or pick the sample (POST /api/sample) first")
 		return
 	}
-	if len(req.Clicks) > 0 {
-		if err := (scene.Prompts{Clicks: req.Clicks}).Validate(se.video.frames.store.Info()); err != nil {
+	if len(req.Clicks)+len(req.Boxes) > 0 {
+		if err := (scene.Prompts{Clicks: req.Clicks, Boxes: req.Boxes}).Validate(se.video.frames.store.Info()); err != nil {
 			writeError(w, http.StatusBadRequest, "%v", err)
 			return
 		}
 	}
-	se.clicks = req.Clicks
-	writeJSON(w, http.StatusOK, clicksJSON{append([]scene.Click{}, se.clicks...)})
+	se.clicks, se.boxes = req.Clicks, req.Boxes
+	writeJSON(w, http.StatusOK, clicksJSON{append([]scene.Click{}, se.clicks...), append([]scene.Box{}, se.boxes...)})
+}
+
+// ---- find people ----
+
+// foundJSON is one detection of "Find people", in video pixels.
+type foundJSON struct {
+	Box   [4]float64 `json:"box"` // x0, y0, x1, y1
+	Score float64    `json:"score"`
+}
+
+// detect finds the people on one frame with the concept detector. It
+// stores nothing: the page turns the detections it keeps into boxes
+// (PUT /api/clicks). Like a preview, one a session at a time, sharing the
+// server's preview slots.
+func (s *Server) detect(w http.ResponseWriter, r *http.Request, se *session) {
+	if s.opt.Detect == nil {
+		writeError(w, http.StatusNotImplemented, "finding people is not available: the model directory has no concept detector (segment/detector)")
+		return
+	}
+	v := s.currentVideo(w, se)
+	if v == nil {
+		return
+	}
+	n, ok := frameIndex(w, r, v)
+	if !ok {
+		return
+	}
+	frame, err := v.frames.frame(n)
+	if err != nil {
+		writeError(w, http.StatusConflict, "frame %d: %v", n, err)
+		return
+	}
+	se.mu.Lock()
+	if se.detecting {
+		se.mu.Unlock()
+		writeError(w, http.StatusTooManyRequests, "finding people in this session is already running; one at a time")
+		return
+	}
+	se.detecting = true
+	se.mu.Unlock()
+	defer func() {
+		se.mu.Lock()
+		se.detecting = false
+		se.mu.Unlock()
+	}()
+	select {
+	case s.previews <- struct{}{}:
+	case <-r.Context().Done():
+		return
+	}
+	dets, err := s.opt.Detect(r.Context(), frame)
+	<-s.previews
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "finding people on frame %d: %v", n, err)
+		return
+	}
+	out := struct {
+		Frame int         `json:"frame"`
+		Found []foundJSON `json:"found"`
+	}{n, []foundJSON{}}
+	for _, d := range dets {
+		out.Found = append(out.Found, foundJSON{Box: [4]float64{d.X0, d.Y0, d.X1, d.Y1}, Score: d.Score})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // ---- preview ----

@@ -209,7 +209,7 @@ func (c *client) upload(path string) sessionJSON {
 func (c *client) setClicks(clicks ...scene.Click) {
 	c.t.Helper()
 	var got clicksJSON
-	c.json("PUT", "/api/clicks", clicksJSON{append([]scene.Click{}, clicks...)}, http.StatusOK, &got)
+	c.json("PUT", "/api/clicks", clicksJSON{Clicks: append([]scene.Click{}, clicks...)}, http.StatusOK, &got)
 	if len(got.Clicks) != len(clicks) {
 		c.t.Fatalf("PUT /api/clicks: got %d clicks back, sent %d", len(got.Clicks), len(clicks))
 	}

@@ -39,8 +39,8 @@ func (s *Server) spec(w http.ResponseWriter, se *session, st job.Stages) (job.Sp
 		writeError(w, http.StatusConflict, "no video: upload one (POST /api/video) or pick the sample (POST /api/sample) first")
 		return job.Spec{}, false
 	}
-	if len(se.clicks) == 0 {
-		writeError(w, http.StatusBadRequest, "no clicks: click at least one point on a person (PUT /api/clicks) before running")
+	if len(se.clicks)+len(se.boxes) == 0 {
+		writeError(w, http.StatusBadRequest, "no clicks: click at least one point on a person, or find people (PUT /api/clicks) before running")
 		return job.Spec{}, false
 	}
 	return job.Spec{
@@ -48,7 +48,7 @@ func (s *Server) spec(w http.ResponseWriter, se *session, st job.Stages) (job.Sp
 		// The job decodes the upload again: with the same allow-list.
 		Untrusted: !se.video.sample,
 		Models:    s.opt.Models,
-		Prompts:   scene.Prompts{Clicks: slices.Clone(se.clicks)},
+		Prompts:   scene.Prompts{Clicks: slices.Clone(se.clicks), Boxes: slices.Clone(se.boxes)},
 		Stages:    st,
 		Export:    slices.Clone(s.opt.Export),
 		// A job's outputs are all the web UI serves; its caches go.

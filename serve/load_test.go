@@ -127,7 +127,7 @@ func TestLoad(t *testing.T) {
 		}
 		// Session i clicks person 1 at its own x, so results can be told apart.
 		clicks := []scene.Click{{Frame: 0, X: float64(80 + i), Y: 175, Person: 1}}
-		b, _ := json.Marshal(clicksJSON{clicks})
+		b, _ := json.Marshal(clicksJSON{Clicks: clicks})
 		if err := call(hc, "api", "PUT", "/api/clicks", b, 200, nil); err != nil {
 			return j, err
 		}

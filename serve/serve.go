@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/detect"
 	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/scene"
 	"github.com/body4d/body4d/video"
@@ -49,10 +50,16 @@ type RunFunc func(ctx context.Context, spec job.Spec, progress func(body4d.Event
 // modify it.
 type PreviewFunc func(ctx context.Context, img *scene.RGB, frame int, clicks []scene.Click) (map[scene.PersonID]*scene.Mask, error)
 
+// DetectFunc finds people on one frame with the concept detector
+// (package detect), for the page's "Find people". img is the frame; the
+// caller must not modify it.
+type DetectFunc func(ctx context.Context, img *scene.RGB) ([]detect.Detection, error)
+
 // Options configure a Server. Zero limits take the defaults below.
 type Options struct {
 	Run     RunFunc     // required
 	Preview PreviewFunc // nil: the UI says that mask preview is unavailable
+	Detect  DetectFunc  // nil: no "Find people" (the model directory has no detector)
 	Models  string      // model directory passed to every job; "" is the built-in tiny models
 	// Export lists the animation files every job writes (job.Spec.Export:
 	// "glb", "bvh"); they need a model directory with the body model.

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/detect"
 	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/scene"
 	worldpkg "github.com/body4d/body4d/world"
@@ -272,7 +273,7 @@ func TestRunBeforeClicks(t *testing.T) {
 	c := newClient(t, hs)
 	c.session()
 	c.wantError("POST", "/api/run", nil, http.StatusConflict, "no video")
-	c.wantError("PUT", "/api/clicks", clicksJSON{[]scene.Click{{X: 1, Y: 1, Person: 1}}}, http.StatusConflict, "no video")
+	c.wantError("PUT", "/api/clicks", clicksJSON{Clicks: []scene.Click{{X: 1, Y: 1, Person: 1}}}, http.StatusConflict, "no video")
 	c.json("POST", "/api/sample", nil, 200, nil)
 	c.wantError("POST", "/api/run", nil, http.StatusBadRequest, "no clicks: click at least one point on a person")
 	c.setClicks(scene.Click{X: 1, Y: 1, Person: 1})
@@ -306,7 +307,7 @@ func TestSessionsIsolated(t *testing.T) {
 			for k := range rounds {
 				mine = append(mine, scene.Click{Frame: k % 90, X: float64(100*(i+1) + k), Y: 50, Person: scene.PersonID(i + 1)})
 				var got clicksJSON
-				c.json("PUT", "/api/clicks", clicksJSON{mine}, 200, &got)
+				c.json("PUT", "/api/clicks", clicksJSON{Clicks: mine}, 200, &got)
 				var read clicksJSON
 				c.json("GET", "/api/clicks", nil, 200, &read)
 				if !reflect.DeepEqual(read.Clicks, mine) {
@@ -800,5 +801,85 @@ func TestTopView(t *testing.T) {
 	done = c.wait(j.ID)
 	if done.State != stateDone || done.Result == nil || done.Result.World != "" || !slices.ContainsFunc(done.Result.Notes, func(n string) bool { return strings.Contains(n, "no world frame") }) {
 		t.Errorf("moving camera: %s %q, result %+v; want done, the note, no top view", done.State, done.Error, done.Result)
+	}
+}
+
+// TestFindPeople: "Find people" answers the detector's boxes on a frame
+// (501 without a detector, 409 without a video, 404 for a frame that
+// does not exist, 429 while the session's last one runs); the boxes the
+// page keeps are stored with the clicks, validated, cleared by a new
+// video, and reach the job as box prompts, enough to run without clicks.
+func TestFindPeople(t *testing.T) {
+	_, hs := newTestServer(t, Options{Run: (&fakeRun{}).run})
+	c := newClient(t, hs)
+	c.session()
+	c.json("POST", "/api/sample", nil, 200, nil)
+	c.wantError("POST", "/api/detect/0", nil, http.StatusNotImplemented, "no concept detector")
+
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	detectFn := func(ctx context.Context, img *scene.RGB) ([]detect.Detection, error) {
+		if img.Rect.Dx() != 640 {
+			return nil, fmt.Errorf("got a %v image", img.Rect)
+		}
+		entered <- struct{}{}
+		<-release
+		return []detect.Detection{{X0: 150, Y0: 60, X1: 240, Y1: 350, Score: 0.93}, {X0: 400, Y0: 70, X1: 500, Y1: 355, Score: 0.86}}, nil
+	}
+	specs := make(chan job.Spec, 1)
+	fr := &fakeRun{}
+	_, hs = newTestServer(t, Options{Detect: detectFn, Run: func(ctx context.Context, spec job.Spec, p func(body4d.Event)) (*job.Summary, error) {
+		specs <- spec
+		return fr.run(ctx, spec, p)
+	}})
+	c = newClient(t, hs)
+	var st sessionJSON
+	c.json("POST", "/api/session", nil, 201, &st)
+	if !st.Features.Detect {
+		t.Error("find people not announced")
+	}
+	c.wantError("POST", "/api/detect/0", nil, http.StatusConflict, "no video")
+	c.json("POST", "/api/sample", nil, 200, nil)
+	c.wantError("POST", "/api/detect/90", nil, http.StatusNotFound, "does not exist")
+
+	type found struct {
+		Frame int
+		Found []foundJSON
+	}
+	var got found
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		code, body := c.do("POST", "/api/detect/3", nil)
+		if code != 200 || json.Unmarshal(body, &got) != nil {
+			t.Errorf("detect: %d %s", code, body)
+		}
+	}()
+	<-entered
+	c.wantError("POST", "/api/detect/3", nil, http.StatusTooManyRequests, "one at a time")
+	close(release)
+	<-done
+	if got.Frame != 3 || len(got.Found) != 2 || got.Found[0].Box != [4]float64{150, 60, 240, 350} || got.Found[1].Score != 0.86 {
+		t.Fatalf("found %+v", got)
+	}
+
+	// The page keeps the second person's box only.
+	box := scene.Box{Frame: 3, X0: 400, Y0: 70, X1: 500, Y1: 355, Person: 2}
+	c.wantError("PUT", "/api/clicks", clicksJSON{Clicks: []scene.Click{}, Boxes: []scene.Box{{Frame: 3, X0: 400, Y0: 70, X1: 900, Y1: 355, Person: 2}}}, http.StatusBadRequest, "box 0")
+	var stored clicksJSON
+	c.json("PUT", "/api/clicks", clicksJSON{Clicks: []scene.Click{}, Boxes: []scene.Box{box}}, 200, &stored)
+	c.json("GET", "/api/clicks", nil, 200, &stored)
+	if len(stored.Boxes) != 1 || stored.Boxes[0] != box {
+		t.Fatalf("stored %+v", stored)
+	}
+	var j jobJSON
+	c.json("POST", "/api/run", nil, 202, &j)
+	if spec := <-specs; len(spec.Prompts.Clicks) != 0 || len(spec.Prompts.Boxes) != 1 || spec.Prompts.Boxes[0] != box {
+		t.Errorf("job prompts %+v: want the one box", spec.Prompts)
+	}
+	c.wait(j.ID)
+	c.json("POST", "/api/sample", nil, 200, &st)
+	if len(st.Boxes) != 0 {
+		t.Errorf("a new video kept the boxes: %+v", st.Boxes)
 	}
 }

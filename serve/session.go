@@ -27,6 +27,8 @@ type session struct {
 	last      time.Time
 	video     *sessionVideo
 	clicks    []scene.Click
+	boxes     []scene.Box // people found with "Find people", each prompted by its box
+	detecting bool        // a detection of this session is running
 	jobs      []*jobState // oldest first; at most one is queued or running
 	dropped   bool        // removed from the server; its folder is gone
 	preview   bool        // a mask preview of this session runs or waits

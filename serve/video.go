@@ -275,7 +275,7 @@ func (s *Server) setVideo(w http.ResponseWriter, se *session, v *sessionVideo) b
 		return false
 	}
 	old := se.video
-	se.video, se.clicks = v, nil
+	se.video, se.clicks, se.boxes = v, nil, nil
 	se.mu.Unlock()
 	if old != nil && !old.sample {
 		old.frames.close() // waits for readers of its frames

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/body4d/body4d/detect"
 	"github.com/body4d/body4d/engine/ort"
 	"github.com/body4d/body4d/job"
 	"github.com/body4d/body4d/mesh"
@@ -78,11 +79,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		modelsPath = filepath.Join(sample, "models", "tiny")
 	}
 	var preview serve.PreviewFunc
+	var find serve.DetectFunc
 	if p, err := newPreviewer(modelsPath); err != nil {
 		logger.Printf("no mask preview: %v", err)
 	} else {
 		defer p.close()
 		preview = p.preview
+		if _, err := p.dir.EnginePath("segment", "detector"); err != nil {
+			logger.Printf("no \"Find people\": %v", err)
+		} else {
+			find = p.detect
+		}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -111,6 +118,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Export:         export,
 		Viewer:         viewer,
 		Preview:        preview,
+		Detect:         find,
 		Models:         *modelDir,
 		Data:           *data,
 		SampleDir:      sample,
@@ -179,9 +187,10 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type previewer struct {
 	dir *models.Dir
 
-	mu      sync.Mutex
-	rt      *ort.Runtime
-	tracker *segment.Tracker
+	mu       sync.Mutex
+	rt       *ort.Runtime
+	tracker  *segment.Tracker
+	detector *segment.Detector // loaded on the first "Find people"
 }
 
 // newPreviewer checks that the model directory has the tracker's
@@ -250,9 +259,31 @@ func (p *previewer) preview(ctx context.Context, img *scene.RGB, frame int, clic
 	return out, nil
 }
 
+// detect finds the people on one frame with the model directory's
+// concept detector (the shipped "person" embedding).
+func (p *previewer) detect(ctx context.Context, img *scene.RGB) ([]detect.Detection, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.open(); err != nil {
+		return nil, err
+	}
+	if p.detector == nil {
+		d, err := segment.OpenDetector(p.dir, p.rt.Load, segment.DefaultConcept)
+		if err != nil {
+			return nil, err
+		}
+		p.detector = d
+	}
+	return p.detector.Detect(ctx, oneFrame{img}, 0)
+}
+
 func (p *previewer) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.detector != nil {
+		p.detector.Close()
+		p.detector = nil
+	}
 	if p.tracker != nil {
 		p.tracker.Close()
 		p.rt.Close()

@@ -100,6 +100,23 @@ try {
   await waitFor(page, "undo", () => /^1 click/.test(document.getElementById("clickmsg").textContent));
   await page.check("input[name=label][value=pos]");
 
+  // Find people (the tiny detector finds two on any frame): both become
+  // new people with boxes; remove the first, the other stays for the run.
+  if (!features.detect) throw new Error("the server offers no Find people: the built-in tiny models have a detector");
+  {
+    await page.click("#findpeople");
+    await waitFor(page, "two found people", () => document.querySelectorAll("#found button").length === 2);
+    const found = await page.$$eval("#found button", (bs) => bs.map((b) => b.dataset.person));
+    step(`found people: ${found.join(", ")}`);
+    if (found.join(",") !== "2,3") throw new Error(`found people ${found}, want 2 and 3 (person 1 is clicked)`);
+    await page.click("#found button[data-person='2']");
+    await waitFor(page, "the removal", () => document.querySelectorAll("#found button").length === 1);
+    const stored = await page.evaluate(async () => (await (await fetch("/api/clicks")).json()));
+    if (stored.boxes.length !== 1 || stored.boxes[0].person !== 3 || stored.clicks.length !== 1) {
+      throw new Error(`after removing person 2 the server has ${JSON.stringify(stored)}`);
+    }
+  }
+
   // Run and cancel at once: the page must show the job cancelled.
   step("run, then cancel");
   await page.click("#run");
@@ -158,6 +175,7 @@ try {
   const links = await page.$$eval("#downloads a", (as) => as.map((a) => a.getAttribute("href")));
   const profile = await page.$$eval("#profile tbody tr", (rs) => rs.length);
   step(`downloads: ${links.length}, profile rows: ${profile}`);
+  if (!links.some((h) => h.includes("/people/3/"))) throw new Error(`no result for person 3, found and kept before the run: ${links}`);
   if (links.length < 2 || profile < 1) throw new Error("no downloads or no profile table");
   for (const href of links) {
     const status = await page.evaluate(async (h) => (await fetch(h)).status, href);

@@ -66,6 +66,7 @@ function setState(st) {
   $("notes").textContent = (st.notes || []).join(" · ");
   $("sample").hidden = !st.features.sample;
   $("suggested").hidden = !(st.suggested_clicks && st.suggested_clicks.length);
+  $("findpeople").hidden = !st.features.detect;
   const showPreview = $("showpreview");
   showPreview.disabled = !st.features.preview || !st.video;
   if (!st.features.preview) say("previewmsg", "not available with these models or this build; run to see the masks' result", true);
@@ -87,6 +88,7 @@ function setState(st) {
     $("placeholder").hidden = false;
   }
   renderPeople();
+  renderFound();
   draw();
 }
 
@@ -156,6 +158,12 @@ function draw() {
   g.drawImage(ui.img, 0, 0, c.width, c.height);
   if (ui.overlay && $("showpreview").checked) g.drawImage(ui.overlay, 0, 0, c.width, c.height);
   const r = Math.max(5, c.width / 90);
+  for (const b of ui.state.boxes || []) {
+    if (b.frame !== ui.frame) continue;
+    g.lineWidth = Math.max(2, r / 2);
+    g.strokeStyle = colour(b.person);
+    g.strokeRect(b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0);
+  }
   for (const k of ui.state.clicks) {
     if (k.frame !== ui.frame) continue;
     g.lineWidth = Math.max(2, r / 3);
@@ -209,7 +217,7 @@ async function loadPreview() {
 // ---- clicks ----
 
 function people() {
-  const ids = new Set(ui.state ? ui.state.clicks.map((k) => k.person) : []);
+  const ids = new Set(ui.state ? [...ui.state.clicks, ...(ui.state.boxes || [])].map((k) => k.person) : []);
   let max = ids.size ? Math.max(...ids) : 0;
   max = Math.max(max, ui.extraPeople, ui.person, 1);
   return Array.from({ length: max }, (_, i) => i + 1);
@@ -232,21 +240,70 @@ function renderPeople() {
   }
 }
 
-// sendClicks queues a replacement of the whole list behind earlier edits.
-function sendClicks(next) {
+// sendClicks queues a replacement of the whole list behind earlier edits
+// (the found people's boxes stay, unless boxes is given).
+function sendClicks(next, boxes) {
   ui.edits = ui.edits.then(async () => {
     try {
-      const res = await api("PUT", "/api/clicks", { clicks: next });
+      const res = await api("PUT", "/api/clicks", { clicks: next, boxes: boxes || ui.state.boxes || [] });
       ui.state.clicks = res.clicks;
-      say("clickmsg", `${res.clicks.length} click${res.clicks.length === 1 ? "" : "s"}`, true);
+      ui.state.boxes = res.boxes;
+      const n = res.clicks.length;
+      say("clickmsg", `${n} click${n === 1 ? "" : "s"}` + (res.boxes.length ? `, ${res.boxes.length} found` : ""), true);
     } catch (e) {
       say("clickmsg", e.message);
     }
     renderPeople();
+    renderFound();
     draw();
     loadPreview();
   });
   return ui.edits;
+}
+
+// findPeople asks the detector for the people on this frame and adds
+// each as a new person prompted by its box; the user removes or corrects
+// them (clicks with the same person) before running.
+async function findPeople() {
+  const n = ui.frame;
+  say("clickmsg", "finding people…", true);
+  let res;
+  try {
+    res = await api("POST", `/api/detect/${n}`);
+  } catch (e) {
+    say("clickmsg", e.message);
+    return;
+  }
+  if (!res.found.length) {
+    say("clickmsg", `nobody found on frame ${n}`, true);
+    return;
+  }
+  let next = Math.max(0, ...people().filter((p) => ui.state.clicks.some((k) => k.person === p) || (ui.state.boxes || []).some((b) => b.person === p)));
+  const max = ui.state.limits.max_people;
+  const boxes = [...(ui.state.boxes || [])];
+  for (const f of res.found) {
+    if (next >= max) break;
+    next++;
+    boxes.push({ frame: n, x0: f.box[0], y0: f.box[1], x1: f.box[2], y1: f.box[3], person: next });
+  }
+  await sendClicks(ui.state.clicks, boxes);
+}
+
+// renderFound lists the found people's boxes, each removable.
+function renderFound() {
+  const el = $("found");
+  el.textContent = "";
+  for (const [i, b] of (ui.state && ui.state.boxes ? ui.state.boxes : []).entries()) {
+    const btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = "found";
+    btn.dataset.person = b.person;
+    btn.style.borderColor = colour(b.person);
+    btn.textContent = `person ${b.person} (box, frame ${b.frame}) ✕`;
+    btn.title = "remove this found person";
+    btn.onclick = () => sendClicks(ui.state.clicks, ui.state.boxes.filter((_, j) => j !== i));
+    el.append(btn);
+  }
 }
 
 function onCanvasClick(ev) {
@@ -487,8 +544,9 @@ window.addEventListener("DOMContentLoaded", () => {
     renderPeople();
   };
   $("undo").onclick = () => { if (ui.state.clicks.length) sendClicks(ui.state.clicks.slice(0, -1)); };
-  $("clear").onclick = () => sendClicks([]);
+  $("clear").onclick = () => sendClicks([], []);
   $("suggested").onclick = () => sendClicks(ui.state.suggested_clicks);
+  $("findpeople").onclick = findPeople;
   $("showpreview").addEventListener("change", loadPreview);
   $("run").onclick = run;
   $("cancel").onclick = cancel;
