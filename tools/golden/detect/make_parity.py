@@ -41,7 +41,7 @@ above 0.5 on each frame. The random network's masks all overlap the top
 query's (IoU > 0.1), so NMS keeps one detection per frame and drops 16;
 the other 33 fall below the threshold.
 
-    /work/venvs/segment/bin/pip install -r tools/golden/segment/requirements.txt open_clip_torch
+    .venv/segment/bin/pip install -r tools/golden/segment/requirements.txt open_clip_torch
     python tools/golden/detect/make_parity.py
 
 Re-running rewrites the engine (its bytes may differ with another

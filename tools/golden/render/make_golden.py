@@ -21,10 +21,10 @@ Meshes are ellipsoids from one formula (ellipsoid() below, mirrored by
 ellipsoidMesh in render/synth_test.go); their vertices and faces are saved
 as .npy so the Go test reads exactly what pyrender drew.
 
-Setup:  python3 -m venv /work/venvs/render
-        /work/venvs/render/bin/pip install --no-deps -r requirements-render.txt
+Setup:  python3 -m venv .venv/render
+        .venv/render/bin/pip install --no-deps -r requirements-render.txt
         apt-get install -y libosmesa6
-Usage:  PYOPENGL_PLATFORM=osmesa /work/venvs/render/bin/python make_golden.py [outdir]
+Usage:  PYOPENGL_PLATFORM=osmesa .venv/render/bin/python make_golden.py [outdir]
 Output is deterministic (fixed meshes, software rasterizer).
 """
 import json

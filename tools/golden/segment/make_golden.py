@@ -24,9 +24,9 @@ package doc), so these goldens are independent of the tiny engines.
 The constants (temporal table, no-object embeddings, pointer projection)
 are sample/models/tiny/segment_constants.npz.
 
-    python3 -m venv /work/venvs/segment
-    /work/venvs/segment/bin/pip install -r tools/golden/segment/requirements.txt
-    /work/venvs/segment/bin/python tools/golden/segment/make_golden.py
+    python3 -m venv .venv/segment
+    .venv/segment/bin/pip install -r tools/golden/segment/requirements.txt
+    .venv/segment/bin/python tools/golden/segment/make_golden.py
 
 The sam3 package assumes CUDA in a few constructors and .cuda() calls;
 cpu_patch() maps those to the CPU. The reference's bf16 autocast context

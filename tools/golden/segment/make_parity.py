@@ -18,8 +18,8 @@ Shrinking (documented "tiny dims"; the tracker code path is unchanged):
   - object-pointer MLP hidden width 16.
 Channel sizes at every engine boundary are the real ones (256/64/32).
 
-    /work/venvs/segment/bin/pip install -r tools/golden/segment/requirements.txt
-    /work/venvs/segment/bin/python tools/golden/segment/make_parity.py
+    .venv/segment/bin/pip install -r tools/golden/segment/requirements.txt
+    .venv/segment/bin/python tools/golden/segment/make_parity.py
 
 Re-running rewrites the engines (their bytes may differ with another
 torch/onnx version; the manifest records their checksums) and the goldens.
