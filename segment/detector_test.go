@@ -3,6 +3,7 @@ package segment
 import (
 	"context"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -52,11 +53,17 @@ func TestTinyDetector(t *testing.T) {
 	}
 }
 
-// BenchmarkTinyDetector: the tiny detector on one sample frame (resize,
-// engine, post-processing), per frame.
-func BenchmarkTinyDetector(b *testing.B) {
+// BenchmarkDetector: the detector on one sample frame (resize, engine,
+// post-processing), per frame; the tiny one, or the one in the model
+// directory BODY4D_DETECTOR_MODELS names (the real-size dry run's:
+// tools/export/realsize/realsize.sh).
+func BenchmarkDetector(b *testing.B) {
 	rt := orttest.Runtime(b, ort.Options{IntraOpThreads: benchThreads(b)})
-	dir, err := models.Open(tinyDir)
+	path := tinyDir
+	if p := os.Getenv("BODY4D_DETECTOR_MODELS"); p != "" {
+		path = p
+	}
+	dir, err := models.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}

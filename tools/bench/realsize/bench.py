@@ -4,7 +4,7 @@ ONNX size, FLOPs per call counted from the graph, peak resident memory
 during a call and CPU milliseconds per call, as JSON lines and a Markdown
 table.
 
-    python tools/bench/realsize/bench.py MODELDIR [--only segment] [--batch image_encoder=1 ...]
+    python tools/bench/realsize/bench.py MODELDIR [--only segment|segment/detector] [--batch segment/mask_decoder=3 ...]
 
 Each engine runs in its own child process (so that ru_maxrss is that
 engine's alone): load, one warm-up call, then --repeats timed calls with
@@ -30,10 +30,12 @@ import numpy as np
 # Sizes for the dynamic dimensions, by input name and axis; anything else
 # dynamic is 1 (the batch). prompt: one frame's 7 memories of 5184 tokens
 # plus 16 pointer tokens of 4 × 64 (segment's memory attention at a full
-# memory bank).
+# memory bank). text: the detector's "person" embedding, 3 tokens (start,
+# the word, end: segment_concept_person.npy with the padding cut).
 DIMS = {
     ("prompt", 0): 7 * 5184 + 64, ("prompt_pos", 0): 7 * 5184 + 64,
     ("point_coords", 1): 2, ("point_labels", 1): 2,
+    ("text", 1): 3,
 }
 DTYPES = {1: np.float32, 6: np.int32, 7: np.int64, 9: np.bool_, 10: np.float16}
 
@@ -135,7 +137,7 @@ def child(path, batch, repeats, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir")
-    ap.add_argument("--only", help="stage to measure (default all)")
+    ap.add_argument("--only", help="stage or STAGE/NAME to measure (default all)")
     ap.add_argument("--batch", action="append", default=[], help="STAGE/NAME=B: also time this engine at batch B")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
@@ -150,9 +152,9 @@ def main():
     batches = dict(b.split("=") for b in args.batch)
     rows = []
     for e in m["engines"]:
-        if args.only and e["stage"] != args.only:
-            continue
         key = f"{e['stage']}/{e['name']}"
+        if args.only and args.only not in (e["stage"], key):
+            continue
         path = os.path.join(args.dir, e["file"])
         size = sum(os.path.getsize(os.path.join(args.dir, f)) for f in os.listdir(args.dir)
                    if f == e["file"] or f.startswith(e["file"] + "."))

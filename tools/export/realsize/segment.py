@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Real-size SAM-3 tracker engines with random weights (issue #20).
+"""Real-size SAM-3 engines with random weights (issue #20).
 
 Builds the full SAM-3 video model (sam3's build_sam3_video_model, its real
-configuration: ViT backbone at 1008², tracker, memory modules) without a
-checkpoint, so every weight is the modules' own random initialisation, and
-exports it with tools/export/segment/export.py's code path. The image
-encoder only with --image-encoder, which fails today (see its help). The outputs are for loading, contract and cost checks only.
+configuration: ViT backbone at 1008², tracker, memory modules, the concept
+detector) without a checkpoint, so every weight is the modules' own random
+initialisation, and exports it with tools/export/segment/export.py's code
+path: the tracker's four engines, the detector (its ViT weights go to
+segment_detector.onnx.data: the network is over protobuf's 2 GB) and the
+"person" embedding. The outputs are for loading, contract and cost checks
+only.
 
     python tools/export/realsize/segment.py --out MODELDIR
 """
@@ -27,9 +30,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, help="model directory to write into")
     ap.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-torch comparison")
-    ap.add_argument("--image-encoder", action="store_true",
-                    help="also export the image encoder; fails with sam3 0.1.4: its backbone's RoPE uses "
-                    "view_as_complex, which the ONNX exporter refuses (opset 17)")
+    ap.add_argument("--tracker-only", action="store_true",
+                    help="only the tracker's memory attention, mask decoder and memory encoder (no ViT: "
+                    "about 9 GB less peak memory and a few minutes instead of tens)")
     ap.add_argument("--bpe", help="CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for sam3's text encoder, "
                     "which PyPI sam3 0.1.4 does not ship; default: open_clip's copy. The text encoder is not exported.")
     args = ap.parse_args()
@@ -46,14 +49,20 @@ def main():
     modules = {"_tracker": tracker, "memory_attention": seg.MemoryAttention(tracker),
                "mask_decoder": seg.MaskDecoder(tracker), "memory_encoder": seg.MemoryEncoder(tracker),
                }
-    if args.image_encoder:
-        modules["image_encoder"] = seg.ImageEncoder(tracker, backbone)
+    files = [("constants", "segment_constants.npz")]
     with torch.no_grad():
-        seg.export(modules, args.out, check=not args.no_check)
+        if not args.tracker_only:
+            modules["image_encoder"] = seg.ImageEncoder(tracker, backbone)
+            # the embedding before the detector's export patches the ViT, as export.py does
+            seg.write_npy(os.path.join(args.out, "segment_concept_person.npy"),
+                          seg.concept_embedding(model.detector.eval()))
+            files.append(("concept_person", "segment_concept_person.npy"))
+            modules["detector"] = seg.Detector(model.detector.eval())
+        files += seg.export(modules, args.out, check=not args.no_check)
     seg.write_npz(os.path.join(args.out, "segment_constants.npz"), seg.constants(tracker))
     names = [n for n in modules if not n.startswith("_")]
     update_manifest(args.out, "segment", [(n, f"segment_{n}.onnx", "fp32") for n in names],
-                    files=[("constants", "segment_constants.npz")], name="realsize")
+                    files=files, name="realsize")
 
 
 if __name__ == "__main__":

@@ -406,18 +406,33 @@ def fp16_initializers(path):
 def export(modules, out, check=True, opset=17, fp16_weights=False):
     """Export each module to out/segment_<name>.onnx and, with check, compare
     onnxruntime against PyTorch on random inputs of other sizes than the
-    traced ones."""
+    traced ones. A network over protobuf's 2 GB (the real-size detector)
+    keeps its weights in segment_<name>.onnx.data; returns the manifest
+    file entries [(name_data, file)] for those."""
+    import shutil
+    import tempfile
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/export
+    from exportlib import save_from
     os.makedirs(out, exist_ok=True)
     tracker = modules["_tracker"]
+    data_files = []
     for name, mod in modules.items():
         if name.startswith("_"):
             continue
         ins, outs, dyn = NAMES[name]
         path = os.path.join(out, f"segment_{name}.onnx")
-        torch.onnx.export(mod.eval(), example_inputs(tracker)[name], path, input_names=ins, output_names=outs,
-                          dynamic_axes=dyn, opset_version=opset, dynamo=False,
-                          # keep the RoPE table computed in the graph
-                          do_constant_folding=name != "memory_attention")
+        tmp = tempfile.mkdtemp(prefix=f"segment_{name}_", dir=out)
+        try:
+            torch.onnx.export(mod.eval(), example_inputs(tracker)[name], os.path.join(tmp, "model.onnx"),
+                              input_names=ins, output_names=outs, dynamic_axes=dyn, opset_version=opset,
+                              dynamo=False,
+                              # keep the RoPE table computed in the graph
+                              do_constant_folding=name != "memory_attention")
+            data = save_from(os.path.join(tmp, "model.onnx"), path)
+        finally:
+            shutil.rmtree(tmp)
+        if data is not None:
+            data_files.append((name + "_data", os.path.basename(data)))
         if fp16_weights:
             fp16_initializers(path)
         if check:
@@ -432,6 +447,7 @@ def export(modules, out, check=True, opset=17, fp16_weights=False):
             for o, w, g in zip(outs, want, got):
                 err = float(np.abs(w.numpy() - g).max())
                 print(f"{name}/{o}: max |onnx - torch| = {err:.3g}")
+    return data_files
 
 
 def main():
@@ -461,7 +477,7 @@ def main():
             write_npy(os.path.join(args.out, "segment_concept_person.npy"), concept_embedding(model.detector.eval()))
             files.append(("concept_person", "segment_concept_person.npy"))
             modules["detector"] = Detector(model.detector)
-        export(modules, args.out)
+        files += export(modules, args.out)
     write_npz(os.path.join(args.out, "segment_constants.npz"), constants(tracker))
     # The five engines (three with --random: no image encoder, no
     # detector), the constants and the "person" embedding in
