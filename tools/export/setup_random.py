@@ -131,6 +131,7 @@ def build_segment(ckpt, seed):
     torch.manual_seed(seed)
     model = build_sam3_video_model(checkpoint_path=None, load_from_HF=False, bpe_path=seg_export.bpe_vocab(),
                                    device="cpu")
+    seg_export.random_text_init(model.detector, seed)
     d = os.path.join(ckpt, "sam3")
     os.makedirs(d, exist_ok=True)
     torch.save({"model": model.state_dict()}, os.path.join(d, "sam3.pt"))

@@ -7,13 +7,14 @@
 #   PYTHON=/path/to/venv/bin/python tools/export/realsize/realsize.sh OUTDIR
 #
 # PYTHON needs PyPI sam3 (0.1.4), torch, onnx, onnxruntime, pyyaml.
-# Disk: about 100 MB today (45 MB of real-size tracker engines plus the
-# tiny directory); peak memory about 9 GB while sam3 builds its model.
+# Disk: about 3.9 GB (the SAM-3 image encoder 1.85 GB and detector
+# 1.95 GB, tracker engines 45 MB, the tiny directory); peak memory 13.2 GB,
+# 2.5 min on 2 otherwise idle cores (10 min beside a CI run).
 #
-# Built at real size so far: the SAM-3 tracker's memory attention, mask
-# decoder and memory encoder. Not yet: its image encoder (export fails,
-# see segment.py --image-encoder) and every other stage's networks, which
-# stay the tiny ones from sample/models/tiny (README, "Real-size dry run").
+# Built at real size so far: SAM-3's image encoder, tracker (memory
+# attention, mask decoder, memory encoder), concept detector and "person"
+# embedding. Every other stage's networks stay the tiny ones from
+# sample/models/tiny (README, "Real-size dry run").
 set -eu
 out=${1:?usage: realsize.sh OUTDIR}
 py=${PYTHON:-python3}

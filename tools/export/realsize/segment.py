@@ -5,8 +5,9 @@ Builds the full SAM-3 video model (sam3's build_sam3_video_model, its real
 configuration: ViT backbone at 1008², tracker, memory modules, the concept
 detector) without a checkpoint, so every weight is the modules' own random
 initialisation, and exports it with tools/export/segment/export.py's code
-path: the tracker's four engines, the detector (its ViT weights go to
-segment_detector.onnx.data: the network is over protobuf's 2 GB) and the
+path: the tracker's four engines (the image encoder is the ViT, 1.85 GB),
+the concept detector (1.95 GB: ViT and DETR heads; a network over
+protobuf's 2 GB would keep its weights in segment_<name>.onnx.data) and the
 "person" embedding. The outputs are for loading, contract and cost checks
 only.
 
@@ -45,6 +46,7 @@ def main():
 
     torch.manual_seed(0)
     model = build_sam3_video_model(checkpoint_path=None, load_from_HF=False, bpe_path=bpe, device="cpu")
+    print("segment realsize: random text encoder", ", ".join(seg.random_text_init(model.detector)))
     tracker, backbone = model.tracker.eval(), model.detector.backbone.eval()
     modules = {"_tracker": tracker, "memory_attention": seg.MemoryAttention(tracker),
                "mask_decoder": seg.MaskDecoder(tracker), "memory_encoder": seg.MemoryEncoder(tracker),

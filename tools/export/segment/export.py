@@ -311,7 +311,32 @@ def concept_embedding(model, concept="person"):
     padding tokens cut (segment.readEmbedding reads it)."""
     t = model.backbone.forward_text([concept], device="cpu")
     feats, pad = t["language_features"][:, 0], t["language_mask"][0]
-    return feats[~pad].detach().float().cpu().numpy().astype(np.float32)
+    e = feats[~pad].detach().float().cpu().numpy().astype(np.float32)
+    if not np.isfinite(e).all():
+        raise SystemExit(f"segment export: the text encoder's {concept!r} embedding is not finite "
+                         f"({int((~np.isfinite(e)).sum())} of {e.size} values); a checkpoint without its "
+                         "text encoder? Random weights need random_text_init")
+    return e
+
+
+def random_text_init(model, seed=0):
+    """For random-weight builds only: sam3 0.1.4 allocates its text
+    encoder's positional embedding and text projection with torch.empty and
+    relies on the checkpoint to fill them, so an unloaded model embeds every
+    concept as NaN. Fill them as CLIP initialises them (normal, std 0.01 and
+    width^-0.5) and return their names."""
+    enc = model.backbone.language_backbone.encoder
+    g = torch.Generator().manual_seed(seed)
+    done = []
+    with torch.no_grad():
+        if isinstance(enc.positional_embedding, torch.nn.Parameter):
+            enc.positional_embedding.copy_(torch.randn(enc.positional_embedding.shape, generator=g) * 0.01)
+            done.append("positional_embedding")
+        if isinstance(enc.text_projection, torch.nn.Parameter):
+            w = enc.text_projection.shape[0]
+            enc.text_projection.copy_(torch.randn(enc.text_projection.shape, generator=g) * w ** -0.5)
+            done.append("text_projection")
+    return done
 
 
 def write_npy(path, a):
