@@ -35,31 +35,26 @@ def main():
                     help="only the tracker's memory attention, mask decoder and memory encoder (no ViT: "
                     "about 9 GB less peak memory and a few minutes instead of tens)")
     ap.add_argument("--bpe", help="CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) for sam3's text encoder, "
-                    "which PyPI sam3 0.1.4 does not ship; default: open_clip's copy. The text encoder is not exported.")
+                    "which PyPI sam3 0.1.4 does not ship; default: export.py's bpe_vocab (open_clip's copy). "
+                    "The text encoder is not exported.")
     args = ap.parse_args()
-    bpe = args.bpe
-    if bpe is None:
-        import open_clip
-        bpe = os.path.join(os.path.dirname(open_clip.__file__), "bpe_simple_vocab_16e6.txt.gz")
+    bpe = args.bpe or seg.bpe_vocab()
     seg.cpu_patch()
     from sam3.model_builder import build_sam3_video_model
 
     torch.manual_seed(0)
     model = build_sam3_video_model(checkpoint_path=None, load_from_HF=False, bpe_path=bpe, device="cpu")
     print("segment realsize: random text encoder", ", ".join(seg.random_text_init(model.detector)))
-    tracker, backbone = model.tracker.eval(), model.detector.backbone.eval()
+    tracker = model.tracker.eval()
     modules = {"_tracker": tracker, "memory_attention": seg.MemoryAttention(tracker),
                "mask_decoder": seg.MaskDecoder(tracker), "memory_encoder": seg.MemoryEncoder(tracker),
                }
     files = [("constants", "segment_constants.npz")]
     with torch.no_grad():
         if not args.tracker_only:
-            modules["image_encoder"] = seg.ImageEncoder(tracker, backbone)
-            # the embedding before the detector's export patches the ViT, as export.py does
-            seg.write_npy(os.path.join(args.out, "segment_concept_person.npy"),
-                          seg.concept_embedding(model.detector.eval()))
-            files.append(("concept_person", "segment_concept_person.npy"))
-            modules["detector"] = seg.Detector(model.detector.eval())
+            vit, vit_files = seg.vit_engines(model, args.out)
+            modules.update(vit)
+            files += vit_files
         files += seg.export(modules, args.out, check=not args.no_check)
     seg.write_npz(os.path.join(args.out, "segment_constants.npz"), seg.constants(tracker))
     names = [n for n in modules if not n.startswith("_")]

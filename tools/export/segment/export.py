@@ -59,6 +59,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/export
+from exportlib import save_from, update_manifest  # noqa: E402
+
 
 def cpu_patch():
     """sam3 builds a few buffers on "cuda" unconditionally; map them to the
@@ -319,6 +322,18 @@ def concept_embedding(model, concept="person"):
     return e
 
 
+def vit_engines(model, out):
+    """The engines that run SAM-3's ViT, the image encoder and the concept
+    detector (in that order), for export(); the "person" embedding is
+    written to out now, before the detector's export patches the ViT (the
+    text path does not touch it either way). Returns (modules, files)."""
+    os.makedirs(out, exist_ok=True)
+    write_npy(os.path.join(out, "segment_concept_person.npy"), concept_embedding(model.detector.eval()))
+    modules = {"image_encoder": ImageEncoder(model.tracker.eval(), model.detector.backbone.eval()),
+               "detector": Detector(model.detector)}
+    return modules, [("concept_person", "segment_concept_person.npy")]
+
+
 def random_text_init(model, seed=0):
     """For random-weight builds only: sam3 0.1.4 allocates its text
     encoder's positional embedding and text projection with torch.empty and
@@ -436,8 +451,6 @@ def export(modules, out, check=True, opset=17, fp16_weights=False):
     file entries [(name_data, file)] for those."""
     import shutil
     import tempfile
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/export
-    from exportlib import save_from
     os.makedirs(out, exist_ok=True)
     tracker = modules["_tracker"]
     data_files = []
@@ -484,31 +497,26 @@ def main():
     cpu_patch()
     from sam3.model_builder import build_sam3_video_model, build_tracker
 
+    model = None
     if args.random:
         tracker = build_tracker(apply_temporal_disambiguation=True).eval()
-        backbone = None
     else:
         model = build_sam3_video_model(checkpoint_path=args.checkpoint, load_from_HF=False, bpe_path=bpe_vocab())
-        tracker, backbone = model.tracker.eval(), model.detector.backbone.eval()
+        tracker = model.tracker.eval()
     modules = {"_tracker": tracker, "memory_attention": MemoryAttention(tracker),
                "mask_decoder": MaskDecoder(tracker), "memory_encoder": MemoryEncoder(tracker)}
     files = [("constants", "segment_constants.npz")]
     os.makedirs(args.out, exist_ok=True)
     with torch.no_grad():
-        if backbone is not None:
-            modules["image_encoder"] = ImageEncoder(tracker, backbone)
-            # The concept embedding before the detector's export patches the
-            # ViT (the text path does not touch it either way).
-            write_npy(os.path.join(args.out, "segment_concept_person.npy"), concept_embedding(model.detector.eval()))
-            files.append(("concept_person", "segment_concept_person.npy"))
-            modules["detector"] = Detector(model.detector)
+        if model is not None:
+            vit, vit_files = vit_engines(model, args.out)
+            modules.update(vit)
+            files += vit_files
         files += export(modules, args.out)
     write_npz(os.path.join(args.out, "segment_constants.npz"), constants(tracker))
     # The five engines (three with --random: no image encoder, no
     # detector), the constants and the "person" embedding in
     # OUT/manifest.yaml, other entries kept.
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/export
-    from exportlib import update_manifest
     names = [n for n in NAMES if n in modules]
     print(update_manifest(args.out, "segment", [(n, f"segment_{n}.onnx", "fp32") for n in names], files))
 
