@@ -250,7 +250,7 @@ func TestMeshBatchFollowsPool(t *testing.T) {
 		d.entries[filepath.Clean(p)] = e
 	}
 	info := scene.VideoInfo{Width: 64, Height: 48, Frames: 2, FPS: scene.Rational{Num: 30, Den: 1}}
-	m := &Models{path: dir.Path, dir: dir, dev: d, engines: map[engineKey]engine.Engine{}}
+	m := &Models{path: dir.Path, dir: dir, dev: d, engines: map[engineKey]*resident{}}
 	st, err := buildStages(m, Spec{Stages: Stages{NoAmodal: true}}, info, t.TempDir(), func(body4d.Event) {})
 	if err != nil {
 		t.Fatal(err)

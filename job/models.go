@@ -1,19 +1,25 @@
 package job
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
 	"github.com/body4d/body4d/engine"
+	"github.com/body4d/body4d/gpu"
+	"github.com/body4d/body4d/internal/proc"
 	"github.com/body4d/body4d/models"
 )
 
 // Models is a model directory opened on a device. Its engines load on
 // first use and stay loaded until Close, so that many jobs run on one
 // Models load each engine once: body4d batch keeps one per shard. Run
-// opens one per job.
+// opens one per job. On the CPU, when the model files take more than
+// half of the machine's memory, only the running stage's engines stay
+// loaded (stageResidency).
 //
 // Jobs may share a Models one after another; concurrent jobs should
 // each have their own (as Run does).
@@ -24,7 +30,12 @@ type Models struct {
 	dev  *device
 
 	mu      sync.Mutex
-	engines map[engineKey]engine.Engine
+	engines map[engineKey]*resident
+	// perStage: the engines do not all fit in memory at once, so each
+	// stage's are loaded while it runs and released when another starts
+	// (see stageResidency).
+	perStage  bool
+	residency string // the note that says so; "" when all stay loaded
 }
 
 type engineKey struct{ stage, path string }
@@ -38,7 +49,7 @@ func OpenModels(dir, device string) (*Models, error) {
 }
 
 func openModels(path, device string, op openers) (*Models, error) {
-	m := &Models{path: path, engines: map[engineKey]engine.Engine{}}
+	m := &Models{path: path, engines: map[engineKey]*resident{}}
 	if path == "" {
 		sample, err := SampleDir()
 		if err != nil {
@@ -56,7 +67,32 @@ func openModels(path, device string, op openers) (*Models, error) {
 	if m.dev, err = openDevice(device, m.dir, op); err != nil {
 		return nil, err
 	}
+	if m.dev.name == "cpu" {
+		m.perStage, m.residency = stageResidency(m.dir, proc.MemTotal())
+	}
 	return m, nil
+}
+
+// stageResidency decides whether a CPU run keeps every engine loaded
+// (fast: a batch loads each once) or only the running stage's: at real
+// size the engines' weights alone (25 GB in float32) exceed a 24 GB
+// machine, and ONNX Runtime holds them in anonymous memory, so a run
+// that kept them all was killed by the kernel (README, Real-size dry
+// run). The rule: per stage when the model files take more than half of
+// the machine's memory, which leaves room for one stage's activations.
+func stageResidency(dir *models.Dir, memTotal uint64) (bool, string) {
+	var total uint64
+	for _, e := range append(append([]models.Entry(nil), dir.Manifest.Engines...), dir.Manifest.Files...) {
+		if fi, err := os.Stat(filepath.Join(dir.Path, filepath.FromSlash(e.File))); err == nil {
+			total += uint64(fi.Size())
+		}
+	}
+	if memTotal == 0 || total <= memTotal/2 {
+		return false, ""
+	}
+	return true, fmt.Sprintf("models: the model files (%s) take over half of this machine's memory (%s): "+
+		"each stage's engines are loaded while it runs and released when the next starts",
+		gpu.FormatBytes(total), gpu.FormatBytes(memTotal))
 }
 
 // Dir is the model directory (for the built-in tiny models, where they
@@ -69,28 +105,59 @@ func (m *Models) notes() []string {
 	if m.tiny {
 		n = append(n, TinyModelsNote)
 	}
+	if m.residency != "" {
+		n = append(n, m.residency)
+	}
 	return append(n, m.dev.notes...)
 }
 
 // loader is the device's loader for a stage with each engine kept: a
 // stage's Close leaves it loaded for the next job, and Models.Close
-// closes it.
+// closes it. With perStage an engine is closed again right after its
+// first load (the stage has read its Info) and reopened on its first Run.
 func (m *Models) loader(stage string) func(string) (engine.Engine, error) {
 	load := m.dev.loader(stage)
 	return func(path string) (engine.Engine, error) {
 		k := engineKey{stage, filepath.Clean(path)}
 		m.mu.Lock()
 		defer m.mu.Unlock()
-		if e, ok := m.engines[k]; ok {
-			return kept{e}, nil
+		if r, ok := m.engines[k]; ok {
+			return r, nil
 		}
 		e, err := load(path)
 		if err != nil {
 			return nil, err
 		}
-		m.engines[k] = e
-		return kept{e}, nil
+		r := &resident{load: func() (engine.Engine, error) { return load(path) }, e: e, info: e.Info()}
+		m.engines[k] = r
+		if m.perStage {
+			if err := r.release(); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
 	}
+}
+
+// startStage is called as a pipeline stage starts: with perStage it
+// releases the engines of every other stage (the camera stage runs the
+// fov engines).
+func (m *Models) startStage(stage string) error {
+	if !m.perStage {
+		return nil
+	}
+	if stage == "camera" {
+		stage = "fov"
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for k, r := range m.engines {
+		if k.stage != stage {
+			errs = append(errs, r.release())
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Loaded is the number of engines loaded so far.
@@ -105,14 +172,56 @@ func (m *Models) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
-	for k, e := range m.engines {
-		errs = append(errs, e.Close())
+	for k, r := range m.engines {
+		errs = append(errs, r.release())
 		delete(m.engines, k)
 	}
 	return errors.Join(append(errs, m.dev.close())...)
 }
 
-// kept is a shared engine whose Close is the owner's, not the stage's.
-type kept struct{ engine.Engine }
+// A resident is a Models engine shared by the stages that load it: its
+// Close is the owner's (Models.Close), not the stage's, and Models may
+// release it between stages; Run reopens a released engine.
+type resident struct {
+	mu   sync.RWMutex // Run holds it shared; load and release exclusively
+	load func() (engine.Engine, error)
+	e    engine.Engine // nil while released
+	info engine.Info
+}
 
-func (kept) Close() error { return nil }
+func (r *resident) Info() engine.Info { return r.info }
+
+func (r *resident) Run(ctx context.Context, in map[string]*engine.Tensor) (map[string]*engine.Tensor, error) {
+	for {
+		r.mu.RLock()
+		if e := r.e; e != nil {
+			defer r.mu.RUnlock()
+			return e.Run(ctx, in)
+		}
+		r.mu.RUnlock()
+		r.mu.Lock()
+		if r.e == nil {
+			e, err := r.load()
+			if err != nil {
+				r.mu.Unlock()
+				return nil, fmt.Errorf("reloading a released engine: %w", err)
+			}
+			r.e = e
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Close does nothing: the engine belongs to Models.
+func (r *resident) Close() error { return nil }
+
+func (r *resident) release() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.e == nil {
+		return nil
+	}
+	err := r.e.Close()
+	r.e = nil
+	return err
+}

@@ -2,10 +2,15 @@ package job
 
 import (
 	"context"
+	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/body4d/body4d"
+	"github.com/body4d/body4d/models"
 	"github.com/body4d/body4d/scene"
 )
 
@@ -70,5 +75,100 @@ func TestModelsShared(t *testing.T) {
 		if _, err := m.Run(ctx, tc.spec, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("err %v; want it to mention %q", err, tc.want)
 		}
+	}
+}
+
+// TestStageResidency: the rule that picks per-stage loading, and a job
+// run that way (each stage's engines closed when the next stage starts,
+// reopened when run) writes the same files as one that keeps every
+// engine loaded.
+func TestStageResidency(t *testing.T) {
+	sample, err := SampleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := models.Open(filepath.Join(sample, "models", "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	for _, e := range append(append([]models.Entry(nil), dir.Manifest.Engines...), dir.Manifest.Files...) {
+		fi, err := os.Stat(filepath.Join(dir.Path, e.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += uint64(fi.Size())
+	}
+	for _, c := range []struct {
+		mem  uint64
+		want bool
+	}{{0, false}, {2 * total, false}, {2*total - 2, true}, {total, true}} {
+		got, note := stageResidency(dir, c.mem)
+		if got != c.want || (note != "") != c.want {
+			t.Errorf("memory %d, model files %d: per stage %v (note %q), want %v", c.mem, total, got, note, c.want)
+		}
+	}
+
+	if testing.Short() {
+		t.Skip("runs the whole job twice")
+	}
+	ctx := context.Background()
+	clip := shortClip(t, 3)
+	spec := func() Spec {
+		return Spec{Video: clip, FPS: scene.Rational{Num: 30, Den: 1}, Masks: shortMasks(t, 3), Out: t.TempDir(),
+			Stages: Stages{Quick: true}}
+	}
+	kept := spec()
+	if _, err := Run(ctx, kept, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenModels("", "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.perStage, m.residency = true, "per stage (test)"
+	loaded := func() map[string]int {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		n := map[string]int{}
+		for k, r := range m.engines {
+			r.mu.RLock()
+			if r.e != nil {
+				n[k.stage]++
+			}
+			r.mu.RUnlock()
+		}
+		return n
+	}
+	// As each stage starts, no other stage's engine is loaded (the
+	// camera stage runs fov's).
+	var wrong []string
+	byStage := spec()
+	if _, err := m.Run(ctx, byStage, func(e body4d.Event) {
+		if e.Done != 0 || e.Total != 0 {
+			return
+		}
+		own := map[string]string{"camera": "fov"}[e.Stage]
+		if own == "" {
+			own = e.Stage
+		}
+		for stage := range loaded() {
+			if stage != own {
+				wrong = append(wrong, fmt.Sprintf("%s loaded as %s starts", stage, e.Stage))
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range wrong {
+		t.Error(w)
+	}
+	if !maps.Equal(outputs(t, byStage.Out), outputs(t, kept.Out)) {
+		t.Error("a job with per-stage engines wrote other outputs than one with every engine kept")
+	}
+	// The stages after mesh run no engine, so mesh's were released too.
+	if got := loaded(); len(got) != 0 {
+		t.Errorf("after the job, engines still loaded by stage: %v", got)
 	}
 }

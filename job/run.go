@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -158,7 +159,20 @@ func (m *Models) run(ctx context.Context, spec Spec, progress func(body4d.Event)
 	if len(spec.Export) > 0 && st.body == nil {
 		return sum, fmt.Errorf("job: --export %s needs the body model, and model directory %s has no mesh stage", strings.Join(spec.Export, ","), modelDir)
 	}
-	st.pipe.Progress = progress
+	var (
+		releaseMu   sync.Mutex // a stage's own events may come from its goroutines
+		releaseErrs []error
+	)
+	st.pipe.Progress = func(e body4d.Event) {
+		if e.Done == 0 && e.Total == 0 { // a stage starts
+			if err := m.startStage(e.Stage); err != nil {
+				releaseMu.Lock()
+				releaseErrs = append(releaseErrs, err)
+				releaseMu.Unlock()
+			}
+		}
+		progress(e)
+	}
 	if dev.name != "cpu" {
 		st.pipe.DeviceMemory = func() (int64, error) {
 			devs, err := gpu.Devices()
@@ -170,6 +184,12 @@ func (m *Models) run(ctx context.Context, spec Spec, progress func(body4d.Event)
 	}
 	meshBefore := cacheFiles(st.meshDir, info.Frames)
 	res, runErr := st.pipe.Run(ctx, frames, spec.Prompts)
+	releaseMu.Lock()
+	releaseErr := errors.Join(releaseErrs...)
+	releaseMu.Unlock()
+	if err := releaseErr; err != nil {
+		sum.Notes = append(sum.Notes, "models: releasing a stage's engines: "+err.Error())
+	}
 	if res != nil {
 		sum.Profile = append(sum.Profile, res.Profile...)
 		if len(res.Cameras) > 0 {

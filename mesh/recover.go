@@ -62,13 +62,15 @@ type Options struct {
 	Mode Mode
 }
 
-// DefaultCropBytes is an estimate of the activation memory of one crop
-// through the ViT-H+ backbone at 512² in float32 (attention maps and MLP
-// hidden states of one block at a time, with the runtime's arenas) plus
-// the crop, its context and its MHR evaluation. Pass a measured value in
-// Options.CropBytes where one is known; an underestimate is caught by
-// halving on out-of-memory.
-const DefaultCropBytes = 384 << 20
+// DefaultCropBytes is the memory one more crop in a batch costs: the
+// largest per-crop growth of any mesh engine's peak, which is the
+// backbone's. Measured on the real-size random-weight DINOv3-H+ backbone
+// at 512² in float32 under ONNX Runtime on the CPU (tools/bench/realsize:
+// peak 3,716 MiB at batch 1, 6,632 MiB at batch 8, so 416 MiB a crop; the
+// decoder engines grow at most 47 MiB a crop). A GPU engine's activations differ
+// with its kernels; pass a value measured there in Options.CropBytes. An
+// underestimate is caught by halving on out-of-memory.
+const DefaultCropBytes = 416 << 20
 
 // defaultMaxBatch is the reference's fixed batch.
 const defaultMaxBatch = 64

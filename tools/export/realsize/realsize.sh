@@ -4,27 +4,48 @@
 # manifest. Timing and memory depend on the architecture, not on the
 # weight values; the outputs mean nothing.
 #
-#   PYTHON=/path/to/venv/bin/python tools/export/realsize/realsize.sh OUTDIR
+#   PYTHON=/path/to/venv/bin/python tools/export/realsize/realsize.sh OUTDIR [STEPS]
 #
-# PYTHON needs PyPI sam3 (0.1.4), torch, onnx, onnxruntime, pyyaml.
-# Disk: about 3.9 GB (the SAM-3 image encoder 1.85 GB and detector
-# 1.95 GB, tracker engines 45 MB, the tiny directory); peak memory 13.2 GB,
-# 2.5 min on 2 otherwise idle cores (10 min beside a CI run).
+# STEPS is a comma-separated subset of segment,fov,depth,mesh,amodal
+# (default all); stages not built keep the tiny engines of
+# sample/models/tiny, so that every stage has engines and doctor checks
+# them all.
 #
-# Built at real size so far: SAM-3's image encoder, tracker (memory
-# attention, mask decoder, memory encoder), concept detector and "person"
-# embedding. Every other stage's networks stay the tiny ones from
-# sample/models/tiny (README, "Real-size dry run").
+# PYTHON needs tools/export/requirements-setup.txt (sam3 0.1.4, torch,
+# diffusers, transformers, onnx, onnxruntime, pyyaml, ...). Source
+# checkouts, as tools/export/setup.py names them: MOGE_SRC (fov),
+# DAV2_SRC (depth), SAM3DB_SRC and DINOV3_SRC (mesh), DVAS_SRC (amodal).
+#
+# Disk: about 25 GB (the two Diffusion-VAS UNets 6.1 GB each, DINOv3-H+
+# 3.4 GB, CLIP ViT-H 2.5 GB, SAM-3's image encoder and detector 1.85 and
+# 1.95 GB, MoGe-2 and Depth Anything V2 ViT-L 1.3 GB each). Peak memory
+# 15.9 GB (the amodal step; segment 13.2 GB); about 9 minutes on 2
+# otherwise idle cores. Measured results: tools/bench/realsize/results.md.
 set -eu
-out=${1:?usage: realsize.sh OUTDIR}
+out=${1:?usage: realsize.sh OUTDIR [segment,fov,depth,mesh,amodal]}
+steps=${2:-segment,fov,depth,mesh,amodal}
 py=${PYTHON:-python3}
 cd "$(dirname "$0")/../../.."
+for s in $(echo "$steps" | tr , ' '); do
+	case $s in
+	segment | fov | depth | mesh | amodal) ;;
+	*) echo "realsize.sh: unknown step $s (steps: segment,fov,depth,mesh,amodal)" >&2; exit 2 ;;
+	esac
+done
 mkdir -p "$out"
 # Start from the tiny directory so that every stage has engines; each
 # real-size export replaces its stage's entries in the manifest.
-for f in sample/models/tiny/*; do
-	[ -f "$f" ] && cp "$f" "$out/"
-done
-sed -i 's/^name: tiny$/name: realsize/' "$out/manifest.yaml"
-nice -n 19 "$py" tools/export/realsize/segment.py --out "$out" --no-check
+if [ ! -f "$out/manifest.yaml" ]; then
+	for f in sample/models/tiny/*; do
+		[ -f "$f" ] && cp "$f" "$out/"
+	done
+	sed -i 's/^name: tiny$/name: realsize/' "$out/manifest.yaml"
+fi
+case ",$steps," in
+*,segment,*) nice -n 19 "$py" tools/export/realsize/segment.py --out "$out" --no-check ;;
+esac
+rest=$(echo ",$steps," | sed 's/,segment,/,/; s/^,//; s/,$//')
+if [ -n "$rest" ]; then
+	nice -n 19 "$py" tools/export/realsize/networks.py --out "$out" --only "$rest"
+fi
 go run ./cmd/body4d doctor "$out"
