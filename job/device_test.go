@@ -196,15 +196,7 @@ func TestDeviceWithoutGPU(t *testing.T) {
 		_, err := openDevice(dev, planDir(t, h100), defaultOpeners())
 		if dev == "cuda" {
 			// cuda refuses the plan first; try the tiny ONNX models.
-			sample, serr := SampleDir()
-			if serr != nil {
-				t.Fatal(serr)
-			}
-			d, derr := models.Open(filepath.Join(sample, "models", "tiny"))
-			if derr != nil {
-				t.Fatal(derr)
-			}
-			_, err = openDevice(dev, d, defaultOpeners())
+			_, err = openDevice(dev, tinyModels(t), defaultOpeners())
 		}
 		if err == nil {
 			t.Fatalf("--device %s without a GPU succeeded", dev)
@@ -226,14 +218,7 @@ func TestMeshBatchFollowsPool(t *testing.T) {
 	if os.Getenv("BODY4D_SKIP_ORT") == "1" {
 		t.Skip("BODY4D_SKIP_ORT=1")
 	}
-	sample, err := SampleDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := models.Open(filepath.Join(sample, "models", "tiny"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := tinyModels(t)
 	rt, err := defaultOpeners().ort(ort.CPU)
 	if err != nil {
 		t.Fatal(err)

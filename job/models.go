@@ -81,12 +81,7 @@ func openModels(path, device string, op openers) (*Models, error) {
 // run). The rule: per stage when the model files take more than half of
 // the machine's memory, which leaves room for one stage's activations.
 func stageResidency(dir *models.Dir, memTotal uint64) (bool, string) {
-	var total uint64
-	for _, e := range append(append([]models.Entry(nil), dir.Manifest.Engines...), dir.Manifest.Files...) {
-		if fi, err := os.Stat(filepath.Join(dir.Path, filepath.FromSlash(e.File))); err == nil {
-			total += uint64(fi.Size())
-		}
-	}
+	total := modelBytes(dir)
 	if memTotal == 0 || total <= memTotal/2 {
 		return false, ""
 	}
@@ -109,6 +104,18 @@ func (m *Models) notes() []string {
 		n = append(n, m.residency)
 	}
 	return append(n, m.dev.notes...)
+}
+
+// modelBytes is the size of every file the manifest lists (engines, their
+// external data, other files); Verify has checked that they exist.
+func modelBytes(dir *models.Dir) uint64 {
+	var total uint64
+	for _, e := range append(append([]models.Entry(nil), dir.Manifest.Engines...), dir.Manifest.Files...) {
+		if fi, err := os.Stat(filepath.Join(dir.Path, filepath.FromSlash(e.File))); err == nil {
+			total += uint64(fi.Size())
+		}
+	}
+	return total
 }
 
 // loader is the device's loader for a stage with each engine kept: a

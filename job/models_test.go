@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,14 +23,7 @@ func TestModelsShared(t *testing.T) {
 	}
 	ctx := context.Background()
 	clip := shortClip(t, 3)
-	spec := func() Spec {
-		return Spec{Video: clip, FPS: scene.Rational{Num: 30, Den: 1}, Masks: shortMasks(t, 3), Out: t.TempDir(),
-			Stages: Stages{Quick: true}}
-	}
-	alone := spec()
-	if _, err := Run(ctx, alone, nil); err != nil {
-		t.Fatal(err)
-	}
+	spec, alone := quickSpecs(t)
 	m, err := OpenModels("", "cpu")
 	if err != nil {
 		t.Fatal(err)
@@ -83,21 +75,10 @@ func TestModelsShared(t *testing.T) {
 // reopened when run) writes the same files as one that keeps every
 // engine loaded.
 func TestStageResidency(t *testing.T) {
-	sample, err := SampleDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := models.Open(filepath.Join(sample, "models", "tiny"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var total uint64
-	for _, e := range append(append([]models.Entry(nil), dir.Manifest.Engines...), dir.Manifest.Files...) {
-		fi, err := os.Stat(filepath.Join(dir.Path, e.File))
-		if err != nil {
-			t.Fatal(err)
-		}
-		total += uint64(fi.Size())
+	dir := tinyModels(t)
+	total := modelBytes(dir)
+	if total < 1<<20 {
+		t.Fatalf("the tiny model files take %d bytes: the sizes were not read", total)
 	}
 	for _, c := range []struct {
 		mem  uint64
@@ -113,15 +94,7 @@ func TestStageResidency(t *testing.T) {
 		t.Skip("runs the whole job twice")
 	}
 	ctx := context.Background()
-	clip := shortClip(t, 3)
-	spec := func() Spec {
-		return Spec{Video: clip, FPS: scene.Rational{Num: 30, Den: 1}, Masks: shortMasks(t, 3), Out: t.TempDir(),
-			Stages: Stages{Quick: true}}
-	}
-	kept := spec()
-	if _, err := Run(ctx, kept, nil); err != nil {
-		t.Fatal(err)
-	}
+	spec, kept := quickSpecs(t)
 	m, err := OpenModels("", "cpu")
 	if err != nil {
 		t.Fatal(err)
@@ -171,4 +144,35 @@ func TestStageResidency(t *testing.T) {
 	if got := loaded(); len(got) != 0 {
 		t.Errorf("after the job, engines still loaded by stage: %v", got)
 	}
+}
+
+// quickSpecs returns a maker of quick job specs on a 3-frame clip with
+// given masks, each writing to its own folder, and one such spec already
+// run on its own Models.
+func quickSpecs(t *testing.T) (func() Spec, Spec) {
+	t.Helper()
+	clip := shortClip(t, 3)
+	spec := func() Spec {
+		return Spec{Video: clip, FPS: scene.Rational{Num: 30, Den: 1}, Masks: shortMasks(t, 3), Out: t.TempDir(),
+			Stages: Stages{Quick: true}}
+	}
+	alone := spec()
+	if _, err := Run(context.Background(), alone, nil); err != nil {
+		t.Fatal(err)
+	}
+	return spec, alone
+}
+
+// tinyModels opens the built-in tiny model directory.
+func tinyModels(t *testing.T) *models.Dir {
+	t.Helper()
+	sample, err := SampleDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := models.Open(filepath.Join(sample, "models", "tiny"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

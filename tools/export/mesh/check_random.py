@@ -201,14 +201,16 @@ def set_head_buffers(m):
         m.head_pose.joint_rotation[[77, 41]] = torch.from_numpy(hand["twist_joint_rotation"])
 
 
-def build(ckpt_dir):
-    """A random small SAM3DBody saved as a checkpoint directory."""
+def random_model(ckpt_dir, config=CONFIG):
+    """A random SAM3DBody built from config, with model_config.yaml and the
+    MHR stand-in written into ckpt_dir as a checkpoint directory holds
+    them (tools/export/realsize passes the released config)."""
     mesh_export.import_sam3db()
     from sam_3d_body.models.meta_arch import SAM3DBody
     from sam_3d_body.utils.config import get_config
     os.makedirs(os.path.join(ckpt_dir, "assets"), exist_ok=True)
     with open(os.path.join(ckpt_dir, "model_config.yaml"), "w") as f:
-        f.write(CONFIG)
+        f.write(config)
     torch.jit.script(NoMHR()).save(os.path.join(ckpt_dir, "assets", "mhr_model.pt"))
     cfg = get_config(os.path.join(ckpt_dir, "model_config.yaml"))
     cfg.defrost()
@@ -218,6 +220,12 @@ def build(ckpt_dir):
     m = SAM3DBody(cfg)
     randomize(m, 1)
     set_head_buffers(m)
+    return m
+
+
+def build(ckpt_dir):
+    """A random small SAM3DBody saved as a checkpoint directory."""
+    m = random_model(ckpt_dir)
     torch.save({"state_dict": m.state_dict()}, os.path.join(ckpt_dir, "model.ckpt"))
     return m
 

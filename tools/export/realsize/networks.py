@@ -89,22 +89,7 @@ def build_mesh(out, work):
         assert config.count(small) >= 1, small
         config = config.replace(small, real)
     mesh_export.use_local_dinov3(os.environ["DINOV3_SRC"])
-    mesh_export.import_sam3db()
-    from sam_3d_body.models.meta_arch import SAM3DBody
-    from sam_3d_body.utils.config import get_config
-    os.makedirs(os.path.join(work, "assets"), exist_ok=True)
-    with open(os.path.join(work, "model_config.yaml"), "w") as f:
-        f.write(config)
-    torch.jit.script(cr.NoMHR()).save(os.path.join(work, "assets", "mhr_model.pt"))
-    cfg = get_config(os.path.join(work, "model_config.yaml"))
-    cfg.defrost()
-    cfg.MODEL.MHR_HEAD.MHR_MODEL_PATH = os.path.join(work, "assets", "mhr_model.pt")
-    cfg.freeze()
-    torch.manual_seed(0)
-    m = SAM3DBody(cfg)
-    cr.randomize(m, 1)
-    cr.set_head_buffers(m)
-    m = m.float().eval()
+    m = cr.random_model(work, config).float().eval()
     mesh_export.export(m, out, external={"backbone"})
 
 
@@ -148,6 +133,23 @@ def build_amodal(out, work):
 
 
 STEPS = {"fov": build_fov, "depth": build_depth, "mesh": build_mesh, "amodal": build_amodal}
+# The source checkouts each step imports (setup.py's SOURCES name them).
+NEEDS = {"fov": ["MOGE_SRC"], "depth": ["DAV2_SRC"], "mesh": ["SAM3DB_SRC", "DINOV3_SRC"], "amodal": ["DVAS_SRC"]}
+
+
+def missing_sources(steps):
+    """One line per checkout the steps need that is not set or not there,
+    with the command that fetches it; checked before any export starts."""
+    from setup import SOURCES
+    lines = []
+    for src in SOURCES:
+        if not any(src.env in NEEDS[s] for s in steps):
+            continue
+        path = os.environ.get(src.env, "")
+        if not path or not os.path.exists(os.path.join(path, src.marker)):
+            where = f"{src.env}={path} lacks {src.marker}" if path else f"{src.env} is not set"
+            lines.append(f"realsize: {where}: point it at a checkout of {src.name} ({src.how(src.name)})")
+    return lines
 
 
 def main():
@@ -156,11 +158,17 @@ def main():
     ap.add_argument("--only", default=",".join(STEPS), help="comma-separated steps: " + ", ".join(STEPS))
     ap.add_argument("--work", help="scratch folder for the mesh step's config and MHR stand-in "
                     "(default OUT/.realsize-work)")
+    ap.add_argument("--check", action="store_true", help="only check that the steps' source checkouts are there")
     a = ap.parse_args()
     steps = a.only.split(",")
     bad = [s for s in steps if s not in STEPS]
     if bad:
         sys.exit(f"unknown step(s) {', '.join(bad)}; steps are {', '.join(STEPS)}")
+    problems = missing_sources(steps)
+    if problems:
+        sys.exit("\n".join(problems))
+    if a.check:
+        return
     with torch.no_grad():
         for s in steps:
             t0 = time.monotonic()

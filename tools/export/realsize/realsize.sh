@@ -19,7 +19,7 @@
 # Disk: about 25 GB (the two Diffusion-VAS UNets 6.1 GB each, DINOv3-H+
 # 3.4 GB, CLIP ViT-H 2.5 GB, SAM-3's image encoder and detector 1.85 and
 # 1.95 GB, MoGe-2 and Depth Anything V2 ViT-L 1.3 GB each). Peak memory
-# 15.9 GB (the amodal step; segment 13.2 GB); about 9 minutes on 2
+# 15.9 GB (the amodal step; segment 13.2 GB); about 10 minutes on 2
 # otherwise idle cores. Measured results: tools/bench/realsize/results.md.
 set -eu
 out=${1:?usage: realsize.sh OUTDIR [segment,fov,depth,mesh,amodal]}
@@ -32,6 +32,11 @@ for s in $(echo "$steps" | tr , ' '); do
 	*) echo "realsize.sh: unknown step $s (steps: segment,fov,depth,mesh,amodal)" >&2; exit 2 ;;
 	esac
 done
+rest=$(echo ",$steps," | sed 's/,segment,/,/; s/^,//; s/,$//')
+# Every checkout the steps need, before any export starts.
+if [ -n "$rest" ]; then
+	"$py" tools/export/realsize/networks.py --out "$out" --only "$rest" --check
+fi
 mkdir -p "$out"
 # Start from the tiny directory so that every stage has engines; each
 # real-size export replaces its stage's entries in the manifest.
@@ -44,7 +49,6 @@ fi
 case ",$steps," in
 *,segment,*) nice -n 19 "$py" tools/export/realsize/segment.py --out "$out" --no-check ;;
 esac
-rest=$(echo ",$steps," | sed 's/,segment,/,/; s/^,//; s/,$//')
 if [ -n "$rest" ]; then
 	nice -n 19 "$py" tools/export/realsize/networks.py --out "$out" --only "$rest"
 fi
