@@ -146,21 +146,27 @@ func (m *Models) loader(stage string) func(string) (engine.Engine, error) {
 	}
 }
 
+// engineStage is the model-directory stage whose engines a pipeline
+// stage runs: the camera stage runs fov's, the others their own.
+func engineStage(pipelineStage string) string {
+	if pipelineStage == "camera" {
+		return "fov"
+	}
+	return pipelineStage
+}
+
 // startStage is called as a pipeline stage starts: with perStage it
-// releases the engines of every other stage (the camera stage runs the
-// fov engines).
-func (m *Models) startStage(stage string) error {
+// releases the engines of every other stage.
+func (m *Models) startStage(pipelineStage string) error {
 	if !m.perStage {
 		return nil
 	}
-	if stage == "camera" {
-		stage = "fov"
-	}
+	own := engineStage(pipelineStage)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
 	for k, r := range m.engines {
-		if k.stage != stage {
+		if k.stage != own {
 			errs = append(errs, r.release())
 		}
 	}

@@ -122,10 +122,7 @@ func TestStageResidency(t *testing.T) {
 		if e.Done != 0 || e.Total != 0 {
 			return
 		}
-		own := map[string]string{"camera": "fov"}[e.Stage]
-		if own == "" {
-			own = e.Stage
-		}
+		own := engineStage(e.Stage)
 		for stage := range loaded() {
 			if stage != own {
 				wrong = append(wrong, fmt.Sprintf("%s loaded as %s starts", stage, e.Stage))

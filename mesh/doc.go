@@ -41,9 +41,9 @@
 // Crops of consecutive frames are batched. The batch is Options.MaxBatch
 // (64 like the reference; body4d run uses 8 on the CPU), lowered to what
 // a memory budget allows when Options.FreeMemory reports one (a GPU
-// pool's free memory at CropBytes per crop). When an engine reports running out of memory
-// the batch is halved and the same crops are run again, so no frame is
-// lost or repeated.
+// pool's free memory at CropBytes per crop). When an engine reports
+// running out of memory the batch is halved and the same crops are run
+// again, so no frame is lost or repeated.
 //
 // # Work directory
 //

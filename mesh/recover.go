@@ -67,9 +67,10 @@ type Options struct {
 // backbone's. Measured on the real-size random-weight DINOv3-H+ backbone
 // at 512² in float32 under ONNX Runtime on the CPU (tools/bench/realsize:
 // peak 3,716 MiB at batch 1, 6,632 MiB at batch 8, so 416 MiB a crop; the
-// decoder engines grow at most 47 MiB a crop). A GPU engine's activations differ
-// with its kernels; pass a value measured there in Options.CropBytes. An
-// underestimate is caught by halving on out-of-memory.
+// decoder engines grow at most 47 MiB a crop). A GPU engine's
+// activations differ with its kernels; pass a value measured there in
+// Options.CropBytes. An underestimate is caught by halving on
+// out-of-memory.
 const DefaultCropBytes = 416 << 20
 
 // defaultMaxBatch is the reference's fixed batch.

@@ -190,7 +190,8 @@ def profiled_flops(path, feed, threads):
 def child(path, engine, batch, repeats, threads, count_only=False):
     import onnx
     import onnxruntime as ort
-    ins = shapes(onnx.load(path, load_external_data=False), engine, batch)
+    graph = onnx.load(path, load_external_data=False)
+    ins = shapes(graph, engine, batch)
     feed = {n: np.zeros(d, DTYPES[t]) for n, (d, t) in ins.items()}
     for n, (d, t) in ins.items():
         if n == "num_obj_ptr_tokens":
@@ -214,7 +215,7 @@ def child(path, engine, batch, repeats, threads, count_only=False):
         sess.run(None, feed)
         ms.append((time.perf_counter() - t) * 1e3)
     peak = hwm_kb()
-    params = sum(int(np.prod(t.dims)) for t in onnx.load(path, load_external_data=False).graph.initializer)
+    params = sum(int(np.prod(t.dims)) for t in graph.graph.initializer)
     print(json.dumps({"params": params, "ms": float(np.median(ms)), "rss_before_kb": rss0, "rss_loaded_kb": loaded, "rss_peak_kb": peak,
                       "inputs": {n: d for n, (d, _) in ins.items()}}))
 

@@ -133,17 +133,17 @@ def build_amodal(out, work):
 
 
 STEPS = {"fov": build_fov, "depth": build_depth, "mesh": build_mesh, "amodal": build_amodal}
-# The source checkouts each step imports (setup.py's SOURCES name them).
-NEEDS = {"fov": ["MOGE_SRC"], "depth": ["DAV2_SRC"], "mesh": ["SAM3DB_SRC", "DINOV3_SRC"], "amodal": ["DVAS_SRC"]}
 
 
 def missing_sources(steps):
-    """One line per checkout the steps need that is not set or not there,
-    with the command that fetches it; checked before any export starts."""
-    from setup import SOURCES
+    """One line per checkout the steps need (setup.py's step of the same
+    name lists them) that is not set or not there, with the command that
+    fetches it; checked before any export starts."""
+    import setup
+    needs = {env for st in setup.STEPS if st.name in steps for env in st.sources}
     lines = []
-    for src in SOURCES:
-        if not any(src.env in NEEDS[s] for s in steps):
+    for src in setup.SOURCES:
+        if src.env not in needs:
             continue
         path = os.environ.get(src.env, "")
         if not path or not os.path.exists(os.path.join(path, src.marker)):
