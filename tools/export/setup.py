@@ -626,7 +626,7 @@ def main(argv=None, steps=STEPS, repos=REPOS):
     ap.add_argument("--token-file", help="Hugging Face token for --download")
     ap.add_argument("--python", help="use this Python for the exporters (no venv made)")
     ap.add_argument("--venv", default=os.path.join(os.path.expanduser("~"), ".cache", "body4d", "export-venv"))
-    ap.add_argument("--mhr-python", help="use this Python (3.12, requirements-mhr.txt) for mhr/convert.py")
+    ap.add_argument("--mhr-python", help="use this Python (3.12 or 3.13, requirements-mhr.txt) for mhr/convert.py")
     ap.add_argument("--mhr-venv", default=os.path.join(os.path.expanduser("~"), ".cache", "body4d", "mhr-venv"))
     ap.add_argument("--body4d", help="body4d command (default: bin/body4d, else go run ./cmd/body4d)")
     ap.add_argument("--plans", help="where body4d engines build writes TensorRT plans (default OUT-trt)")
@@ -675,10 +675,10 @@ def main(argv=None, steps=STEPS, repos=REPOS):
     python = a.python or venv_python(a.venv, req, sys.executable, times, "exporters")
     mhr_python = a.mhr_python
     if mhr_python is None and any(st.python == "mhr" for st in steps):
-        base = shutil.which("python3.12")
+        base = shutil.which("python3.12") or shutil.which("python3.13")
         if base is None:
-            print("setup: mhr/convert.py needs Python 3.12 (pymomentum-cpu has no 3.11 wheel): install python3.12 "
-                  "or pass --mhr-python", file=sys.stderr)
+            print("setup: mhr/convert.py needs Python 3.12 or 3.13 (pymomentum-cpu ships only cp312 and cp313 "
+                  "wheels): install python3.12 or python3.13, or pass --mhr-python", file=sys.stderr)
             return 1
         mhr_python = venv_python(a.mhr_venv, [os.path.join(HERE, "mhr", "requirements-mhr.txt")], base, times, "mhr")
 

@@ -4,7 +4,8 @@ CI): tools/export/setup.sh's whole chain with random-weight checkpoints
 saved in the reference layout, standing in for the downloads.
 
     SAM3DB_SRC=... DINOV3_SRC=... MOGE_SRC=... DVAS_SRC=... DAV2_SRC=... \
-        python tools/export/setup_random.py WORK [--only segment,mesh,fov,amodal,depth]
+        python tools/export/setup_random.py WORK [--only segment,mesh,mhr,fov,amodal,depth]
+        [--mhr-python PY]
 
 Builds, with the real classes, in WORK/checkpoints (only what the steps
 run need; each step asks only for its own checkouts):
@@ -12,6 +13,9 @@ run need; each step asks only for its own checkouts):
                                        random init, {"model": state_dict} (3.45 GB)
   sam-3d-body-dinov3/                  SAM-3D-Body at mesh/check_random.py's small config
                                        (model.ckpt, model_config.yaml, assets/mhr_model.pt)
+  mhr-assets/                          MHR's release assets at LOD1's sizes, random
+                                       (mhr/standin.py, run by --mhr-python: FBX rig,
+                                       .model, corrective .npz files)
   moge-2-vitl-normal/model.pt          MoGe-2 at fov/check_random.py's small config
   diffusion-vas-amodal-segmentation/   Diffusion-VAS pipeline folders (save_pretrained)
   diffusion-vas-content-completion/    at amodal/check_random.py's small config
@@ -28,12 +32,16 @@ setup.py --only STEPS three times and checks:
   3. after one checkpoint is rewritten (other random weights; fov's
      model.pt when fov runs, else the first step's), only its step exports.
 
-Measured (README, "Whole chain, by hand"): mesh, fov, amodal and depth,
-and segment with fov (--only segment,fov: SAM-3's full-size export, its
-onnxruntime check included, through setup.py in 266.5 s). Not covered: mhr (mhr/convert.py needs MHR's release assets, an FBX rig
-and a momentum .model file that no stand-in is built for here, and a
-Python 3.12 venv with pymomentum-cpu; see the README).
+The mhr step (and its builder, mhr/standin.py) runs under --mhr-python, a
+Python 3.12 or 3.13 with mhr/requirements-mhr.txt; its keypoint mapping
+comes from the mesh step's model.ckpt, so it also needs that step's
+checkouts.
+
+Measured (README, "Whole chain, by hand"): mesh, fov, amodal and depth;
+segment with fov (--only segment,fov: SAM-3's full-size export, its
+onnxruntime check included, through setup.py in 266.5 s); mhr with fov.
 """
+import argparse
 import json
 import os
 import re
@@ -136,16 +144,24 @@ def build_segment(ckpt, seed):
     torch.save({"model": model.state_dict()}, os.path.join(d, "sam3.pt"))
 
 
-STEPS = ["segment", "mesh", "fov", "amodal", "depth"]
-# What each step's checkpoint builder needs (source checkouts).
-NEEDS = {"segment": [], "mesh": ["SAM3DB_SRC", "DINOV3_SRC"], "fov": ["MOGE_SRC"],
-         "amodal": ["DVAS_SRC", "DAV2_SRC"], "depth": ["DVAS_SRC", "DAV2_SRC"]}
+def build_mhr(ckpt, mhr_python, seed):
+    """MHR's release assets at LOD1's sizes, random, by mhr/standin.py
+    (which loads them back with MHR.from_files and checks every array)."""
+    subprocess.run([mhr_python, os.path.join(HERE, "mhr", "standin.py"), os.path.join(ckpt, "mhr-assets"),
+                    "--seed", str(seed)], check=True)
 
 
-def setup(work, steps):
+STEPS = ["segment", "mesh", "mhr", "fov", "amodal", "depth"]
+# What each step's checkpoint builder needs (source checkouts); mhr reads
+# the keypoint mapping from the mesh step's model.ckpt.
+NEEDS = {"segment": [], "mesh": ["SAM3DB_SRC", "DINOV3_SRC"], "mhr": ["SAM3DB_SRC", "DINOV3_SRC"],
+         "fov": ["MOGE_SRC"], "amodal": ["DVAS_SRC", "DAV2_SRC"], "depth": ["DVAS_SRC", "DAV2_SRC"]}
+
+
+def setup(work, steps, mhr_python):
     cmd = [sys.executable, os.path.join(HERE, "setup.py"), "--checkpoints", os.path.join(work, "checkpoints"),
            "--out", os.path.join(work, "models"), "--python", sys.executable, "--only", ",".join(steps),
-           "--no-size-check"]
+           "--no-size-check"] + (["--mhr-python", mhr_python] if "mhr" in steps else [])
     env = dict(os.environ)
     if "mesh" in steps:
         env["DINOV3_SRC"] = os.path.join(work, "dinov3-small")
@@ -164,14 +180,19 @@ def main():
         return build_amodal(sys.argv[2])
     if len(sys.argv) == 4 and sys.argv[1] == "build-mesh":
         return build_mesh(sys.argv[2], sys.argv[3])
-    if len(sys.argv) not in (2, 4) or (len(sys.argv) == 4 and sys.argv[2] != "--only"):
-        sys.exit("usage: setup_random.py WORK [--only " + ",".join(STEPS) + "]")
-    steps = STEPS if len(sys.argv) == 2 else sys.argv[3].split(",")
+    ap = argparse.ArgumentParser(usage="setup_random.py WORK [--only " + ",".join(STEPS) + "] [--mhr-python PY]")
+    ap.add_argument("work")
+    ap.add_argument("--only", default=",".join(STEPS))
+    ap.add_argument("--mhr-python", help="Python 3.12 or 3.13 with mhr/requirements-mhr.txt (for the mhr step)")
+    a = ap.parse_args()
+    steps = a.only.split(",")
     bad = [s for s in steps if s not in STEPS]
     if bad:
         sys.exit(f"setup_random: --only {','.join(bad)}: no such step (steps: {', '.join(STEPS)})")
     steps = [s for s in STEPS if s in steps]  # setup.py runs them in this order
-    work = os.path.abspath(sys.argv[1])
+    if "mhr" in steps and not a.mhr_python:
+        sys.exit("setup_random: the mhr step needs --mhr-python (Python 3.12 or 3.13 with mhr/requirements-mhr.txt)")
+    work = os.path.abspath(a.work)
     ckpt = os.path.join(work, "checkpoints")
     for v in sorted({v for s in steps for v in NEEDS[s]}):
         if not os.environ.get(v):
@@ -183,17 +204,18 @@ def main():
         subprocess.run([sys.executable, __file__, "build-fov", ckpt, "1"], check=True)
     if "amodal" in steps or "depth" in steps:
         subprocess.run([sys.executable, __file__, "build-amodal", ckpt], check=True)
-    if "mesh" in steps:
+    if "mesh" in steps or "mhr" in steps:
         subprocess.run([sys.executable, __file__, "build-mesh", ckpt, work], check=True)
+    if "mhr" in steps:
+        build_mhr(ckpt, a.mhr_python, 1)
     ok = True
-    # doctor checks every stage: the stages not exported here (and the MHR
-    # body model, whose step this script does not run) keep the tiny model
-    # set's files, copied in first; the exporters replace their entries.
+    # doctor checks every stage: the stages not exported here keep the tiny
+    # model set's files, copied in first; the exporters replace their entries.
     models = os.path.join(work, "models")
     if not os.path.exists(models):
         shutil.copytree(os.path.join(HERE, "..", "..", "sample", "models", "tiny"), models)
 
-    rc, out = setup(work, steps)
+    rc, out = setup(work, steps, a.mhr_python)
     exported = re.findall(r"^== (\w+): exporting", out, re.M)
     good = rc == 0 and exported == steps and re.search(r"body4d doctor\s+[0-9.]+ s  passed", out)
     print(f"1. first run: exported {exported}, exit {rc}: " + ("ok" if good else "FAIL"))
@@ -201,7 +223,7 @@ def main():
                     or re.match(r"^(export \w+|body4d doctor|engines build|pre-flight)\s", line)))
     ok &= bool(good)
 
-    rc, out = setup(work, steps)
+    rc, out = setup(work, steps, a.mhr_python)
     up = re.findall(r"^== (\w+): up to date", out, re.M)
     good = rc == 0 and up == steps and "exporting" not in out
     print(f"2. second run: up to date {up}, exit {rc}: " + ("ok" if good else "FAIL"))
@@ -212,8 +234,11 @@ def main():
     changed = "fov" if "fov" in steps else steps[0]
     build = {"fov": ["build-fov", ckpt, "2"], "segment": ["build-segment", ckpt, "4"],
              "mesh": ["build-mesh", ckpt, work], "amodal": ["build-amodal", ckpt], "depth": ["build-amodal", ckpt]}
-    subprocess.run([sys.executable, __file__] + build[changed], check=True)
-    rc, out = setup(work, steps)
+    if changed == "mhr":
+        build_mhr(ckpt, a.mhr_python, 2)
+    else:
+        subprocess.run([sys.executable, __file__] + build[changed], check=True)
+    rc, out = setup(work, steps, a.mhr_python)
     exported = re.findall(r"^== (\w+): exporting", out, re.M)
     up = re.findall(r"^== (\w+): up to date", out, re.M)
     good = rc == 0 and exported == [changed] and up == [s for s in steps if s != changed]

@@ -4,10 +4,13 @@
 # LOD1's sizes and the same batch of 64, with and without pose correctives.
 # The Go side also checks its vertices against the reference's (≤ 1e-4).
 #
-#   PY=/path/to/venv/bin/python tools/export/mhr/bench.sh [REPS]
+#   PY=/path/to/venv/bin/python tools/export/mhr/bench.sh [REPS] [MHR_ASSETS]
 #
-# The venv needs requirements-mhr.txt (Python 3.12: pymomentum-cpu has no
-# 3.11 wheel). The character (~700 MB on disk) goes to a temporary folder
+# With MHR_ASSETS (MHR's release assets, or mhr/standin.py's stand-in) the
+# character is that folder's, loaded by mhr and converted by convert.py.
+#
+# The venv needs requirements-mhr.txt (Python 3.12 or 3.13: pymomentum-cpu has
+# no 3.11 wheel). The character (~700 MB on disk) goes to a temporary folder
 # that is removed afterwards.
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1
@@ -17,7 +20,7 @@ REPS=${1:-3}
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 
-"$PY" tools/export/mhr/bench.py "$DIR" "$REPS" | tee "$DIR/py.txt"
+"$PY" tools/export/mhr/bench.py "$DIR" "$REPS" ${2:+"$2"} | tee "$DIR/py.txt"
 MHR_BENCH_DIR="$DIR" go test -run '^$' -bench 'ForwardAssets' -benchtime "${REPS}x" ./mesh/mhr/ | tee "$DIR/go.txt"
 
 for mode in off on; do

@@ -20,13 +20,18 @@ Format: see mesh/mhr/doc.go.
 
 import argparse
 import os
+import pathlib
 import sys
 
-import numpy as np
-import torch
-from mhr.mhr import MHR, NUM_FACE_EXPRESSION_BLENDSHAPES, NUM_IDENTITY_BLENDSHAPES
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import onestdcxx  # noqa: E402
+
+onestdcxx.ensure()  # before torch and pymomentum are loaded
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mhr.mhr import MHR, NUM_FACE_EXPRESSION_BLENDSHAPES, NUM_IDENTITY_BLENDSHAPES  # noqa: E402
+
 from assetfmt import write_assets  # noqa: E402
 
 NUM_MODEL_PARAMS = 204
@@ -59,7 +64,8 @@ def main():
     ap.add_argument("--no-correctives", action="store_true")
     args = ap.parse_args()
 
-    model = MHR.from_files(folder=args.assets, device=torch.device("cpu"), lod=args.lod,
+    # from_files joins paths with "/": it needs a Path, not a str.
+    model = MHR.from_files(folder=pathlib.Path(args.assets), device=torch.device("cpu"), lod=args.lod,
                            wants_pose_correctives=not args.no_correctives)
     ct = model.character_torch
     sk = ct.skeleton

@@ -11,7 +11,7 @@ decoding), PerspectiveHead.perspective_projection and _full_to_crop; the
 keypoint-token inputs follow keypoint_token_update_fn and
 keypoint3d_token_update_fn.
 
-MHR itself: the official `mhr` package needs Python 3.12 and pymomentum,
+MHR itself: the official `mhr` package needs Python 3.12+ and pymomentum,
 so the tiny character is evaluated by the small numpy MHR below, which is
 first checked against testdata/mhr/golden.npz (the official package's
 outputs for the same character) and refuses to run if it differs.
