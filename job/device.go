@@ -183,6 +183,21 @@ func (d *device) loader(stage string) func(path string) (engine.Engine, error) {
 	}
 }
 
+// info reads an engine's inputs and outputs without loading it where its
+// backend can (ONNX Runtime reads them from the file); ok is false where
+// it cannot.
+func (d *device) info(path string) (info engine.Info, ok bool, err error) {
+	e, found := d.entries[filepath.Clean(path)]
+	r, can := d.onnx.(interface {
+		Info(string) (engine.Info, error)
+	})
+	if !found || e.Backend == "trt" || !can {
+		return engine.Info{}, false, nil
+	}
+	info, err = r.Info(path)
+	return info, true, err
+}
+
 // backends returns the backends by manifest name, for Dir.Check.
 func (d *device) backends() map[string]engine.Backend {
 	m := map[string]engine.Backend{}

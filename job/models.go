@@ -120,8 +120,9 @@ func modelBytes(dir *models.Dir) uint64 {
 
 // loader is the device's loader for a stage with each engine kept: a
 // stage's Close leaves it loaded for the next job, and Models.Close
-// closes it. With perStage an engine is closed again right after its
-// first load (the stage has read its Info) and reopened on its first Run.
+// closes it. With perStage a stage opening an engine only reads its Info
+// (from the file, where the backend can; else the engine is loaded and
+// closed again), and the engine loads on its first Run.
 func (m *Models) loader(stage string) func(string) (engine.Engine, error) {
 	load := m.dev.loader(stage)
 	return func(path string) (engine.Engine, error) {
@@ -131,11 +132,22 @@ func (m *Models) loader(stage string) func(string) (engine.Engine, error) {
 		if r, ok := m.engines[k]; ok {
 			return r, nil
 		}
-		e, err := load(path)
-		if err != nil {
+		r := &resident{open: func() (engine.Engine, error) { return load(path) }}
+		if m.perStage {
+			info, ok, err := m.dev.info(path)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				r.info = info
+				m.engines[k] = r
+				return r, nil
+			}
+		}
+		if err := r.load(); err != nil {
 			return nil, err
 		}
-		r := &resident{load: func() (engine.Engine, error) { return load(path) }, e: e, info: e.Info()}
+		r.info = r.e.Info()
 		m.engines[k] = r
 		if m.perStage {
 			if err := r.release(); err != nil {
@@ -196,10 +208,11 @@ func (m *Models) Close() error {
 // Close is the owner's (Models.Close), not the stage's, and Models may
 // release it between stages; Run reopens a released engine.
 type resident struct {
-	mu   sync.RWMutex // Run holds it shared; load and release exclusively
-	load func() (engine.Engine, error)
-	e    engine.Engine // nil while released
-	info engine.Info
+	mu    sync.RWMutex // Run holds it shared; load and release exclusively
+	open  func() (engine.Engine, error)
+	e     engine.Engine // nil while released
+	info  engine.Info
+	loads int // times opened (tests)
 }
 
 func (r *resident) Info() engine.Info { return r.info }
@@ -213,16 +226,27 @@ func (r *resident) Run(ctx context.Context, in map[string]*engine.Tensor) (map[s
 		}
 		r.mu.RUnlock()
 		r.mu.Lock()
-		if r.e == nil {
-			e, err := r.load()
-			if err != nil {
-				r.mu.Unlock()
-				return nil, fmt.Errorf("reloading a released engine: %w", err)
-			}
-			r.e = e
-		}
+		err := r.load()
 		r.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 	}
+}
+
+// load opens the engine unless it is open; the caller holds mu
+// exclusively (or has the only reference).
+func (r *resident) load() error {
+	if r.e != nil {
+		return nil
+	}
+	e, err := r.open()
+	if err != nil {
+		return err
+	}
+	r.e = e
+	r.loads++
+	return nil
 }
 
 // Close does nothing: the engine belongs to Models.

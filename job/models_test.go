@@ -141,6 +141,21 @@ func TestStageResidency(t *testing.T) {
 	if got := loaded(); len(got) != 0 {
 		t.Errorf("after the job, engines still loaded by stage: %v", got)
 	}
+	// Opening an engine read only its contract, from the file: each was
+	// loaded once, by its stage's first Run (it used to be loaded at open
+	// too, and released).
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	loads := 0
+	for k, r := range m.engines {
+		if r.loads > 1 {
+			t.Errorf("%s/%s loaded %d times in one job", k.stage, filepath.Base(k.path), r.loads)
+		}
+		loads += r.loads
+	}
+	if loads == 0 {
+		t.Error("no engine was loaded")
+	}
 }
 
 // quickSpecs returns a maker of quick job specs on a 3-frame clip with

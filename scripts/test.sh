@@ -61,3 +61,4 @@ go test -run='^$' -fuzz='^FuzzParseClicksJSON$' -fuzztime=100000x ./cmd/body4d
 go test -run='^$' -fuzz='^FuzzParseRate$' -fuzztime=100000x ./video
 go test -run='^$' -fuzz='^FuzzPlan$' -fuzztime=5000x ./batch
 go test -run='^$' -fuzz='^FuzzSniffUntrusted$' -fuzztime=5000x ./video
+go test -run='^$' -fuzz='^FuzzReadInfo$' -fuzztime=5000x ./engine/ort

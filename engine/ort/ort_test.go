@@ -339,8 +339,8 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"testdata/missing.onnx", []string{"testdata/missing.onnx", "no such file"}},
 		{"testdata", []string{"testdata", "is a directory"}},
-		{"testdata/not_onnx.onnx", []string{"testdata/not_onnx.onnx is not a model ONNX Runtime can load"}},
-		{"testdata/cases.json", []string{"testdata/cases.json is not a model"}},
+		{"testdata/not_onnx.onnx", []string{"testdata/not_onnx.onnx is not an ONNX model"}},
+		{"testdata/cases.json", []string{"testdata/cases.json is not an ONNX model"}},
 		{"testdata/double.onnx", []string{"testdata/double.onnx", `input "x" has element type`, "DOUBLE"}},
 	}
 	for _, tt := range tests {

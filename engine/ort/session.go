@@ -25,10 +25,7 @@ func (r *Runtime) Load(path string) (engine.Engine, error) {
 	if r.closed {
 		return nil, fmt.Errorf("ort: load %s: the runtime is closed", path)
 	}
-	if err := isFile(path); err != nil {
-		return nil, fmt.Errorf("ort: model %s: %w", path, err)
-	}
-	info, err := modelInfo(path)
+	info, err := r.Info(path)
 	if err != nil {
 		return nil, err
 	}
@@ -50,32 +47,6 @@ func (r *Runtime) Load(path string) (engine.Engine, error) {
 	}
 	retain()
 	return &session{path: path, info: info, s: s}, nil
-}
-
-// modelInfo reads a model's inputs and outputs. onnxruntime_go reads them
-// from a session of its own; graph optimizations are off for it, since
-// only the I/O is wanted.
-func modelInfo(path string) (engine.Info, error) {
-	so, err := onnx.NewSessionOptions()
-	if err != nil {
-		return engine.Info{}, fmt.Errorf("ort: creating session options: %w", err)
-	}
-	defer so.Destroy()
-	if err := so.SetGraphOptimizationLevel(onnx.GraphOptimizationLevelDisableAll); err != nil {
-		return engine.Info{}, fmt.Errorf("ort: model %s: %w", path, err)
-	}
-	ins, outs, err := onnx.GetInputOutputInfoWithOptions(path, so)
-	if err != nil {
-		return engine.Info{}, fmt.Errorf("ort: %s is not a model ONNX Runtime can load: %w", path, err)
-	}
-	var info engine.Info
-	if info.Inputs, err = tensorInfos(path, "input", ins); err != nil {
-		return engine.Info{}, err
-	}
-	if info.Outputs, err = tensorInfos(path, "output", outs); err != nil {
-		return engine.Info{}, err
-	}
-	return info, nil
 }
 
 func tensorInfos(path, io string, infos []onnx.InputOutputInfo) ([]engine.TensorInfo, error) {
@@ -117,6 +88,15 @@ func dtypeOf(t onnx.TensorElementDataType) (engine.DType, bool) {
 		return engine.Bool, true
 	}
 	return 0, false
+}
+
+// Info reads a model's inputs and outputs from its file without loading
+// it: what the engine Load makes of it reports (see readInfo).
+func (r *Runtime) Info(path string) (engine.Info, error) {
+	if err := isFile(path); err != nil {
+		return engine.Info{}, fmt.Errorf("ort: model %s: %w", path, err)
+	}
+	return readInfo(path)
 }
 
 // session is a loaded model. ONNX Runtime sessions may run concurrently;

@@ -133,6 +133,18 @@ def double_model():
     save(graph, "double.onnx")
 
 
+def initializer_input_model():
+    """y = x + w with w both an initializer and a graph input (as older
+    exporters wrote weights): a session's only input is x. The output has a
+    dimension with neither a value nor a name."""
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        "initializer_input", [vi("x", F32, [2, 3]), vi("w", F32, [2, 3])],
+        [vi("y", F32, [None, 3])],
+        [numpy_helper.from_array(np.ones((2, 3), np.float32), "w")])
+    save(graph, "initializer_input.onnx")
+
+
 def slow_model(steps=24):
     """A chain of n x n MatMuls, long enough to cancel mid-run."""
     nodes = []
@@ -230,6 +242,7 @@ def main():
                   "outputs": {"y": x16 + c}})
 
     double_model()
+    initializer_input_model()
     f16_dynamic_model()
     slow_model()
     with open(os.path.join(HERE, "not_onnx.onnx"), "w") as f:
